@@ -1,0 +1,5 @@
+"""seglab: reproducible customer segmentation studies."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,256 @@
+"""Run the whole study: execute the notebooks in order into a new run folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import logging
+import os
+import platform
+import secrets
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import papermill
+import yaml
+
+from seglab import report, study
+from seglab.errors import ConfigError, RunError, SeglabError
+
+logger = logging.getLogger(__name__)
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+#: The notebooks of a study, in the order they run: (name, title, what it answers).
+NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
+    ("01-data-profile", "Data profile",
+     "what the data covers, its quality, and every row cleaning dropped or changed"),
+    ("02-feature-engineering", "Customer features and rule segments",
+     "RFM and behaviour per customer; RFM segments, value tiers and lifecycle stages"),
+    ("03-clustering-comparison", "Clustering comparison",
+     "which clustering method finds the clearest, most stable segments"),
+    ("04-profitability-personas", "Profitability and personas",
+     "which segments make money after cost-to-serve, who they are and what to do"),
+)
+
+VERSIONED_PACKAGES: tuple[str, ...] = (
+    "pandas", "numpy", "scikit-learn", "hdbscan", "umap-learn", "papermill", "duckdb",
+)
+
+
+@dataclass
+class RunOptions:
+    """Everything that defines a study run; the CLI fills it from its options."""
+
+    data: Path | None = None
+    customers: Path | None = None
+    columns: str | None = None
+    customer_columns: str | None = None
+    encoding: str | None = None
+    sheet: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    as_of: str | None = None
+    seed: int = 0
+    out: Path = Path("reports")
+    run_id: str | None = None
+    notebook_dir: Path = NOTEBOOK_DIR
+
+
+def load_params(path: Path | None) -> dict[str, Any]:
+    """Read a YAML params file (a mapping of notebook parameter to value).
+
+    Parameters
+    ----------
+    path : pathlib.Path or None
+        The file; None gives no parameters.
+
+    Returns
+    -------
+    dict
+        Parameters.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, not YAML or not a mapping.
+    """
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found.")
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error}).") from error
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping of parameter: value, got "
+                          f"{type(params).__name__}.")
+    return params
+
+
+def notebook_parameters(notebook_dir: Path) -> dict[str, dict[str, Any]]:
+    """Return each notebook's parameters and defaults, read from its ``parameters`` cell."""
+    found = {}
+    for name, _, _ in NOTEBOOKS:
+        path = notebook_dir / f"{name}.ipynb"
+        if not path.exists():
+            raise ConfigError(f"{path}: notebook not found; is --notebooks right?")
+        found[name] = {
+            key: spec["default"] for key, spec in papermill.inspect_notebook(str(path)).items()
+        }
+    return found
+
+
+def _check_params(params: dict[str, Any], known: dict[str, dict[str, Any]]) -> None:
+    valid = set().union(*known.values())
+    unknown = sorted(set(params) - valid)
+    if unknown:
+        raise ConfigError(
+            f"unknown parameter(s) {unknown} in the params file; notebooks take: "
+            f"{sorted(valid - {'run_dir'})}."
+        )
+
+
+def _versions() -> dict[str, str]:
+    versions = {"seglab": importlib.metadata.version("seglab"),
+                "python": platform.python_version()}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    return versions
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def new_run_id() -> str:
+    """Return a sortable, unique run id: UTC time and a short random suffix."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def _point_latest(out: Path, run_id: str) -> None:
+    """Make ``out/latest`` point at ``run_id``, replacing the old link atomically."""
+    tmp = out / f".latest-{run_id}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_id, target_is_directory=True)
+    os.replace(tmp, out / "latest")
+
+
+def _failure_message(error: papermill.PapermillExecutionError, name: str) -> str:
+    # A SeglabError raised inside a notebook is a user mistake: show its message only.
+    if error.ename in {cls.__name__ for cls in (SeglabError, *_subclasses(SeglabError))}:
+        return f"{name}: {error.evalue}"
+    return f"notebook {name} failed: {error.ename}: {error.evalue}"
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
+
+
+def run_study(options: RunOptions) -> Path:
+    """Execute every notebook into a new run folder and write index, manifest, metrics.
+
+    The run is built in a hidden ``.<run-id>.partial`` folder and renamed into place
+    when it ends. Only a successful run moves ``<out>/latest``. Input errors found
+    before any notebook runs leave nothing behind.
+
+    Parameters
+    ----------
+    options : RunOptions
+        The study definition.
+
+    Returns
+    -------
+    pathlib.Path
+        The run's ``index.html``.
+
+    Raises
+    ------
+    SeglabError
+        If inputs or parameters are invalid (``InputError``, ``ConfigError``) or a
+        notebook fails (``RunError``; the failed run folder is kept for inspection).
+    """
+    known = notebook_parameters(options.notebook_dir)
+    _check_params(options.params, known)
+    run_id = options.run_id or new_run_id()
+    final = options.out / run_id
+    if final.exists():
+        raise ConfigError(f"{final}: a run with id {run_id!r} exists already.")
+    options.out.mkdir(parents=True, exist_ok=True)
+    work = options.out / f".{run_id}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+
+    manifest: dict[str, Any] = {
+        "run_id": run_id,
+        "status": "running",
+        "parameters": {"seed": options.seed, "as_of": options.as_of,
+                       "columns": options.columns, **options.params},
+        "inputs": {},
+        "versions": _versions(),
+        "started_at": _now(),
+        "finished_at": None,
+        "notebooks": [],
+    }
+    try:
+        inputs = study.stage_inputs(
+            work, data=options.data, customers=options.customers, columns=options.columns,
+            customer_columns=options.customer_columns, encoding=options.encoding,
+            sheet=options.sheet, as_of=options.as_of, seed=options.seed,
+        )
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    from seglab.io import sha256_file
+
+    for label, path in (("data", options.data), ("customers", options.customers)):
+        if path is not None:
+            manifest["inputs"][label] = {"path": str(Path(path).resolve()),
+                                         "sha256": sha256_file(path)}
+    manifest["parameters"]["as_of"] = inputs.as_of.date().isoformat()
+
+    failure: str | None = None
+    for name, title, summary in NOTEBOOKS:
+        entry = {"name": name, "title": title, "summary": summary, "status": "skipped",
+                 "seconds": None, "html": None}
+        manifest["notebooks"].append(entry)
+        if failure:
+            continue
+        parameters = {key: value for key, value in
+                      {**options.params, "seed": options.seed}.items() if key in known[name]}
+        parameters["run_dir"] = str(work.resolve())
+        executed = work / "notebooks" / f"{name}.ipynb"
+        executed.parent.mkdir(exist_ok=True)
+        started = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(options.notebook_dir / f"{name}.ipynb"), str(executed),
+                parameters=parameters, cwd=str(work), progress_bar=False,
+                kernel_name="python3",
+            )
+            entry["status"] = "succeeded"
+        except papermill.PapermillExecutionError as error:
+            entry["status"] = "failed"
+            failure = _failure_message(error, name)
+        entry["seconds"] = round(time.perf_counter() - started, 2)
+        entry["html"] = f"{name}.html"
+        report.notebook_to_html(executed, work / entry["html"])
+        logger.info("%s %s in %.1fs", name, entry["status"], entry["seconds"])
+
+    manifest["status"] = "failed" if failure else "succeeded"
+    manifest["error"] = failure
+    manifest["finished_at"] = _now()
+    study.write_json(work / "manifest.json", manifest)
+    report.write_index(work, manifest, study.read_json(work / "metrics.json"),
+                       study.read_json(work / "study.json"))
+    work.rename(final)
+    if failure:
+        raise RunError(f"{failure} (run folder kept: {final})")
+    _point_latest(options.out, run_id)
+    return final / "index.html"

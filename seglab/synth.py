@@ -1,0 +1,1187 @@
+"""Embedded synthetic customer study: transactions, customers and planted segments.
+
+The study is what every report and test runs on when a user brings no data. It mimics a
+Chinese omnichannel retailer (stores, web shop, app) over a window of ``years`` ending
+at ``end_date``, with seven planted customer segments whose behaviour overlaps the way
+real segments do: each customer draws personal rates (order frequency, basket size,
+price tier, discount and return propensity, channel mix) from segment-level
+distributions, so each segment is a cloud with heavy tails rather than a point.
+
+Conventions other modules rely on
+---------------------------------
+* Time window: orders fall on the ``round(365.25 * years)`` calendar days *before*
+  ``end_date`` (normalised to midnight), so every ``order_date`` satisfies
+  ``end_date - window <= order_date < end_date``. Ages are measured at ``end_date``.
+* Ids: customers ``"C000123"`` (at least six digits), orders ``"O00001234"``
+  (at least eight digits, numbered in time order), products ``"P0001"``.
+* Returns: a return is a later row with negative ``quantity``, ``amount`` and ``cost``
+  for the same product, in an order whose id is ``RETURN_PREFIX`` (``"R"``) followed by
+  the original order id (``"RO00001234"`` returns lines of ``"O00001234"``); all lines
+  of one original order returned together share that id and timestamp. On return rows
+  ``unit_price`` is the net price the customer paid per unit (refund per unit) and
+  ``discount`` is 0, so ``amount == quantity * unit_price - discount`` holds on every
+  row and ``discount >= 0`` everywhere. Returns that would fall on or after
+  ``end_date`` are not generated (not yet happened).
+* Channels are ``"store"``, ``"online"`` and ``"app"``. ``store`` is the name of the
+  physical store for store orders and missing (``pd.NA``) for online and app orders;
+  ``region`` is the store's region for store orders and the customer's (ship-to)
+  region otherwise. ``country`` is ``"China"`` throughout.
+* Store rents for cost-to-serve live in ``STORES``; the high-rent flagship is
+  ``FLAGSHIP_STORE``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from seglab.errors import ConfigError, RunError
+from seglab.schema import CUSTOMER_COLUMNS, TRANSACTION_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+#: Planted segments and the distributions their customers' personal rates are drawn
+#: from. Category weights follow the order of ``CATEGORIES``; channel weights the order
+#: of ``CHANNELS``; city-tier weights multiply the city weights of Tier 1, 2, 3.
+#:
+#: * ``share``: fraction of customers (shares are normalised; counts are allocated
+#:   exactly by largest remainder).
+#: * ``orders_per_month``: mean of the per-customer lognormal order rate while active;
+#:   ``rate_sigma`` its log-scale spread (heavier tail when larger).
+#: * ``first_days_ago``: uniform range of the first purchase, in days before
+#:   ``end_date``; values beyond the window mean the customer was already active
+#:   before it (and signed up then). ``last_days_ago``: uniform range of the end of
+#:   activity (0 = still active). ``max_span_days``: cap on the active period.
+#:   ``max_orders``: cap on orders (``None`` = no cap).
+#: * ``extra_lines``: mean number of lines beyond the first per order (per-customer
+#:   gamma). ``premium``: mean price-tier propensity (negative = budget tier,
+#:   positive = premium). ``item_tilt``: how strongly pricier items within a category
+#:   are preferred. ``quantity_mult``: multiplies the category's extra units per line.
+#: * ``flagship``: probability the customer's home store is ``FLAGSHIP_STORE``.
+#: * ``discount_prob``: mean per-customer probability that a line is discounted;
+#:   ``discount_depth``: mean fraction taken off a discounted line.
+#: * ``return_rate``: mean per-customer line return propensity (multiplied by the
+#:   category's ``return_factor``); ``heavy_return_share`` of the customers are heavy
+#:   returners with mean propensity ``heavy_return_rate`` instead.
+#: * ``age``: (mean, sd) in years; ``female``: share of women among known genders;
+#:   ``consent``: probability of contact consent.
+SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
+    "VIP loyal": {
+        "share": 0.06,
+        "orders_per_month": 2.8,
+        "rate_sigma": 0.45,
+        "first_days_ago": (450.0, 2500.0),
+        "last_days_ago": (0.0, 0.0),
+        "max_span_days": None,
+        "max_orders": None,
+        "extra_lines": 2.0,
+        "premium": 0.8,
+        "item_tilt": 0.2,
+        "quantity_mult": 1.1,
+        "category_weights": (0.22, 0.22, 0.12, 0.14, 0.10, 0.12, 0.08),
+        "channel_weights": (0.40, 0.12, 0.48),
+        "flagship": 0.15,
+        "discount_prob": 0.10,
+        "discount_depth": 0.12,
+        "return_rate": 0.05,
+        "heavy_return_share": 0.0,
+        "heavy_return_rate": 0.0,
+        "age": (41.0, 9.0),
+        "female": 0.62,
+        "city_tier_weights": (1.8, 1.0, 0.5),
+        "consent": 0.88,
+    },
+    "Regular": {
+        "share": 0.25,
+        "orders_per_month": 1.0,
+        "rate_sigma": 0.5,
+        "first_days_ago": (60.0, 1500.0),
+        "last_days_ago": (0.0, 0.0),
+        "max_span_days": None,
+        "max_orders": None,
+        "extra_lines": 1.3,
+        "premium": 0.0,
+        "item_tilt": 0.0,
+        "quantity_mult": 1.0,
+        "category_weights": (0.20, 0.16, 0.08, 0.12, 0.22, 0.12, 0.10),
+        "channel_weights": (0.40, 0.35, 0.25),
+        "flagship": 0.05,
+        "discount_prob": 0.22,
+        "discount_depth": 0.15,
+        "return_rate": 0.06,
+        "heavy_return_share": 0.0,
+        "heavy_return_rate": 0.0,
+        "age": (37.0, 11.0),
+        "female": 0.55,
+        "city_tier_weights": (1.0, 1.0, 1.0),
+        "consent": 0.72,
+    },
+    "Big-ticket occasional": {
+        "share": 0.08,
+        "orders_per_month": 0.28,
+        "rate_sigma": 0.5,
+        "first_days_ago": (90.0, 1800.0),
+        "last_days_ago": (0.0, 0.0),
+        "max_span_days": None,
+        "max_orders": None,
+        "extra_lines": 0.5,
+        "premium": 1.1,
+        "item_tilt": 0.7,
+        "quantity_mult": 1.0,
+        "category_weights": (0.08, 0.04, 0.42, 0.34, 0.02, 0.08, 0.02),
+        "channel_weights": (0.55, 0.35, 0.10),
+        "flagship": 0.55,
+        "discount_prob": 0.15,
+        "discount_depth": 0.10,
+        "return_rate": 0.06,
+        "heavy_return_share": 0.30,
+        "heavy_return_rate": 0.50,
+        "age": (44.0, 10.0),
+        "female": 0.38,
+        "city_tier_weights": (2.0, 1.0, 0.5),
+        "consent": 0.60,
+    },
+    "Bargain hunter": {
+        "share": 0.18,
+        "orders_per_month": 2.2,
+        "rate_sigma": 0.55,
+        "first_days_ago": (60.0, 1200.0),
+        "last_days_ago": (0.0, 0.0),
+        "max_span_days": None,
+        "max_orders": None,
+        "extra_lines": 0.4,
+        "premium": -1.0,
+        "item_tilt": -0.3,
+        "quantity_mult": 1.3,
+        "category_weights": (0.20, 0.10, 0.04, 0.08, 0.40, 0.10, 0.08),
+        "channel_weights": (0.10, 0.62, 0.28),
+        "flagship": 0.02,
+        "discount_prob": 0.65,
+        "discount_depth": 0.28,
+        "return_rate": 0.08,
+        "heavy_return_share": 0.0,
+        "heavy_return_rate": 0.0,
+        "age": (32.0, 10.0),
+        "female": 0.58,
+        "city_tier_weights": (0.6, 1.0, 1.5),
+        "consent": 0.78,
+    },
+    "New": {
+        "share": 0.12,
+        "orders_per_month": 0.9,
+        "rate_sigma": 0.5,
+        "first_days_ago": (0.0, 88.0),
+        "last_days_ago": (0.0, 0.0),
+        "max_span_days": None,
+        "max_orders": 3,
+        "extra_lines": 1.0,
+        "premium": 0.0,
+        "item_tilt": 0.0,
+        "quantity_mult": 1.0,
+        "category_weights": (0.22, 0.18, 0.10, 0.12, 0.18, 0.12, 0.08),
+        "channel_weights": (0.30, 0.40, 0.30),
+        "flagship": 0.05,
+        "discount_prob": 0.40,
+        "discount_depth": 0.18,
+        "return_rate": 0.07,
+        "heavy_return_share": 0.0,
+        "heavy_return_rate": 0.0,
+        "age": (29.0, 8.0),
+        "female": 0.55,
+        "city_tier_weights": (1.1, 1.0, 0.9),
+        "consent": 0.68,
+    },
+    "Lapsing": {
+        "share": 0.13,
+        "orders_per_month": 1.1,
+        "rate_sigma": 0.5,
+        "first_days_ago": (300.0, 1800.0),
+        "last_days_ago": (120.0, 365.0),
+        "max_span_days": None,
+        "max_orders": None,
+        "extra_lines": 1.3,
+        "premium": 0.1,
+        "item_tilt": 0.0,
+        "quantity_mult": 1.0,
+        "category_weights": (0.20, 0.16, 0.08, 0.12, 0.22, 0.12, 0.10),
+        "channel_weights": (0.42, 0.33, 0.25),
+        "flagship": 0.05,
+        "discount_prob": 0.20,
+        "discount_depth": 0.15,
+        "return_rate": 0.09,
+        "heavy_return_share": 0.0,
+        "heavy_return_rate": 0.0,
+        "age": (40.0, 12.0),
+        "female": 0.52,
+        "city_tier_weights": (1.0, 1.0, 1.0),
+        "consent": 0.55,
+    },
+    "One-time": {
+        "share": 0.18,
+        "orders_per_month": 1.0,
+        "rate_sigma": 0.5,
+        "first_days_ago": (200.0, 730.0),
+        "last_days_ago": (0.0, 0.0),
+        "max_span_days": 21.0,
+        "max_orders": 2,
+        "extra_lines": 0.9,
+        "premium": -0.2,
+        "item_tilt": 0.0,
+        "quantity_mult": 1.0,
+        "category_weights": (0.22, 0.14, 0.12, 0.14, 0.16, 0.12, 0.10),
+        "channel_weights": (0.38, 0.47, 0.15),
+        "flagship": 0.06,
+        "discount_prob": 0.35,
+        "discount_depth": 0.20,
+        "return_rate": 0.12,
+        "heavy_return_share": 0.0,
+        "heavy_return_rate": 0.0,
+        "age": (34.0, 13.0),
+        "female": 0.50,
+        "city_tier_weights": (0.9, 1.0, 1.2),
+        "consent": 0.35,
+    },
+}
+
+#: Planted segment names, in the fixed order of ``SEGMENT_PROFILES``.
+SEGMENTS: tuple[str, ...] = tuple(SEGMENT_PROFILES)
+
+#: Product categories: gross margin rate ``(price - cost) / price``, relative return
+#: propensity, mean extra units per line, and items with their base list price (CNY).
+#: Every item exists in each of the ``PRICE_TIERS``.
+CATEGORIES: dict[str, dict[str, Any]] = {
+    "Apparel": {
+        "margin": 0.55,
+        "return_factor": 2.4,
+        "extra_units": 0.25,
+        "items": {
+            "T-Shirt": 79.0,
+            "Jeans": 299.0,
+            "Hoodie": 249.0,
+            "Dress": 399.0,
+            "Sneakers": 499.0,
+            "Down Jacket": 899.0,
+        },
+    },
+    "Beauty": {
+        "margin": 0.68,
+        "return_factor": 0.5,
+        "extra_units": 0.5,
+        "items": {
+            "Lipstick": 199.0,
+            "Face Serum": 499.0,
+            "Sunscreen": 159.0,
+            "Sheet Mask Set": 129.0,
+            "Perfume": 699.0,
+            "Moisturizer": 299.0,
+        },
+    },
+    "Electronics": {
+        "margin": 0.14,
+        "return_factor": 1.3,
+        "extra_units": 0.05,
+        "items": {
+            "Power Bank": 149.0,
+            "Earbuds": 399.0,
+            "Bluetooth Speaker": 499.0,
+            "Smartwatch": 1499.0,
+            "Tablet": 2999.0,
+            "Laptop": 6999.0,
+        },
+    },
+    "Home": {
+        "margin": 0.36,
+        "return_factor": 0.9,
+        "extra_units": 0.15,
+        "items": {
+            "Storage Box": 59.0,
+            "Desk Lamp": 199.0,
+            "Bedding Set": 599.0,
+            "Cookware Set": 899.0,
+            "Air Purifier": 1999.0,
+            "Robot Vacuum": 2999.0,
+        },
+    },
+    "Grocery": {
+        "margin": 0.20,
+        "return_factor": 0.1,
+        "extra_units": 1.4,
+        "items": {
+            "Instant Noodles Pack": 29.0,
+            "Cooking Oil": 39.0,
+            "Snack Box": 49.0,
+            "Rice 5kg": 59.0,
+            "Green Tea": 68.0,
+            "Coffee Beans": 89.0,
+        },
+    },
+    "Sports": {
+        "margin": 0.42,
+        "return_factor": 1.2,
+        "extra_units": 0.2,
+        "items": {
+            "Yoga Mat": 129.0,
+            "Cycling Jersey": 199.0,
+            "Badminton Racket": 259.0,
+            "Dumbbell Set": 399.0,
+            "Running Shoes": 599.0,
+            "Camping Tent": 899.0,
+        },
+    },
+    "Books": {
+        "margin": 0.30,
+        "return_factor": 0.3,
+        "extra_units": 0.25,
+        "items": {
+            "Picture Book": 39.0,
+            "Novel": 49.0,
+            "Business Book": 69.0,
+            "Cookbook": 79.0,
+            "Language Course": 129.0,
+            "Art Album": 199.0,
+        },
+    },
+}
+
+#: Price tiers every item comes in: (name used as product-name prefix, price
+#: multiplier, margin-rate adjustment).
+PRICE_TIERS: tuple[tuple[str, float, float], ...] = (
+    ("Essential", 0.6, -0.04),
+    ("Classic", 1.0, 0.0),
+    ("Premium", 2.0, 0.05),
+)
+
+#: Sales channels; ``store`` orders carry a store name, the others ``pd.NA``.
+CHANNELS: tuple[str, ...] = ("store", "online", "app")
+
+#: Customer home cities: (city in pinyin, region, city tier, population weight).
+CITIES: tuple[tuple[str, str, str, float], ...] = (
+    ("Shanghai", "East China", "Tier 1", 10.0),
+    ("Beijing", "North China", "Tier 1", 9.0),
+    ("Guangzhou", "South China", "Tier 1", 7.0),
+    ("Shenzhen", "South China", "Tier 1", 7.0),
+    ("Hangzhou", "East China", "Tier 2", 5.0),
+    ("Nanjing", "East China", "Tier 2", 4.0),
+    ("Suzhou", "East China", "Tier 2", 4.0),
+    ("Qingdao", "East China", "Tier 2", 2.5),
+    ("Chengdu", "Southwest", "Tier 2", 5.0),
+    ("Chongqing", "Southwest", "Tier 2", 5.0),
+    ("Wuhan", "Central China", "Tier 2", 4.0),
+    ("Changsha", "Central China", "Tier 2", 3.0),
+    ("Zhengzhou", "Central China", "Tier 2", 3.0),
+    ("Tianjin", "North China", "Tier 2", 3.0),
+    ("Xi'an", "Northwest", "Tier 2", 3.0),
+    ("Shenyang", "Northeast", "Tier 2", 2.5),
+    ("Shaoxing", "East China", "Tier 3", 1.5),
+    ("Yangzhou", "East China", "Tier 3", 1.2),
+    ("Ganzhou", "East China", "Tier 3", 1.0),
+    ("Luoyang", "Central China", "Tier 3", 1.2),
+    ("Zhuzhou", "Central China", "Tier 3", 1.0),
+    ("Mianyang", "Southwest", "Tier 3", 1.0),
+    ("Baoding", "North China", "Tier 3", 1.2),
+    ("Guilin", "South China", "Tier 3", 1.0),
+    ("Zhanjiang", "South China", "Tier 3", 1.0),
+    ("Jilin", "Northeast", "Tier 3", 0.8),
+    ("Daqing", "Northeast", "Tier 3", 0.8),
+    ("Yinchuan", "Northwest", "Tier 3", 0.8),
+)
+
+#: City tiers in order; ``SEGMENT_PROFILES[...]["city_tier_weights"]`` follow it.
+CITY_TIERS: tuple[str, ...] = ("Tier 1", "Tier 2", "Tier 3")
+
+#: The high-rent flagship store (a cost-to-serve hot spot).
+FLAGSHIP_STORE = "Flagship Shanghai Nanjing Rd"
+
+#: Physical stores: city, region, monthly rent (CNY) and relative walk-in traffic.
+STORES: dict[str, dict[str, Any]] = {
+    FLAGSHIP_STORE: {
+        "city": "Shanghai",
+        "region": "East China",
+        "monthly_rent": 1_200_000,
+        "traffic": 3.0,
+    },
+    "Shanghai Xujiahui": {
+        "city": "Shanghai",
+        "region": "East China",
+        "monthly_rent": 380_000,
+        "traffic": 1.5,
+    },
+    "Beijing Sanlitun": {
+        "city": "Beijing",
+        "region": "North China",
+        "monthly_rent": 450_000,
+        "traffic": 2.0,
+    },
+    "Guangzhou Tianhe": {
+        "city": "Guangzhou",
+        "region": "South China",
+        "monthly_rent": 320_000,
+        "traffic": 1.5,
+    },
+    "Shenzhen Futian": {
+        "city": "Shenzhen",
+        "region": "South China",
+        "monthly_rent": 300_000,
+        "traffic": 1.5,
+    },
+    "Hangzhou Wulin": {
+        "city": "Hangzhou",
+        "region": "East China",
+        "monthly_rent": 180_000,
+        "traffic": 1.0,
+    },
+    "Chengdu Chunxi Rd": {
+        "city": "Chengdu",
+        "region": "Southwest",
+        "monthly_rent": 160_000,
+        "traffic": 1.0,
+    },
+    "Wuhan Jianghan Rd": {
+        "city": "Wuhan",
+        "region": "Central China",
+        "monthly_rent": 120_000,
+        "traffic": 0.8,
+    },
+    "Xi'an Zhonglou": {
+        "city": "Xi'an",
+        "region": "Northwest",
+        "monthly_rent": 90_000,
+        "traffic": 0.6,
+    },
+    "Shenyang Zhongjie": {
+        "city": "Shenyang",
+        "region": "Northeast",
+        "monthly_rent": 80_000,
+        "traffic": 0.6,
+    },
+}
+
+COUNTRY = "China"
+CUSTOMER_PREFIX = "C"
+ORDER_PREFIX = "O"
+PRODUCT_PREFIX = "P"
+#: A return order's id is this prefix followed by the original order id.
+RETURN_PREFIX = "R"
+
+_DAY_NS = 86_400 * 10**9
+_DAYS_PER_MONTH = 365.25 / 12
+_MIN_YEARS = 1.0
+_MAX_YEARS = 20.0
+# Customer-level spread of the segment means (Dirichlet / beta concentrations, normal
+# sd of the price-tier propensity) and a few fixed behavioural constants.
+_CATEGORY_CONCENTRATION = 10.0
+_CHANNEL_CONCENTRATION = 6.0
+_PREMIUM_SD = 0.7
+_RATE_CONCENTRATION = 8.0
+_HEAVY_RETURN_CONCENTRATION = 6.0
+_DEPTH_CONCENTRATION = 8.0
+_HOME_STORE_LOYALTY = 0.85
+_FULL_RETURN_PROB = 0.85
+_RETURN_LAG_DAYS = (2.0, 4.0)  # gamma shape, scale of the extra days after day one
+_SIGNUP_AT_FIRST_ORDER = 0.5
+_SIGNUP_LAG_DAYS = 60.0
+_MISSING_GENDER = 0.05
+_MISSING_BIRTH_YEAR = 0.04
+_AGE_RANGE = (18.0, 80.0)
+_ITEM_POPULARITY_DECAY = 0.8
+
+
+@dataclass(frozen=True)
+class SyntheticStudy:
+    """A synthetic study: transactions, customers and the planted truth.
+
+    Attributes
+    ----------
+    transactions : pandas.DataFrame
+        One row per order line (sales and returns) with the columns of
+        ``seglab.schema.TRANSACTION_COLUMNS``, sorted by ``order_date``, ``order_id``.
+    customers : pandas.DataFrame
+        One row per customer with the columns of ``seglab.schema.CUSTOMER_COLUMNS``,
+        sorted by ``customer_id``.
+    truth : pandas.DataFrame
+        One row per customer: ``customer_id`` and the planted ``segment`` (one of
+        ``SEGMENTS``). For scoring only; the pipeline must never read it.
+    """
+
+    transactions: pd.DataFrame
+    customers: pd.DataFrame
+    truth: pd.DataFrame
+
+
+def make_study(
+    n_customers: int = 2000,
+    *,
+    seed: int = 0,
+    end_date: str | pd.Timestamp = "2026-06-30",
+    years: float = 2.0,
+) -> SyntheticStudy:
+    """Generate the synthetic study with planted customer segments.
+
+    Customers are split among ``SEGMENTS`` in the proportions of
+    ``SEGMENT_PROFILES`` (exact counts by largest remainder, shuffled over ids); every
+    customer has at least one order. Generation is fully vectorised and depends only
+    on the arguments: the same arguments give identical frames.
+
+    Parameters
+    ----------
+    n_customers : int, default 2000
+        Number of customers (at least 1). With fewer than about 20 customers some
+        segments are empty.
+    seed : int, default 0
+        Seed for ``numpy.random.default_rng``; the only source of randomness.
+    end_date : str or pandas.Timestamp, default "2026-06-30"
+        End of the observation window, normalised to midnight and exclusive: the last
+        orders fall on the day before. Ages are measured at this date.
+    years : float, default 2.0
+        Length of the window in years, between 1 and 20; the window is
+        ``round(365.25 * years)`` days.
+
+    Returns
+    -------
+    SyntheticStudy
+        ``transactions`` (one row per order line, about 35 per customer at the
+        defaults, returns included), ``customers`` (one row per customer) and
+        ``truth`` (customer_id, segment).
+
+    Raises
+    ------
+    ConfigError
+        If ``n_customers``, ``seed``, ``end_date`` or ``years`` is invalid.
+
+    Examples
+    --------
+    >>> study = make_study(500, seed=1)
+    >>> study.customers["customer_id"].is_unique
+    True
+    """
+    end, n_days = _validate(n_customers, seed, end_date, years)
+    rng = np.random.default_rng(seed)
+    catalogue = _catalogue()
+
+    cust = _draw_customers(rng, n_customers, n_days)
+    orders = _draw_orders(rng, cust, n_days, end)
+    lines = _draw_lines(rng, cust, orders, catalogue)
+    returns = _draw_returns(rng, cust, orders, lines, catalogue, end)
+    transactions = _assemble_transactions(cust, orders, lines, returns, catalogue)
+    customers = _assemble_customers(rng, cust, orders, end)
+    truth = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"].copy(),
+            "segment": _strings(list(SEGMENTS), cust["segment"]),
+        }
+    )
+    logger.debug(
+        "synthetic study: %d customers, %d orders, %d lines, %d return lines",
+        n_customers,
+        len(orders["customer"]),
+        len(lines["order"]),
+        len(returns["line"]),
+    )
+    return SyntheticStudy(transactions=transactions, customers=customers, truth=truth)
+
+
+def write_study(study: SyntheticStudy, directory: str | Path) -> dict[str, Path]:
+    """Write a synthetic study to a folder.
+
+    Parameters
+    ----------
+    study : SyntheticStudy
+        The study to write, as returned by ``make_study``.
+    directory : str or pathlib.Path
+        Target folder; created (with parents) if absent. Existing files of the same
+        names are overwritten.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Paths of the written files under the keys ``"transactions"``
+        (``transactions.parquet``), ``"customers"`` (``customers.parquet``) and
+        ``"truth"`` (``truth.csv``).
+
+    Raises
+    ------
+    RunError
+        If the folder cannot be created or a file cannot be written.
+    """
+    folder = Path(directory)
+    paths = {
+        "transactions": folder / "transactions.parquet",
+        "customers": folder / "customers.parquet",
+        "truth": folder / "truth.csv",
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        study.transactions.to_parquet(paths["transactions"], index=False)
+        study.customers.to_parquet(paths["customers"], index=False)
+        study.truth.to_csv(paths["truth"], index=False)
+    except OSError as exc:
+        raise RunError(
+            f"Cannot write the synthetic study to {str(folder)!r}: {exc}. "
+            "Choose a writable folder."
+        ) from exc
+    return paths
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _validate(
+    n_customers: Any, seed: Any, end_date: Any, years: Any
+) -> tuple[pd.Timestamp, int]:
+    """Check the arguments of ``make_study``; return the end and the window days."""
+    if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
+        raise ConfigError(
+            f"n_customers={n_customers!r} should be an integer >= 1, e.g. 2000."
+        )
+    if n_customers < 1:
+        raise ConfigError(f"n_customers={n_customers} should be >= 1, e.g. 2000.")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed={seed!r} should be a non-negative integer, e.g. 0.")
+    if (
+        isinstance(years, bool)
+        or not isinstance(years, int | float | np.integer | np.floating)
+        or not math.isfinite(years)
+        or not _MIN_YEARS <= years <= _MAX_YEARS
+    ):
+        raise ConfigError(
+            f"years={years!r} should be a number between {_MIN_YEARS:g} and "
+            f"{_MAX_YEARS:g}, e.g. 2.0."
+        )
+    try:
+        end = pd.Timestamp(end_date)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"end_date={end_date!r} is not a date; give e.g. '2026-06-30'."
+        ) from exc
+    if end is pd.NaT or pd.isna(end):
+        raise ConfigError(f"end_date={end_date!r} is not a date; give e.g. '2026-06-30'.")
+    if end.tzinfo is not None:
+        end = end.tz_localize(None)
+    end = end.normalize().as_unit("ns")
+    return end, round(365.25 * float(years))
+
+
+# ---------------------------------------------------------------------- catalogue
+
+
+def _catalogue() -> dict[str, np.ndarray]:
+    """Build the product catalogue from ``CATEGORIES`` and ``PRICE_TIERS``.
+
+    Products are ordered by category, item, tier, so the product index is
+    ``category_offset[c] + item * n_tiers + tier``.
+    """
+    names, categories, prices, margins = [], [], [], []
+    offsets, counts = [], []
+    n_tiers = len(PRICE_TIERS)
+    for c, spec in enumerate(CATEGORIES.values()):
+        offsets.append(len(names))
+        counts.append(len(spec["items"]))
+        for item, base in spec["items"].items():
+            for tier, mult, margin_adj in PRICE_TIERS:
+                names.append(f"{tier} {item}")
+                categories.append(c)
+                prices.append(_price_point(base * mult))
+                margins.append(spec["margin"] + margin_adj)
+    price = np.asarray(prices)
+    width = max(4, len(str(len(names))))
+    return {
+        "product_id": np.asarray(
+            [f"{PRODUCT_PREFIX}{i + 1:0{width}d}" for i in range(len(names))]
+        ),
+        "product_name": np.asarray(names),
+        "category": np.asarray(categories),
+        "price": price,
+        "unit_cost": np.round(price * (1.0 - np.asarray(margins)), 2),
+        "offset": np.asarray(offsets),
+        "n_items": np.asarray(counts),
+        "n_tiers": np.asarray(n_tiers),
+        "base_price": np.asarray(
+            [
+                [base for base in spec["items"].values()]
+                + [np.nan] * (max(counts) - len(spec["items"]))
+                for spec in CATEGORIES.values()
+            ]
+        ),
+    }
+
+
+def _price_point(price: float) -> float:
+    """Round a price to a retail price point (16.9, 299, 1199)."""
+    if price < 100:
+        return round(price) - 0.1
+    return round(price / 10) * 10 - 1.0
+
+
+# ---------------------------------------------------------------------- customers
+
+
+def _allocate(n: int, shares: np.ndarray) -> np.ndarray:
+    """Split ``n`` into integer counts proportional to ``shares`` (largest remainder)."""
+    exact = shares / shares.sum() * n
+    counts = np.floor(exact).astype(np.int64)
+    short = n - counts.sum()
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:short]] += 1
+    return counts
+
+
+def _inverse_cdf(cum: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Sample a column per draw: ``cum`` holds cumulative probabilities per row."""
+    out = np.zeros(len(u), dtype=np.int32)
+    for j in range(cum.shape[1] - 1):
+        out += u >= cum[rows, j]
+    return out
+
+
+def _beta(rng: np.random.Generator, mean: float, conc: float, size: int) -> np.ndarray:
+    """Beta draws with the given mean and concentration (0 when the mean is 0)."""
+    if mean <= 0:
+        rng.random(size)  # keep the stream aligned whatever the profile says
+        return np.zeros(size)
+    mean = min(mean, 0.99)
+    return rng.beta(mean * conc, (1.0 - mean) * conc, size)
+
+
+def _draw_customers(
+    rng: np.random.Generator, n: int, n_days: int
+) -> dict[str, np.ndarray]:
+    """Draw each customer's segment, home, activity window and personal rates."""
+    profiles = list(SEGMENT_PROFILES.values())
+    counts = _allocate(n, np.asarray([p["share"] for p in profiles], dtype=float))
+    segment = rng.permutation(np.repeat(np.arange(len(profiles), dtype=np.int8), counts))
+
+    n_cat, n_ch, n_store = len(CATEGORIES), len(CHANNELS), len(STORES)
+    store_cum = np.cumsum(_city_store_probs(), axis=1)
+    city_weight = np.asarray([c[3] for c in CITIES])
+    city_tier = np.asarray([CITY_TIERS.index(c[2]) for c in CITIES])
+    flagship = list(STORES).index(FLAGSHIP_STORE)
+
+    cust: dict[str, np.ndarray] = {
+        "segment": segment,
+        "first_ago": np.empty(n),
+        "last_ago": np.empty(n),
+        "rate": np.empty(n),
+        "extra_lines": np.empty(n),
+        "premium": np.empty(n),
+        "category_cum": np.empty((n, n_cat)),
+        "channel_cum": np.empty((n, n_ch)),
+        "city": np.empty(n, dtype=np.int32),
+        "home_store": np.empty(n, dtype=np.int32),
+        "discount_prob": np.empty(n),
+        "return_rate": np.empty(n),
+        "age": np.empty(n),
+        "female": np.empty(n, dtype=bool),
+        "consent": np.empty(n, dtype=bool),
+    }
+    for s, prof in enumerate(profiles):
+        idx = np.flatnonzero(segment == s)
+        m = len(idx)
+        first = rng.uniform(*prof["first_days_ago"], m)
+        last = np.minimum(rng.uniform(*prof["last_days_ago"], m), first)
+        if prof["max_span_days"] is not None:
+            last = np.maximum(last, first - rng.uniform(0.0, prof["max_span_days"], m))
+        cust["first_ago"][idx] = first
+        cust["last_ago"][idx] = last
+        sigma = prof["rate_sigma"]
+        cust["rate"][idx] = rng.lognormal(
+            math.log(prof["orders_per_month"]) - sigma**2 / 2, sigma, m
+        )
+        cust["extra_lines"][idx] = rng.gamma(2.0, prof["extra_lines"] / 2.0, m)
+        cust["premium"][idx] = rng.normal(prof["premium"], _PREMIUM_SD, m)
+        cust["category_cum"][idx] = np.cumsum(
+            rng.dirichlet(
+                _CATEGORY_CONCENTRATION * np.asarray(prof["category_weights"]), m
+            ),
+            axis=1,
+        )
+        cust["channel_cum"][idx] = np.cumsum(
+            rng.dirichlet(_CHANNEL_CONCENTRATION * np.asarray(prof["channel_weights"]), m),
+            axis=1,
+        )
+        tier_weight = np.asarray(prof["city_tier_weights"])[city_tier]
+        p_city = city_weight * tier_weight
+        city = rng.choice(len(CITIES), size=m, p=p_city / p_city.sum()).astype(np.int32)
+        cust["city"][idx] = city
+        home = _inverse_cdf(store_cum, city, rng.random(m))
+        cust["home_store"][idx] = np.where(rng.random(m) < prof["flagship"], flagship, home)
+        cust["discount_prob"][idx] = _beta(
+            rng, prof["discount_prob"], _RATE_CONCENTRATION, m
+        )
+        heavy = rng.random(m) < prof["heavy_return_share"]
+        cust["return_rate"][idx] = np.where(
+            heavy,
+            _beta(rng, prof["heavy_return_rate"], _HEAVY_RETURN_CONCENTRATION, m),
+            _beta(rng, prof["return_rate"], _RATE_CONCENTRATION, m),
+        )
+        cust["age"][idx] = np.clip(rng.normal(*prof["age"], m), *_AGE_RANGE)
+        cust["female"][idx] = rng.random(m) < prof["female"]
+        cust["consent"][idx] = rng.random(m) < prof["consent"]
+    assert n_store == store_cum.shape[1]
+    # The window can be shorter than a profile assumes: keep activity inside it.
+    cust["last_ago"] = np.minimum(cust["last_ago"], n_days - 1.0)
+    return cust
+
+
+def _city_store_probs() -> np.ndarray:
+    """Probability of each store being a customer's home store, per home city."""
+    stores = list(STORES.values())
+    traffic = np.asarray([s["traffic"] for s in stores], dtype=float)
+    traffic /= traffic.sum()
+    probs = np.empty((len(CITIES), len(stores)))
+    for i, (city, region, _tier, _w) in enumerate(CITIES):
+        same_city = np.asarray([s["city"] == city for s in stores], dtype=float)
+        same_region = np.asarray([s["region"] == region for s in stores], dtype=float)
+        if same_city.any():
+            p = 0.80 * same_city / same_city.sum()
+            p += 0.12 * same_region / same_region.sum() + 0.08 * traffic
+        elif same_region.any():
+            p = 0.75 * same_region / same_region.sum() + 0.25 * traffic
+        else:
+            p = traffic.copy()
+        probs[i] = p / p.sum()
+    return probs
+
+
+# ------------------------------------------------------------------------- orders
+
+
+def _time_of_day(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
+    """Seconds after midnight: store hours for stores, evening peak online."""
+    m = len(channel)
+    store_s = rng.uniform(10.0, 21.75, m)
+    online_s = np.where(
+        rng.random(m) < 0.7, rng.normal(20.5, 2.5, m) % 24.0, rng.uniform(0.0, 24.0, m)
+    )
+    hours = np.where(channel == CHANNELS.index("store"), store_s, online_s)
+    return np.minimum(np.floor(hours * 3600.0), 86_399).astype(np.int64)
+
+
+def _draw_orders(
+    rng: np.random.Generator, cust: dict[str, np.ndarray], n_days: int, end: pd.Timestamp
+) -> dict[str, np.ndarray]:
+    """Draw orders (customer, timestamp, channel, store), sorted by timestamp."""
+    max_orders = np.asarray(
+        [
+            np.iinfo(np.int64).max if p["max_orders"] is None else p["max_orders"]
+            for p in SEGMENT_PROFILES.values()
+        ]
+    )
+    first_ago, last_ago = cust["first_ago"], cust["last_ago"]
+    forced = first_ago < n_days  # first purchase inside the window
+    hi = np.minimum(first_ago, n_days)
+    lo = np.minimum(last_ago, hi)
+    months = (hi - lo) / _DAYS_PER_MONTH
+    n_orders = forced + rng.poisson(cust["rate"] * months)
+    n_orders = np.clip(n_orders, 1, max_orders[cust["segment"]])
+
+    n_total = int(n_orders.sum())
+    customer = np.repeat(np.arange(len(n_orders), dtype=np.int32), n_orders)
+    starts = np.cumsum(n_orders) - n_orders
+    is_first = np.zeros(n_total, dtype=bool)
+    is_first[starts] = True
+    day_ago = lo[customer] + rng.random(n_total) * (hi - lo)[customer]
+    day_ago = np.where(is_first & forced[customer], first_ago[customer], day_ago)
+    days_ago = np.clip(np.ceil(day_ago), 1, n_days).astype(np.int64)
+
+    channel = _inverse_cdf(cust["channel_cum"], customer, rng.random(n_total))
+    seconds = _time_of_day(rng, channel)
+    ts = end.value - days_ago * _DAY_NS + seconds * 10**9
+
+    traffic = np.asarray([s["traffic"] for s in STORES.values()], dtype=float)
+    any_store = rng.choice(len(STORES), size=n_total, p=traffic / traffic.sum())
+    store = np.where(
+        rng.random(n_total) < _HOME_STORE_LOYALTY, cust["home_store"][customer], any_store
+    ).astype(np.int32)
+    store[channel != CHANNELS.index("store")] = -1
+
+    order = np.argsort(ts, kind="stable")
+    return {
+        "customer": customer[order],
+        "ts": ts[order],
+        "channel": channel[order],
+        "store": store[order],
+    }
+
+
+# -------------------------------------------------------------------------- lines
+
+
+def _draw_lines(
+    rng: np.random.Generator,
+    cust: dict[str, np.ndarray],
+    orders: dict[str, np.ndarray],
+    catalogue: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Draw the lines of every order: product, quantity, price, discount, cost."""
+    o_cust = orders["customer"]
+    n_lines = 1 + rng.poisson(cust["extra_lines"][o_cust])
+    order = np.repeat(np.arange(len(o_cust), dtype=np.int64), n_lines)
+    c = o_cust[order]
+    seg = cust["segment"][c]
+    n = len(order)
+
+    category = _inverse_cdf(cust["category_cum"], c, rng.random(n))
+    tiers = np.arange(len(PRICE_TIERS)) - (len(PRICE_TIERS) - 1) / 2
+    tier_logit = cust["premium"][:, None] * tiers[None, :]
+    tier_p = np.exp(tier_logit - tier_logit.max(axis=1, keepdims=True))
+    tier_cum = np.cumsum(tier_p / tier_p.sum(axis=1, keepdims=True), axis=1)
+    tier = _inverse_cdf(tier_cum, c, rng.random(n))
+
+    item_cum = _item_cum(catalogue)  # (segment, category, item)
+    n_cat = item_cum.shape[1]
+    item = _inverse_cdf(
+        item_cum.reshape(-1, item_cum.shape[2]), seg.astype(np.int64) * n_cat + category,
+        rng.random(n),
+    )
+    product = catalogue["offset"][category] + item * int(catalogue["n_tiers"]) + tier
+
+    extra_units = np.asarray([spec["extra_units"] for spec in CATEGORIES.values()])
+    qmult = np.asarray([p["quantity_mult"] for p in SEGMENT_PROFILES.values()])
+    quantity = 1 + rng.poisson(extra_units[category] * qmult[seg])
+    price = catalogue["price"][product]
+    gross = np.round(quantity * price, 2)
+
+    depth_mean = np.asarray([p["discount_depth"] for p in SEGMENT_PROFILES.values()])
+    a = depth_mean * _DEPTH_CONCENTRATION
+    b = (1.0 - depth_mean) * _DEPTH_CONCENTRATION
+    depth = np.clip(rng.beta(a[seg], b[seg]), 0.03, 0.7)
+    discounted = rng.random(n) < cust["discount_prob"][c]
+    discount = np.where(discounted, np.round(gross * depth, 2), 0.0)
+    return {
+        "order": order,
+        "product": product.astype(np.int32),
+        "quantity": quantity.astype(np.float64),
+        "unit_price": price,
+        "discount": discount,
+        "amount": np.round(gross - discount, 2),
+        "cost": np.round(quantity * catalogue["unit_cost"][product], 2),
+    }
+
+
+def _item_cum(catalogue: dict[str, np.ndarray]) -> np.ndarray:
+    """Cumulative item choice probabilities per (segment, category, item)."""
+    base = catalogue["base_price"]  # (category, item), NaN where no item
+    rank = np.arange(base.shape[1])
+    popularity = _ITEM_POPULARITY_DECAY**rank
+    rel_price = base / np.nanmedian(base, axis=1, keepdims=True)
+    out = np.empty((len(SEGMENT_PROFILES), *base.shape))
+    for s, prof in enumerate(SEGMENT_PROFILES.values()):
+        w = np.nan_to_num(popularity * rel_price ** prof["item_tilt"], nan=0.0)
+        out[s] = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    return out
+
+
+# ------------------------------------------------------------------------ returns
+
+
+def _draw_returns(
+    rng: np.random.Generator,
+    cust: dict[str, np.ndarray],
+    orders: dict[str, np.ndarray],
+    lines: dict[str, np.ndarray],
+    catalogue: dict[str, np.ndarray],
+    end: pd.Timestamp,
+) -> dict[str, np.ndarray]:
+    """Draw which lines come back, when and how many units (same order per return)."""
+    n_orders = len(orders["ts"])
+    lag_days = 1 + np.floor(rng.gamma(*_RETURN_LAG_DAYS, n_orders)).astype(np.int64)
+    seconds = _time_of_day(rng, orders["channel"])
+    day_start = orders["ts"] - (orders["ts"] - end.value) % _DAY_NS
+    ret_ts = day_start + lag_days * _DAY_NS + seconds * 10**9
+
+    order = lines["order"]
+    category = catalogue["category"][lines["product"]]
+    factor = np.asarray([spec["return_factor"] for spec in CATEGORIES.values()])
+    p = np.minimum(cust["return_rate"][orders["customer"][order]] * factor[category], 0.95)
+    u = rng.random(len(order))
+    qty = lines["quantity"].astype(np.int64)
+    partial = rng.integers(1, np.maximum(qty, 1), endpoint=True)
+    returned = (u < p) & (ret_ts[order] < end.value)
+    line = np.flatnonzero(returned)
+    ret_qty = np.where(rng.random(len(order)) < _FULL_RETURN_PROB, qty, partial)[line]
+
+    unit_refund = np.round(lines["amount"][line] / lines["quantity"][line], 2)
+    quantity = -ret_qty.astype(np.float64)
+    unit_cost = catalogue["unit_cost"][lines["product"][line]]
+    ts = ret_ts[order[line]]
+    keep = np.argsort(ts, kind="stable")  # lines are in order-id order already
+    line = line[keep]
+    return {
+        "line": line,
+        "ts": ts[keep],
+        "quantity": quantity[keep],
+        "unit_price": unit_refund[keep],
+        "amount": np.round(quantity * unit_refund, 2)[keep],
+        "cost": np.round(quantity * unit_cost, 2)[keep],
+    }
+
+
+# ----------------------------------------------------------------------- assembly
+
+
+def _strings(dictionary: list[str] | pa.Array, codes: np.ndarray) -> pd.Series:
+    """A pandas ``string`` series taking ``dictionary[codes]`` (code -1 = missing)."""
+    if not isinstance(dictionary, pa.Array):
+        dictionary = pa.array(dictionary, type=pa.large_string())
+    codes = np.asarray(codes)
+    missing = codes < 0
+    indices = pa.array(codes, mask=missing if missing.any() else None)
+    values = pc.take(dictionary, indices)
+    if values.type != pa.large_string():
+        values = values.cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(values), copy=False)
+
+
+def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """Zero-padded ids such as ``C000123`` for the given numbers."""
+    digits = pa.array(numbers).cast(pa.large_string())
+    return pc.binary_join_element_wise(
+        prefix, pc.utf8_lpad(digits, width=width, padding="0"), ""
+    )
+
+
+def _merge_positions(sales_ts: np.ndarray, return_ts: np.ndarray) -> np.ndarray:
+    """Row order merging sorted sales and sorted returns (returns last on ties).
+
+    Returns the index into ``concat(sales, returns)`` for each output row; a return
+    sorts after a sale with the same timestamp because ``"O..." < "R..."``.
+    """
+    n_sales, n_ret = len(sales_ts), len(return_ts)
+    insert = np.searchsorted(sales_ts, return_ts, side="right")
+    ret_pos = insert + np.arange(n_ret)
+    src = np.empty(n_sales + n_ret, dtype=np.int64)
+    is_ret = np.zeros(n_sales + n_ret, dtype=bool)
+    is_ret[ret_pos] = True
+    src[ret_pos] = n_sales + np.arange(n_ret)
+    src[~is_ret] = np.arange(n_sales)
+    return src
+
+
+def _assemble_transactions(
+    cust: dict[str, np.ndarray],
+    orders: dict[str, np.ndarray],
+    lines: dict[str, np.ndarray],
+    returns: dict[str, np.ndarray],
+    catalogue: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """Combine sales and return lines into the canonical transactions table."""
+    line_order = lines["order"]
+    ret_line = returns["line"]
+    src = _merge_positions(orders["ts"][line_order], returns["ts"])
+
+    def combine(sales: np.ndarray, rets: np.ndarray) -> np.ndarray:
+        return np.concatenate([sales, rets])[src]
+
+    order_idx = line_order[src % len(line_order) if len(ret_line) == 0 else 0] if False else None
+    del order_idx
+    all_line = np.concatenate([np.arange(len(line_order)), ret_line])[src]
+    is_return = src >= len(line_order)
+    order = line_order[all_line]
+    product = lines["product"][all_line]
+    customer = orders["customer"][order]
+    channel = orders["channel"][order]
+    store = orders["store"][order]
+    store_region = np.asarray(
+        [_REGIONS.index(s["region"]) for s in STORES.values()], dtype=np.int32
+    )
+    city_region = np.asarray([_REGIONS.index(c[1]) for c in CITIES], dtype=np.int32)
+    region = np.where(
+        store >= 0, store_region[np.maximum(store, 0)], city_region[cust["city"][customer]]
+    )
+
+    n_orders = len(orders["ts"])
+    order_width = max(8, len(str(n_orders)))
+    order_ids = _ids(ORDER_PREFIX, np.arange(1, n_orders + 1), order_width)
+    return_ids = pc.binary_join_element_wise(RETURN_PREFIX, order_ids, "")
+    n_cust = len(cust["segment"])
+    customer_ids = _ids(CUSTOMER_PREFIX, np.arange(1, n_cust + 1), _customer_width(n_cust))
+    category = catalogue["category"][product]
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": _strings(customer_ids, customer),
+            "order_id": _strings(
+                pa.concat_arrays([order_ids, return_ids]), order + is_return * n_orders
+            ),
+            "order_date": combine(orders["ts"][line_order], returns["ts"]).view(
+                "datetime64[ns]"
+            ),
+            "product_id": _strings(list(catalogue["product_id"]), product),
+            "product_name": _strings(list(catalogue["product_name"]), product),
+            "category": _strings(list(CATEGORIES), category),
+            "channel": _strings(list(CHANNELS), channel),
+            "store": _strings(list(STORES), store),
+            "region": _strings(list(_REGIONS), region),
+            "country": _strings([COUNTRY], np.zeros(len(src), dtype=np.int8)),
+            "quantity": combine(lines["quantity"], returns["quantity"]),
+            "unit_price": combine(lines["unit_price"], returns["unit_price"]),
+            "amount": combine(lines["amount"], returns["amount"]),
+            "discount": combine(lines["discount"], np.zeros(len(ret_line))),
+            "cost": combine(lines["cost"], returns["cost"]),
+        }
+    )
+    return frame[list(TRANSACTION_COLUMNS)]
+
+
+def _customer_width(n: int) -> int:
+    """Digits of customer ids: at least six (``C000123``)."""
+    return max(6, len(str(n)))
+
+
+def _assemble_customers(
+    rng: np.random.Generator,
+    cust: dict[str, np.ndarray],
+    orders: dict[str, np.ndarray],
+    end: pd.Timestamp,
+) -> pd.DataFrame:
+    """Build the canonical customers table (signup, demographics, home, consent)."""
+    n = len(cust["segment"])
+    first_ts = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first_ts, orders["customer"], orders["ts"])
+    first_day = first_ts - (first_ts - end.value) % _DAY_NS
+    lag = np.where(
+        rng.random(n) < _SIGNUP_AT_FIRST_ORDER,
+        0,
+        np.ceil(rng.exponential(_SIGNUP_LAG_DAYS, n)),
+    ).astype(np.int64)
+    before_window = end.value - np.ceil(cust["first_ago"]).astype(np.int64) * _DAY_NS
+    signup = np.minimum(first_day - lag * _DAY_NS, before_window)
+
+    age_days = np.floor(cust["age"] * 365.25).astype(np.int64)
+    birth = pd.DatetimeIndex((end.value - age_days * _DAY_NS).view("datetime64[ns]"))
+    birth_year = birth.year.to_numpy().astype(np.int64)
+    not_yet = (birth.month.to_numpy() > end.month) | (
+        (birth.month.to_numpy() == end.month) & (birth.day.to_numpy() > end.day)
+    )
+    age = end.year - birth_year - not_yet
+    no_birth = rng.random(n) < _MISSING_BIRTH_YEAR
+    gender = np.where(cust["female"], 0, 1)
+    gender[rng.random(n) < _MISSING_GENDER] = -1
+
+    ids = _ids(CUSTOMER_PREFIX, np.arange(1, n + 1), _customer_width(n))
+    frame = pd.DataFrame(
+        {
+            "customer_id": pd.Series(pd.arrays.ArrowStringArray(ids), copy=False),
+            "signup_date": signup.view("datetime64[ns]"),
+            "birth_year": pd.array(np.where(no_birth, 0, birth_year), dtype="Int64"),
+            "age": pd.array(np.where(no_birth, 0, age), dtype="Int64"),
+            "gender": _strings(["F", "M"], gender),
+            "region": _strings([c[1] for c in CITIES], cust["city"]),
+            "city": _strings([c[0] for c in CITIES], cust["city"]),
+            "city_tier": _strings([c[2] for c in CITIES], cust["city"]),
+            "contact_consent": pd.array(cust["consent"], dtype="boolean"),
+        }
+    )
+    frame.loc[no_birth, ["birth_year", "age"]] = pd.NA
+    return frame[list(CUSTOMER_COLUMNS)]
+
+
+_REGIONS: tuple[str, ...] = tuple(dict.fromkeys(c[1] for c in CITIES))
