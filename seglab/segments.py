@@ -71,7 +71,10 @@ class SegmentRules:
     at_risk_gaps, dormant_gaps, churned_gaps : float
         Lifecycle thresholds in multiples of the customer's mean gap between orders.
     at_risk_days, dormant_days, churned_days : int
-        The same thresholds in days, for customers without a rhythm, and floors for all.
+        The same thresholds in days, for customers without a rhythm.
+    rhythm_floor_share : float
+        A rhythm-based threshold is never shorter than this share of the fixed one, so
+        a daily buyer is not called churned after a fortnight.
     """
 
     rfm_bins: int = 5
@@ -95,6 +98,7 @@ class SegmentRules:
     at_risk_days: int = 90
     dormant_days: int = 180
     churned_days: int = 365
+    rhythm_floor_share: float = 1 / 3
 
 
 def score(values: pd.Series, *, bins: int = 5, higher_is_better: bool = True) -> pd.Series:
@@ -250,9 +254,9 @@ def lifecycle_stage(features: pd.DataFrame, *, rules: SegmentRules | None = None
     """Lifecycle stage: new, active, at risk, dormant or churned.
 
     A customer with at least ``rhythm_min_orders`` orders is judged against their
-    own rhythm: silent for more than ``at_risk_gaps`` mean gaps is at risk, and so on.
-    Others are judged by fixed days. The fixed days are also floors, so a weekly
-    buyer is not called churned after a month.
+    own rhythm: silent for more than ``at_risk_gaps`` mean gaps is at risk, and so on
+    (never less than ``rhythm_floor_share`` of the fixed days). Others are judged by
+    fixed days.
 
     Parameters
     ----------
@@ -273,7 +277,7 @@ def lifecycle_stage(features: pd.DataFrame, *, rules: SegmentRules | None = None
     has_rhythm = (features["orders"] >= rules.rhythm_min_orders) & gap.notna()
 
     def threshold(gaps: float, days: int) -> pd.Series:
-        own = (gap * gaps).clip(lower=days)
+        own = (gap * gaps).clip(lower=days * rules.rhythm_floor_share)
         return own.where(has_rhythm, days)
 
     stage = np.select(
