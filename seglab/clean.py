@@ -7,7 +7,7 @@ same for revenue, to the cent. The order is
 
 0. ``text_whitespace``  stray spaces stripped from id and text values (fixed, kept)
 1. ``invalid_values``   no order date or no amount (removed)
-2. ``future_dates``     dated after ``as_of`` (removed)
+2. ``future_dates``     dated after the day of ``as_of`` (removed)
 3. ``missing_customer`` no customer id (removed from the customer table, set aside
    in :attr:`CleaningResult.missing_customer`)
 4. ``exact_duplicates`` a line identical to an earlier line in every column (removed,
@@ -89,7 +89,8 @@ class CleaningRules:
         Remove lines with no order date or no amount; they cannot be placed in time
         or valued.
     drop_future : bool, default True
-        Remove lines dated after ``as_of`` (only when ``as_of`` is given).
+        Remove lines dated after the day of ``as_of`` (only when ``as_of`` is given);
+        the whole ``as_of`` day is kept, as lifetimes keeps its observation period end.
     drop_missing_customer : bool, default True
         Remove lines without a customer id from the customer table; they are set
         aside in :attr:`CleaningResult.missing_customer`, counted and valued.
@@ -158,9 +159,7 @@ class CleaningRules:
         ):
             value = getattr(self, name)
             if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(
-                    f"{name}={value!r} should be a tuple of strings, e.g. ('A',)."
-                )
+                raise ConfigError(f"{name}={value!r} should be a tuple of strings, e.g. ('A',).")
             object.__setattr__(self, name, tuple(value))
         if self.outlier_rule not in OUTLIER_RULES:
             raise ConfigError(
@@ -170,9 +169,7 @@ class CleaningRules:
         for name in ("outlier_quantity", "outlier_amount"):
             value = getattr(self, name)
             if value is not None and not value > 0:
-                raise ConfigError(
-                    f"{name}={value!r} should be > 0, or None to turn it off."
-                )
+                raise ConfigError(f"{name}={value!r} should be > 0, or None to turn it off.")
         if self.non_product_pattern is not None:
             try:
                 re.compile(self.non_product_pattern)
@@ -258,8 +255,7 @@ def _revenue(amount: pd.Series) -> float:
 def _validate(transactions: pd.DataFrame) -> None:
     if not isinstance(transactions, pd.DataFrame):
         raise InputError(
-            "transactions should be a pandas DataFrame, got "
-            f"{type(transactions).__name__}."
+            f"transactions should be a pandas DataFrame, got {type(transactions).__name__}."
         )
     missing = [c for c in REQUIRED_TRANSACTION_COLUMNS if c not in transactions]
     if missing:
@@ -268,9 +264,7 @@ def _validate(transactions: pd.DataFrame) -> None:
             f"seglab.schema.TRANSACTION_COLUMNS first (columns found: "
             f"{list(transactions.columns)})."
         )
-    if "amount" not in transactions and not {"quantity", "unit_price"} <= set(
-        transactions
-    ):
+    if "amount" not in transactions and not {"quantity", "unit_price"} <= set(transactions):
         raise InputError(
             "transactions has no 'amount' column and no 'quantity' and 'unit_price' to "
             "derive it from; add one of them."
@@ -296,9 +290,7 @@ def _check_as_of(as_of: pd.Timestamp, dates: pd.Series) -> pd.Timestamp:
     try:
         as_of = pd.Timestamp(as_of)
     except (TypeError, ValueError) as err:
-        raise InputError(
-            f"as_of={as_of!r} is not a date; pass a pd.Timestamp."
-        ) from err
+        raise InputError(f"as_of={as_of!r} is not a date; pass a pd.Timestamp.") from err
     if (as_of.tz is None) != (dates.dt.tz is None):
         raise InputError(
             f"as_of={as_of} and order_date (time zone {dates.dt.tz}) should both have "
@@ -323,9 +315,7 @@ def _strip_text(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return df.assign(**stripped), changed
 
 
-def _prepare(
-    transactions: pd.DataFrame, rules: CleaningRules
-) -> tuple[pd.DataFrame, pd.Series]:
+def _prepare(transactions: pd.DataFrame, rules: CleaningRules) -> tuple[pd.DataFrame, pd.Series]:
     df = transactions
     if "amount" not in df:
         df = df.assign(amount=df["quantity"] * df["unit_price"])
@@ -393,9 +383,7 @@ def _outliers(df: pd.DataFrame, rules: CleaningRules) -> pd.Series:
     opposite = table.loc[extreme.to_numpy(), keys].assign(
         _q=-df.loc[extreme.to_numpy(), "quantity"].to_numpy()
     )
-    candidates = table[
-        table["_q"].isin(opposite["_q"]).to_numpy() & ~extreme.to_numpy()
-    ]
+    candidates = table[table["_q"].isin(opposite["_q"]).to_numpy() & ~extreme.to_numpy()]
     partners = candidates.merge(opposite.drop_duplicates(), on=[*keys, "_q"])
     flags = extreme.to_numpy().copy()
     flags[partners["_pos"].to_numpy()] = True
@@ -430,11 +418,13 @@ def _removal_rules(
         ),
         (
             "future_dates",
-            f"dated after as_of ({as_of})",
+            f"dated after the analysis date ({as_of})",
             *(
                 (NO_AS_OF, None)
                 if as_of is None and rules.drop_future
-                else rule(rules.drop_future, (), lambda: df["order_date"] > as_of)
+                # The whole analysis day counts, as in lifetimes' observation_period_end.
+                else rule(rules.drop_future, (),
+                          lambda: df["order_date"] >= as_of.normalize() + pd.Timedelta(days=1))
             ),
         ),
         (
@@ -463,8 +453,7 @@ def _removal_rules(
         ),
         (
             "non_product_codes",
-            "product code is postage, a fee, a manual line, a discount, a sample or a "
-            "gift voucher",
+            "product code is postage, a fee, a manual line, a discount, a sample or a gift voucher",
             *rule(
                 bool(rules.non_product_codes or rules.non_product_pattern),
                 ("product_id",),
@@ -500,14 +489,10 @@ def _outlier_description(rules: CleaningRules) -> str:
         tests.append(f"|quantity| > {rules.outlier_quantity:,g}")
     if rules.outlier_amount is not None:
         tests.append(f"|amount| > {rules.outlier_amount:,g}")
-    return (
-        " or ".join(tests or ["no threshold set"]) + ", and the lines cancelling them"
-    )
+    return " or ".join(tests or ["no threshold set"]) + ", and the lines cancelling them"
 
 
-def _outlier_status(
-    df: pd.DataFrame, rules: CleaningRules, mask_fn
-) -> tuple[str, object]:
+def _outlier_status(df: pd.DataFrame, rules: CleaningRules, mask_fn) -> tuple[str, object]:
     if rules.outlier_rule == "none":
         return OFF, None
     usable = (rules.outlier_quantity is not None and "quantity" in df) or (

@@ -8,6 +8,8 @@ import nbformat
 from jinja2 import Environment, select_autoescape
 from nbconvert import HTMLExporter
 
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
 INDEX_TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -59,7 +61,10 @@ RUN_FILES: tuple[tuple[str, str], ...] = (
 
 
 def notebook_to_html(notebook: Path, html: Path) -> Path:
-    """Render an executed notebook to HTML with code hidden and images embedded.
+    """Render an executed notebook to self-contained HTML: code hidden, images embedded.
+
+    The template is nbconvert's ``lab`` without the scripts it would load from the
+    network (require.js, MathJax, mermaid), so the page opens offline and by e-mail.
 
     Parameters
     ----------
@@ -74,7 +79,8 @@ def notebook_to_html(notebook: Path, html: Path) -> Path:
         ``html``.
     """
     exporter = HTMLExporter(
-        template_name="lab",
+        template_name="seglab_report",
+        extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,

@@ -19,7 +19,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from seglab import cluster, features, persona, profit, segments
+from seglab import cluster, features, persona, profit, segments, synth
 from seglab.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -157,8 +157,6 @@ def stage_inputs(
     InputError
         If a file cannot be read or does not fit the schema.
     """
-    from seglab import io, synth
-
     folder = run_folder(run_dir) / INPUT_DIR
     folder.mkdir(exist_ok=True)
     truth = None
@@ -167,10 +165,12 @@ def stage_inputs(
         transactions, attributes, truth = study.transactions, study.customers, study.truth
         source = f"synthetic (n_customers={n_customers}, seed={seed})"
     else:
-        transactions = io.load_transactions(data, columns=columns, encoding=encoding,
+        from seglab import io as seglab_io
+
+        transactions = seglab_io.load_transactions(data, columns=columns, encoding=encoding,
                                             sheet=sheet)
         attributes = (
-            io.load_customers(customers, columns=customer_columns, encoding=encoding)
+            seglab_io.load_customers(customers, columns=customer_columns, encoding=encoding)
             if customers else None
         )
         source = str(data)
@@ -473,8 +473,6 @@ def profit_stage(
     ProfitStage
         Tables for the report.
     """
-    from seglab import synth
-
     folder = run_folder(run_dir)
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     if segment_col not in table:
