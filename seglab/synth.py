@@ -26,8 +26,11 @@ Conventions other modules rely on
   physical store for store orders and missing (``pd.NA``) for online and app orders;
   ``region`` is the store's region for store orders and the customer's (ship-to)
   region otherwise. ``country`` is ``"China"`` throughout.
-* Store rents for cost-to-serve live in ``STORES``; the high-rent flagship is
-  ``FLAGSHIP_STORE``.
+* Costs: ``cost`` on a sale line is the cost of goods at list price; on a return row
+  it is minus the cost recovered into stock (``return_recovery`` of the category), so
+  returns lose money through write-offs. Store rents live in ``STORES`` and, with the
+  category margins, in ``COST_TABLE`` (a ``seglab.profit.CostTable``) for profit
+  reports on this data; the high-rent flagship is ``FLAGSHIP_STORE``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seglab.errors import ConfigError, RunError
+from seglab.profit import CostTable
 from seglab.schema import CUSTOMER_COLUMNS, TRANSACTION_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -82,7 +86,7 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
         "last_days_ago": (0.0, 0.0),
         "max_span_days": None,
         "max_orders": None,
-        "extra_lines": 2.0,
+        "extra_lines": 1.6,
         "premium": 0.8,
         "item_tilt": 0.2,
         "quantity_mult": 1.1,
@@ -107,7 +111,7 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
         "last_days_ago": (0.0, 0.0),
         "max_span_days": None,
         "max_orders": None,
-        "extra_lines": 1.3,
+        "extra_lines": 1.1,
         "premium": 0.0,
         "item_tilt": 0.0,
         "quantity_mult": 1.0,
@@ -151,7 +155,7 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
     },
     "Bargain hunter": {
         "share": 0.18,
-        "orders_per_month": 2.2,
+        "orders_per_month": 1.8,
         "rate_sigma": 0.55,
         "first_days_ago": (60.0, 1200.0),
         "last_days_ago": (0.0, 0.0),
@@ -254,13 +258,16 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
 #: Planted segment names, in the fixed order of ``SEGMENT_PROFILES``.
 SEGMENTS: tuple[str, ...] = tuple(SEGMENT_PROFILES)
 
-#: Product categories: gross margin rate ``(price - cost) / price``, relative return
-#: propensity, mean extra units per line, and items with their base list price (CNY).
-#: Every item exists in each of the ``PRICE_TIERS``.
+#: Product categories: gross margin rate ``(price - cost) / price`` at list price,
+#: relative return propensity, share of a returned line's cost recovered into stock
+#: (the rest is written off: opened beauty products and food cannot be resold), mean
+#: extra units per line, and items with their base list price (CNY). Every item exists
+#: in each of the ``PRICE_TIERS``.
 CATEGORIES: dict[str, dict[str, Any]] = {
     "Apparel": {
         "margin": 0.55,
         "return_factor": 2.4,
+        "return_recovery": 0.85,
         "extra_units": 0.25,
         "items": {
             "T-Shirt": 79.0,
@@ -274,6 +281,7 @@ CATEGORIES: dict[str, dict[str, Any]] = {
     "Beauty": {
         "margin": 0.68,
         "return_factor": 0.5,
+        "return_recovery": 0.4,
         "extra_units": 0.5,
         "items": {
             "Lipstick": 199.0,
@@ -287,6 +295,7 @@ CATEGORIES: dict[str, dict[str, Any]] = {
     "Electronics": {
         "margin": 0.14,
         "return_factor": 1.3,
+        "return_recovery": 0.7,
         "extra_units": 0.05,
         "items": {
             "Power Bank": 149.0,
@@ -300,6 +309,7 @@ CATEGORIES: dict[str, dict[str, Any]] = {
     "Home": {
         "margin": 0.36,
         "return_factor": 0.9,
+        "return_recovery": 0.8,
         "extra_units": 0.15,
         "items": {
             "Storage Box": 59.0,
@@ -313,6 +323,7 @@ CATEGORIES: dict[str, dict[str, Any]] = {
     "Grocery": {
         "margin": 0.20,
         "return_factor": 0.1,
+        "return_recovery": 0.3,
         "extra_units": 1.4,
         "items": {
             "Instant Noodles Pack": 29.0,
@@ -326,6 +337,7 @@ CATEGORIES: dict[str, dict[str, Any]] = {
     "Sports": {
         "margin": 0.42,
         "return_factor": 1.2,
+        "return_recovery": 0.85,
         "extra_units": 0.2,
         "items": {
             "Yoga Mat": 129.0,
@@ -339,6 +351,7 @@ CATEGORIES: dict[str, dict[str, Any]] = {
     "Books": {
         "margin": 0.30,
         "return_factor": 0.3,
+        "return_recovery": 0.9,
         "extra_units": 0.25,
         "items": {
             "Picture Book": 39.0,
@@ -394,75 +407,86 @@ CITIES: tuple[tuple[str, str, str, float], ...] = (
     ("Yinchuan", "Northwest", "Tier 3", 0.8),
 )
 
+#: Regions, in order of first appearance in ``CITIES``.
+REGIONS: tuple[str, ...] = tuple(dict.fromkeys(c[1] for c in CITIES))
+
 #: City tiers in order; ``SEGMENT_PROFILES[...]["city_tier_weights"]`` follow it.
 CITY_TIERS: tuple[str, ...] = ("Tier 1", "Tier 2", "Tier 3")
 
 #: The high-rent flagship store (a cost-to-serve hot spot).
 FLAGSHIP_STORE = "Flagship Shanghai Nanjing Rd"
 
-#: Physical stores: city, region, monthly rent (CNY) and relative walk-in traffic.
+#: Physical stores: city, region, rent and occupancy cost as a share of the store's
+#: sales (the cost-to-serve of ``COST_TABLE``) and relative walk-in traffic.
 STORES: dict[str, dict[str, Any]] = {
     FLAGSHIP_STORE: {
         "city": "Shanghai",
         "region": "East China",
-        "monthly_rent": 1_200_000,
+        "rent_share": 0.22,
         "traffic": 3.0,
     },
     "Shanghai Xujiahui": {
         "city": "Shanghai",
         "region": "East China",
-        "monthly_rent": 380_000,
+        "rent_share": 0.09,
         "traffic": 1.5,
     },
     "Beijing Sanlitun": {
         "city": "Beijing",
         "region": "North China",
-        "monthly_rent": 450_000,
+        "rent_share": 0.1,
         "traffic": 2.0,
     },
     "Guangzhou Tianhe": {
         "city": "Guangzhou",
         "region": "South China",
-        "monthly_rent": 320_000,
+        "rent_share": 0.08,
         "traffic": 1.5,
     },
     "Shenzhen Futian": {
         "city": "Shenzhen",
         "region": "South China",
-        "monthly_rent": 300_000,
+        "rent_share": 0.08,
         "traffic": 1.5,
     },
     "Hangzhou Wulin": {
         "city": "Hangzhou",
         "region": "East China",
-        "monthly_rent": 180_000,
+        "rent_share": 0.06,
         "traffic": 1.0,
     },
     "Chengdu Chunxi Rd": {
         "city": "Chengdu",
         "region": "Southwest",
-        "monthly_rent": 160_000,
+        "rent_share": 0.06,
         "traffic": 1.0,
     },
     "Wuhan Jianghan Rd": {
         "city": "Wuhan",
         "region": "Central China",
-        "monthly_rent": 120_000,
+        "rent_share": 0.05,
         "traffic": 0.8,
     },
     "Xi'an Zhonglou": {
         "city": "Xi'an",
         "region": "Northwest",
-        "monthly_rent": 90_000,
+        "rent_share": 0.05,
         "traffic": 0.6,
     },
     "Shenyang Zhongjie": {
         "city": "Shenyang",
         "region": "Northeast",
-        "monthly_rent": 80_000,
+        "rent_share": 0.04,
         "traffic": 0.6,
     },
 }
+
+#: Cost assumptions matching the synthetic data: category margins at list price and
+#: each store's rent share; order handling and return costs are the profit defaults.
+COST_TABLE = CostTable(
+    category_margin_rates={name: spec["margin"] for name, spec in CATEGORIES.items()},
+    store_rent_share={name: spec["rent_share"] for name, spec in STORES.items()},
+)
 
 COUNTRY = "China"
 CUSTOMER_PREFIX = "C"
@@ -570,6 +594,7 @@ def make_study(
     orders = _draw_orders(rng, cust, n_days, end)
     lines = _draw_lines(rng, cust, orders, catalogue)
     returns = _draw_returns(rng, cust, orders, lines, catalogue, end)
+    counts = (len(orders["ts"]), len(lines["order"]), len(returns["line"]))
     transactions = _assemble_transactions(cust, orders, lines, returns, catalogue)
     customers = _assemble_customers(rng, cust, orders, end)
     truth = pd.DataFrame(
@@ -581,9 +606,7 @@ def make_study(
     logger.debug(
         "synthetic study: %d customers, %d orders, %d lines, %d return lines",
         n_customers,
-        len(orders["customer"]),
-        len(lines["order"]),
-        len(returns["line"]),
+        *counts,
     )
     return SyntheticStudy(transactions=transactions, customers=customers, truth=truth)
 
@@ -672,7 +695,7 @@ def _validate(
 # ---------------------------------------------------------------------- catalogue
 
 
-def _catalogue() -> dict[str, np.ndarray]:
+def _catalogue() -> dict[str, Any]:
     """Build the product catalogue from ``CATEGORIES`` and ``PRICE_TIERS``.
 
     Products are ordered by category, item, tier, so the product index is
@@ -702,7 +725,7 @@ def _catalogue() -> dict[str, np.ndarray]:
         "unit_cost": np.round(price * (1.0 - np.asarray(margins)), 2),
         "offset": np.asarray(offsets),
         "n_items": np.asarray(counts),
-        "n_tiers": np.asarray(n_tiers),
+        "n_tiers": n_tiers,
         "base_price": np.asarray(
             [
                 [base for base in spec["items"].values()]
@@ -737,7 +760,7 @@ def _inverse_cdf(cum: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray
     """Sample a column per draw: ``cum`` holds cumulative probabilities per row."""
     out = np.zeros(len(u), dtype=np.int32)
     for j in range(cum.shape[1] - 1):
-        out += u >= cum[rows, j]
+        out += u >= np.ascontiguousarray(cum[:, j])[rows]
     return out
 
 
@@ -758,7 +781,7 @@ def _draw_customers(
     counts = _allocate(n, np.asarray([p["share"] for p in profiles], dtype=float))
     segment = rng.permutation(np.repeat(np.arange(len(profiles), dtype=np.int8), counts))
 
-    n_cat, n_ch, n_store = len(CATEGORIES), len(CHANNELS), len(STORES)
+    n_cat, n_ch = len(CATEGORIES), len(CHANNELS)
     store_cum = np.cumsum(_city_store_probs(), axis=1)
     city_weight = np.asarray([c[3] for c in CITIES])
     city_tier = np.asarray([CITY_TIERS.index(c[2]) for c in CITIES])
@@ -824,7 +847,6 @@ def _draw_customers(
         cust["age"][idx] = np.clip(rng.normal(*prof["age"], m), *_AGE_RANGE)
         cust["female"][idx] = rng.random(m) < prof["female"]
         cust["consent"][idx] = rng.random(m) < prof["consent"]
-    assert n_store == store_cum.shape[1]
     # The window can be shorter than a profile assumes: keep activity inside it.
     cust["last_ago"] = np.minimum(cust["last_ago"], n_days - 1.0)
     return cust
@@ -855,12 +877,16 @@ def _city_store_probs() -> np.ndarray:
 
 def _time_of_day(rng: np.random.Generator, channel: np.ndarray) -> np.ndarray:
     """Seconds after midnight: store hours for stores, evening peak online."""
-    m = len(channel)
-    store_s = rng.uniform(10.0, 21.75, m)
-    online_s = np.where(
-        rng.random(m) < 0.7, rng.normal(20.5, 2.5, m) % 24.0, rng.uniform(0.0, 24.0, m)
+    in_store = channel == CHANNELS.index("store")
+    n_store = int(in_store.sum())
+    n_remote = len(channel) - n_store
+    hours = np.empty(len(channel))
+    hours[in_store] = rng.uniform(10.0, 21.75, n_store)
+    hours[~in_store] = np.where(
+        rng.random(n_remote) < 0.7,
+        rng.normal(20.5, 2.5, n_remote) % 24.0,
+        rng.uniform(0.0, 24.0, n_remote),
     )
-    hours = np.where(channel == CHANNELS.index("store"), store_s, online_s)
     return np.minimum(np.floor(hours * 3600.0), 86_399).astype(np.int64)
 
 
@@ -918,7 +944,7 @@ def _draw_lines(
     rng: np.random.Generator,
     cust: dict[str, np.ndarray],
     orders: dict[str, np.ndarray],
-    catalogue: dict[str, np.ndarray],
+    catalogue: dict[str, Any],
 ) -> dict[str, np.ndarray]:
     """Draw the lines of every order: product, quantity, price, discount, cost."""
     o_cust = orders["customer"]
@@ -941,20 +967,24 @@ def _draw_lines(
         item_cum.reshape(-1, item_cum.shape[2]), seg.astype(np.int64) * n_cat + category,
         rng.random(n),
     )
-    product = catalogue["offset"][category] + item * int(catalogue["n_tiers"]) + tier
+    product = catalogue["offset"][category] + item * catalogue["n_tiers"] + tier
+    order, product, seg, units = _merge_repeats(order, product.astype(np.int64), seg)
+    n = len(order)
 
     extra_units = np.asarray([spec["extra_units"] for spec in CATEGORIES.values()])
     qmult = np.asarray([p["quantity_mult"] for p in SEGMENT_PROFILES.values()])
-    quantity = 1 + rng.poisson(extra_units[category] * qmult[seg])
+    category = catalogue["category"][product]
+    quantity = units + rng.poisson(extra_units[category] * qmult[seg] * units)
     price = catalogue["price"][product]
     gross = np.round(quantity * price, 2)
 
     depth_mean = np.asarray([p["discount_depth"] for p in SEGMENT_PROFILES.values()])
     a = depth_mean * _DEPTH_CONCENTRATION
     b = (1.0 - depth_mean) * _DEPTH_CONCENTRATION
-    depth = np.clip(rng.beta(a[seg], b[seg]), 0.03, 0.7)
-    discounted = rng.random(n) < cust["discount_prob"][c]
-    discount = np.where(discounted, np.round(gross * depth, 2), 0.0)
+    discounted = np.flatnonzero(rng.random(n) < cust["discount_prob"][o_cust[order]])
+    depth = np.clip(rng.beta(a[seg[discounted]], b[seg[discounted]]), 0.03, 0.7)
+    discount = np.zeros(n)
+    discount[discounted] = np.round(gross[discounted] * depth, 2)
     return {
         "order": order,
         "product": product.astype(np.int32),
@@ -966,7 +996,26 @@ def _draw_lines(
     }
 
 
-def _item_cum(catalogue: dict[str, np.ndarray]) -> np.ndarray:
+def _merge_repeats(
+    order: np.ndarray, product: np.ndarray, seg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Make each product appear once per order, counting how often it was drawn.
+
+    Lines come sorted by order; afterwards they are sorted by product within the
+    order (as on a receipt). Returns order, product, segment and draw counts.
+    """
+    key = order * (int(product.max(initial=0)) + 1) + product
+    sort = np.argsort(key, kind="stable")
+    key = key[sort]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    units = np.diff(np.append(starts, len(key)))
+    keep = sort[starts]
+    return order[keep], product[keep], seg[keep], units
+
+
+def _item_cum(catalogue: dict[str, Any]) -> np.ndarray:
     """Cumulative item choice probabilities per (segment, category, item)."""
     base = catalogue["base_price"]  # (category, item), NaN where no item
     rank = np.arange(base.shape[1])
@@ -987,7 +1036,7 @@ def _draw_returns(
     cust: dict[str, np.ndarray],
     orders: dict[str, np.ndarray],
     lines: dict[str, np.ndarray],
-    catalogue: dict[str, np.ndarray],
+    catalogue: dict[str, Any],
     end: pd.Timestamp,
 ) -> dict[str, np.ndarray]:
     """Draw which lines come back, when and how many units (same order per return)."""
@@ -1001,16 +1050,17 @@ def _draw_returns(
     category = catalogue["category"][lines["product"]]
     factor = np.asarray([spec["return_factor"] for spec in CATEGORIES.values()])
     p = np.minimum(cust["return_rate"][orders["customer"][order]] * factor[category], 0.95)
-    u = rng.random(len(order))
-    qty = lines["quantity"].astype(np.int64)
-    partial = rng.integers(1, np.maximum(qty, 1), endpoint=True)
-    returned = (u < p) & (ret_ts[order] < end.value)
+    returned = (rng.random(len(order)) < p) & (ret_ts[order] < end.value)
     line = np.flatnonzero(returned)
-    ret_qty = np.where(rng.random(len(order)) < _FULL_RETURN_PROB, qty, partial)[line]
+    qty = lines["quantity"][line].astype(np.int64)
+    partial = rng.integers(1, qty, endpoint=True)
+    ret_qty = np.where(rng.random(len(line)) < _FULL_RETURN_PROB, qty, partial)
 
     unit_refund = np.round(lines["amount"][line] / lines["quantity"][line], 2)
     quantity = -ret_qty.astype(np.float64)
-    unit_cost = catalogue["unit_cost"][lines["product"][line]]
+    recovery = np.asarray([spec["return_recovery"] for spec in CATEGORIES.values()])
+    product = lines["product"][line]
+    unit_cost = catalogue["unit_cost"][product] * recovery[catalogue["category"][product]]
     ts = ret_ts[order[line]]
     keep = np.argsort(ts, kind="stable")  # lines are in order-id order already
     line = line[keep]
@@ -1028,7 +1078,7 @@ def _draw_returns(
 
 
 def _strings(dictionary: list[str] | pa.Array, codes: np.ndarray) -> pd.Series:
-    """A pandas ``string`` series taking ``dictionary[codes]`` (code -1 = missing)."""
+    """Build a pandas ``string`` series ``dictionary[codes]`` (code -1 = missing)."""
     if not isinstance(dictionary, pa.Array):
         dictionary = pa.array(dictionary, type=pa.large_string())
     codes = np.asarray(codes)
@@ -1042,27 +1092,29 @@ def _strings(dictionary: list[str] | pa.Array, codes: np.ndarray) -> pd.Series:
 
 def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     """Zero-padded ids such as ``C000123`` for the given numbers."""
-    digits = pa.array(numbers).cast(pa.large_string())
-    return pc.binary_join_element_wise(
-        prefix, pc.utf8_lpad(digits, width=width, padding="0"), ""
-    )
+    digits = pc.utf8_lpad(pa.array(numbers).cast(pa.large_string()), width=width, padding="0")
+    return _prefixed(prefix, digits)
 
 
-def _merge_positions(sales_ts: np.ndarray, return_ts: np.ndarray) -> np.ndarray:
-    """Row order merging sorted sales and sorted returns (returns last on ties).
+def _prefixed(prefix: str, values: pa.Array) -> pa.Array:
+    """Prepend ``prefix`` to every (large) string of ``values``."""
+    text = pa.large_string()
+    return pc.binary_join_element_wise(pa.scalar(prefix, text), values, pa.scalar("", text))
 
-    Returns the index into ``concat(sales, returns)`` for each output row; a return
-    sorts after a sale with the same timestamp because ``"O..." < "R..."``.
+
+def _merge_positions(
+    sales_ts: np.ndarray, return_ts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Output rows of sorted sales and sorted returns merged by timestamp.
+
+    A return sorts after a sale with the same timestamp, as ``"O..." < "R..."``.
+    Returns the row positions of the sales and of the returns.
     """
-    n_sales, n_ret = len(sales_ts), len(return_ts)
+    n_ret = len(return_ts)
     insert = np.searchsorted(sales_ts, return_ts, side="right")
-    ret_pos = insert + np.arange(n_ret)
-    src = np.empty(n_sales + n_ret, dtype=np.int64)
-    is_ret = np.zeros(n_sales + n_ret, dtype=bool)
-    is_ret[ret_pos] = True
-    src[ret_pos] = n_sales + np.arange(n_ret)
-    src[~is_ret] = np.arange(n_sales)
-    return src
+    sales_pos = np.arange(len(sales_ts), dtype=np.int64)
+    sales_pos += np.searchsorted(insert, sales_pos, side="right")
+    return sales_pos, insert + np.arange(n_ret)
 
 
 def _assemble_transactions(
@@ -1070,65 +1122,70 @@ def _assemble_transactions(
     orders: dict[str, np.ndarray],
     lines: dict[str, np.ndarray],
     returns: dict[str, np.ndarray],
-    catalogue: dict[str, np.ndarray],
+    catalogue: dict[str, Any],
 ) -> pd.DataFrame:
-    """Combine sales and return lines into the canonical transactions table."""
-    line_order = lines["order"]
-    ret_line = returns["line"]
-    src = _merge_positions(orders["ts"][line_order], returns["ts"])
+    """Combine sales and return lines into the canonical transactions table.
 
-    def combine(sales: np.ndarray, rets: np.ndarray) -> np.ndarray:
-        return np.concatenate([sales, rets])[src]
+    Consumes ``lines`` and ``returns`` (their arrays are released as the columns are
+    built, to keep the peak memory near the size of the output).
+    """
+    line_order = lines.pop("order")
+    ret_line = returns.pop("line")
+    sales_pos, ret_pos = _merge_positions(orders["ts"][line_order], returns["ts"])
+    n_rows = len(sales_pos) + len(ret_pos)
 
-    order_idx = line_order[src % len(line_order) if len(ret_line) == 0 else 0] if False else None
-    del order_idx
-    all_line = np.concatenate([np.arange(len(line_order)), ret_line])[src]
-    is_return = src >= len(line_order)
-    order = line_order[all_line]
-    product = lines["product"][all_line]
-    customer = orders["customer"][order]
-    channel = orders["channel"][order]
-    store = orders["store"][order]
-    store_region = np.asarray(
-        [_REGIONS.index(s["region"]) for s in STORES.values()], dtype=np.int32
+    def merged(sales: np.ndarray, rets: np.ndarray) -> np.ndarray:
+        out = np.empty(n_rows, dtype=np.result_type(sales, rets))
+        out[sales_pos] = sales
+        out[ret_pos] = rets
+        return out
+
+    columns: dict[str, Any] = {}
+    columns["order_date"] = merged(orders["ts"][line_order], returns.pop("ts")).view(
+        "datetime64[ns]"
     )
-    city_region = np.asarray([_REGIONS.index(c[1]) for c in CITIES], dtype=np.int32)
+    for name in ("amount", "quantity", "unit_price", "cost"):
+        columns[name] = merged(lines.pop(name), returns.pop(name))
+    columns["discount"] = merged(lines.pop("discount"), np.zeros(len(ret_line)))
+
+    n_orders = len(orders["ts"])
+    order_ids = _ids(ORDER_PREFIX, np.arange(1, n_orders + 1), max(8, len(str(n_orders))))
+    order = merged(line_order, line_order[ret_line] + n_orders)
+    del line_order
+    columns["order_id"] = _strings(
+        pa.concat_arrays([order_ids, _prefixed(RETURN_PREFIX, order_ids)]), order
+    )
+    del order_ids
+    order[ret_pos] -= n_orders
+
+    n_cust = len(cust["segment"])
+    customer_ids = _ids(CUSTOMER_PREFIX, np.arange(1, n_cust + 1), _customer_width(n_cust))
+    customer = orders["customer"][order]
+    columns["customer_id"] = _strings(customer_ids, customer)
+    del customer_ids
+    columns["channel"] = _strings(list(CHANNELS), orders["channel"][order])
+    store = orders["store"][order]
+    del order
+    columns["store"] = _strings(list(STORES), store)
+    store_region = np.asarray([REGIONS.index(s["region"]) for s in STORES.values()])
+    city_region = np.asarray([REGIONS.index(c[1]) for c in CITIES])
     region = np.where(
         store >= 0, store_region[np.maximum(store, 0)], city_region[cust["city"][customer]]
     )
-
-    n_orders = len(orders["ts"])
-    order_width = max(8, len(str(n_orders)))
-    order_ids = _ids(ORDER_PREFIX, np.arange(1, n_orders + 1), order_width)
-    return_ids = pc.binary_join_element_wise(RETURN_PREFIX, order_ids, "")
-    n_cust = len(cust["segment"])
-    customer_ids = _ids(CUSTOMER_PREFIX, np.arange(1, n_cust + 1), _customer_width(n_cust))
-    category = catalogue["category"][product]
-
-    frame = pd.DataFrame(
-        {
-            "customer_id": _strings(customer_ids, customer),
-            "order_id": _strings(
-                pa.concat_arrays([order_ids, return_ids]), order + is_return * n_orders
-            ),
-            "order_date": combine(orders["ts"][line_order], returns["ts"]).view(
-                "datetime64[ns]"
-            ),
-            "product_id": _strings(list(catalogue["product_id"]), product),
-            "product_name": _strings(list(catalogue["product_name"]), product),
-            "category": _strings(list(CATEGORIES), category),
-            "channel": _strings(list(CHANNELS), channel),
-            "store": _strings(list(STORES), store),
-            "region": _strings(list(_REGIONS), region),
-            "country": _strings([COUNTRY], np.zeros(len(src), dtype=np.int8)),
-            "quantity": combine(lines["quantity"], returns["quantity"]),
-            "unit_price": combine(lines["unit_price"], returns["unit_price"]),
-            "amount": combine(lines["amount"], returns["amount"]),
-            "discount": combine(lines["discount"], np.zeros(len(ret_line))),
-            "cost": combine(lines["cost"], returns["cost"]),
-        }
+    del store, customer
+    columns["region"] = _strings(list(REGIONS), region)
+    del region
+    columns["country"] = pd.Series(
+        pd.arrays.ArrowStringArray(pa.repeat(pa.scalar(COUNTRY, pa.large_string()), n_rows)),
+        copy=False,
     )
-    return frame[list(TRANSACTION_COLUMNS)]
+
+    product = lines.pop("product")
+    product = merged(product, product[ret_line])
+    columns["product_id"] = _strings(list(catalogue["product_id"]), product)
+    columns["product_name"] = _strings(list(catalogue["product_name"]), product)
+    columns["category"] = _strings(list(CATEGORIES), catalogue["category"][product])
+    return pd.DataFrame({name: columns[name] for name in TRANSACTION_COLUMNS}, copy=False)
 
 
 def _customer_width(n: int) -> int:
@@ -1182,6 +1239,3 @@ def _assemble_customers(
     )
     frame.loc[no_birth, ["birth_year", "age"]] = pd.NA
     return frame[list(CUSTOMER_COLUMNS)]
-
-
-_REGIONS: tuple[str, ...] = tuple(dict.fromkeys(c[1] for c in CITIES))
