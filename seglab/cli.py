@@ -43,6 +43,9 @@ def run(
     encoding: Annotated[str | None, typer.Option(
         help="Text encoding of CSV input, e.g. gbk or latin-1.")] = None,
     sheet: Annotated[str | None, typer.Option(help="Excel sheet name.")] = None,
+    bad_dates: Annotated[str, typer.Option(
+        help="'fail' on any unparseable date, or 'drop' up to 1% of rows with a warning.")
+    ] = "fail",
     params: Annotated[Path | None, typer.Option(
         help="YAML file of notebook parameters.", dir_okay=False)] = None,
     as_of: Annotated[str | None, typer.Option(
@@ -56,13 +59,14 @@ def run(
     """Run the whole study and print the path of the report's index.html."""
     from seglab.run import RunOptions, load_params, run_study
 
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("seglab").setLevel(logging.WARNING if quiet else logging.INFO)
     try:
         index = run_study(RunOptions(
             data=data, customers=customers, columns=columns,
             customer_columns=customer_columns, encoding=encoding, sheet=sheet,
-            params=load_params(params), as_of=as_of, seed=seed, out=out, run_id=run_id,
+            bad_dates=bad_dates, params=load_params(params), as_of=as_of, seed=seed,
+            out=out, run_id=run_id,
         ))
     except SeglabError as error:
         _fail(error)

@@ -417,8 +417,10 @@ def compare_methods(
 
 
 def pick_method(comparison: pd.DataFrame, method: str = "auto") -> str:
-    """Return the method to use: ``method`` itself, or for ``"auto"`` the best silhouette
-    among methods that leave at most 20% of customers unassigned.
+    """Return the method to use: ``method`` itself, or the best one for ``"auto"``.
+
+    ``"auto"`` takes the best silhouette among methods that leave at most 20% of
+    customers unassigned.
 
     Parameters
     ----------

@@ -214,7 +214,7 @@ def segment_sizes(customers: pd.DataFrame, segment_col: str, *, order: list | No
 
 
 def rf_heatmap(customers: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Customers per recency score x frequency score cell.
+    """Count customers per recency score x frequency score cell.
 
     Parameters
     ----------
@@ -237,7 +237,7 @@ def rf_heatmap(customers: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
 def pyramid(customers: pd.DataFrame, *, tier_col: str = "value_tier", order: list,
             ax: Axes | None = None) -> Axes:
-    """The customer pyramid: revenue share per tier, top tier on top.
+    """Draw the customer pyramid: revenue share per tier, top tier on top.
 
     Parameters
     ----------
@@ -269,7 +269,7 @@ def pyramid(customers: pd.DataFrame, *, tier_col: str = "value_tier", order: lis
 
 
 def k_selection(k_scores: dict[str, pd.DataFrame]) -> plt.Figure:
-    """The curves that justify k, one row per method: silhouette, and elbow or BIC.
+    """Plot the curves that justify k, one row per method: silhouette, elbow or BIC.
 
     Parameters
     ----------
@@ -298,7 +298,7 @@ def k_selection(k_scores: dict[str, pd.DataFrame]) -> plt.Figure:
 
 def cluster_map(X: np.ndarray, labels: np.ndarray, *, title: str,
                 random_state: int = 0, ax: Axes | None = None) -> Axes:
-    """Customers on the first two principal components, coloured by segment.
+    """Map customers on the first two principal components, coloured by segment.
 
     Parameters
     ----------

@@ -43,7 +43,8 @@ analysis date {{ as_of }} &middot;
 {% endfor %}</ol>
 <h2>Files</h2>
 <table>
-{% for name, what in files %}<tr><td><a href="{{ name }}">{{ name }}</a></td><td>{{ what }}</td></tr>
+{% for name, what in files %}
+<tr><td><a href="{{ name }}">{{ name }}</a></td><td>{{ what }}</td></tr>
 {% endfor %}</table>
 <footer>seglab {{ manifest.versions.seglab }} &middot; seed {{ manifest.parameters.seed }}
 &middot; finished {{ manifest.finished_at }}</footer>

@@ -19,6 +19,7 @@ import yaml
 
 from seglab import report, study
 from seglab.errors import ConfigError, RunError, SeglabError
+from seglab.io import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class RunOptions:
     customer_columns: str | None = None
     encoding: str | None = None
     sheet: str | None = None
+    bad_dates: str = "fail"
     params: dict[str, Any] = field(default_factory=dict)
     as_of: str | None = None
     seed: int = 0
@@ -203,16 +205,19 @@ def run_study(options: RunOptions) -> Path:
             work, data=options.data, customers=options.customers, columns=options.columns,
             customer_columns=options.customer_columns, encoding=options.encoding,
             sheet=options.sheet, as_of=options.as_of, seed=options.seed,
+            bad_dates=options.bad_dates,
         )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    from seglab.io import sha256_file
-
     for label, path in (("data", options.data), ("customers", options.customers)):
         if path is not None:
             manifest["inputs"][label] = {"path": str(Path(path).resolve()),
                                          "sha256": sha256_file(path)}
+    if options.data is None:
+        staged = work / study.INPUT_DIR / "transactions.parquet"
+        manifest["inputs"]["data"] = {"synthetic": inputs.source,
+                                      "sha256": sha256_file(staged)}
     manifest["parameters"]["as_of"] = inputs.as_of.date().isoformat()
 
     failure: str | None = None

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seglab import cluster, features, persona, profit, segments, synth
+from seglab import io as seglab_io
 from seglab.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ def stage_inputs(
     as_of: str | None = None,
     seed: int = 0,
     n_customers: int = 2000,
+    bad_dates: str = "fail",
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
 
@@ -146,6 +148,8 @@ def stage_inputs(
         Seed of the synthetic data.
     n_customers : int
         Size of the synthetic data.
+    bad_dates : {"fail", "drop"}
+        Whether a few unparseable dates fail the run or are dropped with a warning.
 
     Returns
     -------
@@ -165,10 +169,9 @@ def stage_inputs(
         transactions, attributes, truth = study.transactions, study.customers, study.truth
         source = f"synthetic (n_customers={n_customers}, seed={seed})"
     else:
-        from seglab import io as seglab_io
-
-        transactions = seglab_io.load_transactions(data, columns=columns, encoding=encoding,
-                                            sheet=sheet)
+        transactions = seglab_io.load_transactions(
+            data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates
+        )
         attributes = (
             seglab_io.load_customers(customers, columns=customer_columns, encoding=encoding)
             if customers else None

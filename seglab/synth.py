@@ -60,11 +60,12 @@ logger = logging.getLogger(__name__)
 #:   exactly by largest remainder).
 #: * ``orders_per_month``: mean of the per-customer lognormal order rate while active;
 #:   ``rate_sigma`` its log-scale spread (heavier tail when larger).
-#: * ``first_days_ago``: uniform range of the first purchase, in days before
-#:   ``end_date``; values beyond the window mean the customer was already active
-#:   before it (and signed up then). ``last_days_ago``: uniform range of the end of
-#:   activity (0 = still active). ``max_span_days``: cap on the active period.
-#:   ``max_orders``: cap on orders (``None`` = no cap).
+#: * ``last_days_ago``: uniform range of the end of activity, in days before
+#:   ``end_date`` (0 = still active; clipped to the window). ``span_days``: uniform
+#:   range of the length of the active period before that, so the first purchase is
+#:   ``last + span`` days ago; a first purchase before the window means the customer
+#:   was already active (and signed up) then. ``max_orders``: cap on orders
+#:   (``None`` = no cap).
 #: * ``extra_lines``: mean number of lines beyond the first per order (per-customer
 #:   gamma). ``premium``: mean price-tier propensity (negative = budget tier,
 #:   positive = premium). ``item_tilt``: how strongly pricier items within a category
@@ -82,9 +83,8 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
         "share": 0.06,
         "orders_per_month": 2.8,
         "rate_sigma": 0.45,
-        "first_days_ago": (450.0, 2500.0),
         "last_days_ago": (0.0, 0.0),
-        "max_span_days": None,
+        "span_days": (450.0, 2500.0),
         "max_orders": None,
         "extra_lines": 1.6,
         "premium": 0.8,
@@ -107,9 +107,8 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
         "share": 0.25,
         "orders_per_month": 1.0,
         "rate_sigma": 0.5,
-        "first_days_ago": (60.0, 1500.0),
         "last_days_ago": (0.0, 0.0),
-        "max_span_days": None,
+        "span_days": (60.0, 1500.0),
         "max_orders": None,
         "extra_lines": 1.1,
         "premium": 0.0,
@@ -132,9 +131,8 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
         "share": 0.08,
         "orders_per_month": 0.28,
         "rate_sigma": 0.5,
-        "first_days_ago": (90.0, 1800.0),
         "last_days_ago": (0.0, 0.0),
-        "max_span_days": None,
+        "span_days": (90.0, 1800.0),
         "max_orders": None,
         "extra_lines": 0.5,
         "premium": 1.1,
@@ -157,9 +155,8 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
         "share": 0.18,
         "orders_per_month": 1.8,
         "rate_sigma": 0.55,
-        "first_days_ago": (60.0, 1200.0),
         "last_days_ago": (0.0, 0.0),
-        "max_span_days": None,
+        "span_days": (60.0, 1200.0),
         "max_orders": None,
         "extra_lines": 0.4,
         "premium": -1.0,
@@ -182,9 +179,8 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
         "share": 0.12,
         "orders_per_month": 0.9,
         "rate_sigma": 0.5,
-        "first_days_ago": (0.0, 88.0),
         "last_days_ago": (0.0, 0.0),
-        "max_span_days": None,
+        "span_days": (0.0, 88.0),
         "max_orders": 3,
         "extra_lines": 1.0,
         "premium": 0.0,
@@ -207,9 +203,8 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
         "share": 0.13,
         "orders_per_month": 1.1,
         "rate_sigma": 0.5,
-        "first_days_ago": (300.0, 1800.0),
         "last_days_ago": (120.0, 365.0),
-        "max_span_days": None,
+        "span_days": (180.0, 1500.0),
         "max_orders": None,
         "extra_lines": 1.3,
         "premium": 0.1,
@@ -232,9 +227,8 @@ SEGMENT_PROFILES: dict[str, dict[str, Any]] = {
         "share": 0.18,
         "orders_per_month": 1.0,
         "rate_sigma": 0.5,
-        "first_days_ago": (200.0, 730.0),
-        "last_days_ago": (0.0, 0.0),
-        "max_span_days": 21.0,
+        "last_days_ago": (200.0, 730.0),
+        "span_days": (0.0, 21.0),
         "max_orders": 2,
         "extra_lines": 0.9,
         "premium": -0.2,
@@ -724,7 +718,6 @@ def _catalogue() -> dict[str, Any]:
         "price": price,
         "unit_cost": np.round(price * (1.0 - np.asarray(margins)), 2),
         "offset": np.asarray(offsets),
-        "n_items": np.asarray(counts),
         "n_tiers": n_tiers,
         "base_price": np.asarray(
             [
@@ -767,7 +760,6 @@ def _inverse_cdf(cum: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray
 def _beta(rng: np.random.Generator, mean: float, conc: float, size: int) -> np.ndarray:
     """Beta draws with the given mean and concentration (0 when the mean is 0)."""
     if mean <= 0:
-        rng.random(size)  # keep the stream aligned whatever the profile says
         return np.zeros(size)
     mean = min(mean, 0.99)
     return rng.beta(mean * conc, (1.0 - mean) * conc, size)
@@ -807,12 +799,10 @@ def _draw_customers(
     for s, prof in enumerate(profiles):
         idx = np.flatnonzero(segment == s)
         m = len(idx)
-        first = rng.uniform(*prof["first_days_ago"], m)
-        last = np.minimum(rng.uniform(*prof["last_days_ago"], m), first)
-        if prof["max_span_days"] is not None:
-            last = np.maximum(last, first - rng.uniform(0.0, prof["max_span_days"], m))
-        cust["first_ago"][idx] = first
+        last_lo, last_hi = prof["last_days_ago"]
+        last = rng.uniform(last_lo, max(last_lo, min(last_hi, n_days - 1.0)), m)
         cust["last_ago"][idx] = last
+        cust["first_ago"][idx] = last + rng.uniform(*prof["span_days"], m)
         sigma = prof["rate_sigma"]
         cust["rate"][idx] = rng.lognormal(
             math.log(prof["orders_per_month"]) - sigma**2 / 2, sigma, m
@@ -847,8 +837,6 @@ def _draw_customers(
         cust["age"][idx] = np.clip(rng.normal(*prof["age"], m), *_AGE_RANGE)
         cust["female"][idx] = rng.random(m) < prof["female"]
         cust["consent"][idx] = rng.random(m) < prof["consent"]
-    # The window can be shorter than a profile assumes: keep activity inside it.
-    cust["last_ago"] = np.minimum(cust["last_ago"], n_days - 1.0)
     return cust
 
 

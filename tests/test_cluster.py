@@ -26,7 +26,7 @@ def test_choose_k_finds_planted_blobs(blobs):
 def test_compare_methods_table(blobs):
     X, truth = blobs
     value = X[:, 0]
-    comparison, results, k_scores = cluster.compare_methods(
+    comparison, _, k_scores = cluster.compare_methods(
         X, value, k_range=range(2, 7), random_state=0, truth=truth)
     assert list(comparison["method"]) == list(cluster.METHODS)
     for column in ("k", "silhouette", "calinski_harabasz", "davies_bouldin", "noise_share",
