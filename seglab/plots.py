@@ -60,6 +60,11 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str,
     present = [c for c in share if c in frame]
     if present:
         styler = styler.format("{:.1%}", subset=present, na_rep="")
+    text = [c for c in frame if not pd.api.types.is_numeric_dtype(frame[c])]
+    if text:
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    if isinstance(frame.index, pd.RangeIndex):
+        styler = styler.hide(axis="index")
     return styler.format_index(escape="html")
 
 
@@ -187,7 +192,7 @@ def segment_sizes(customers: pd.DataFrame, segment_col: str, *, order: list | No
     segment_col : str
         Segmentation to show.
     order : list, optional
-        Segment order (default: by revenue share).
+        Segment order (default: numeric labels in order, names by revenue share).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
 
@@ -201,8 +206,10 @@ def segment_sizes(customers: pd.DataFrame, segment_col: str, *, order: list | No
         "revenue": customers.groupby(segment_col)["revenue"].sum()
         / customers["revenue"].sum(),
     })
-    order = [s for s in (order or shares.sort_values("revenue", ascending=False).index)
-             if s in shares.index]
+    if order is None:
+        numeric = pd.api.types.is_numeric_dtype(customers[segment_col])
+        order = shares.index if numeric else shares.sort_values("revenue", ascending=False).index
+    order = [s for s in order if s in shares.index]
     long = shares.loc[order].reset_index(names="segment").melt(
         id_vars="segment", var_name="share of", value_name="share")
     long["segment"] = long["segment"].astype(str)
