@@ -20,18 +20,54 @@ RC: dict[str, object] = {
     "axes.titlesize": 12,
 }
 
+#: Fonts with Chinese, Japanese and Korean glyphs, tried in order as fallbacks after
+#: DejaVu Sans so labels such as "美妆" or "上海" are readable (Debian: fonts-noto-cjk).
+CJK_FONTS: tuple[str, ...] = (
+    "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Source Han Sans SC",
+    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei",
+    "PingFang SC", "Heiti SC", "Arial Unicode MS",
+)
+
+
+def cjk_font() -> str | None:
+    """Return the first installed font of :data:`CJK_FONTS`, or None.
+
+    Fonts installed after matplotlib built its font cache are found on disk and
+    registered for this session.
+    """
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    installed = {font.name for font in manager.ttflist}
+    if not installed.intersection(CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            if "cjk" in path.lower() or "wqy" in path.lower():
+                try:
+                    manager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        installed = {font.name for font in manager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def _rc() -> dict[str, object]:
+    fallback = cjk_font()
+    # A list of families makes matplotlib fall back glyph by glyph.
+    fonts = ["DejaVu Sans", fallback] if fallback else ["DejaVu Sans"]
+    return {**RC, "font.family": fonts}
+
 
 @contextlib.contextmanager
 def theme() -> Iterator[None]:
     """Apply seglab's plot style inside a ``with`` block (no global change on import)."""
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.95):
-        with plt.rc_context(RC):
+        with plt.rc_context(_rc()):
             yield
 
 
 def set_theme() -> None:
     """Apply seglab's plot style for the rest of a notebook session."""
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95, rc=RC)
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95, rc=_rc())
 
 
 def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str, ...] = (),
@@ -72,6 +108,14 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
     if ax is not None:
         return ax
     _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _note(ax: Axes, text: str, *, title: str) -> Axes:
+    """Draw a short note instead of a chart the data cannot support."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=11, color="#555555")
+    ax.set(title=title)
+    ax.axis("off")
     return ax
 
 
@@ -126,14 +170,15 @@ def missing_values(missing: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def distribution(values: pd.Series, *, label: str, log: bool = True,
+def distribution(values: pd.Series | None, *, label: str, log: bool = True,
                  ax: Axes | None = None) -> Axes:
     """Histogram of positive values, on a log scale when skewed.
 
     Parameters
     ----------
-    values : pandas.Series
-        Values (non-positive ones are left out of a log plot).
+    values : pandas.Series or None
+        Values (non-positive ones are left out of a log plot); None when the data has
+        no such column, which draws a note instead.
     label : str
         What the values are, with their unit.
     log : bool
@@ -146,6 +191,8 @@ def distribution(values: pd.Series, *, label: str, log: bool = True,
     matplotlib.axes.Axes
     """
     ax = _axes(ax)
+    if values is None or values.dropna().empty:
+        return _note(ax, f"No {label} in this data", title=f"Distribution of {label}")
     shown = values[values > 0] if log else values
     sns.histplot(shown, log_scale=log, bins=40, ax=ax, color="#4c72b0")
     ax.set(title=f"Distribution of {label}", xlabel=label, ylabel="count")
@@ -380,10 +427,7 @@ def crosstab_heatmap(rows: pd.Series | None, columns: pd.Series, *, title: str,
     """
     ax = _axes(ax, (8, 4.5))
     if rows is None:
-        ax.text(0.5, 0.5, "Not available for this data", ha="center", va="center")
-        ax.set(title=title)
-        ax.axis("off")
-        return ax
+        return _note(ax, "Not available for this data", title=title)
     shares = pd.crosstab(rows, columns, normalize="index")
     sns.heatmap(shares, annot=True, fmt=".0%", cmap="Blues", cbar=False, ax=ax)
     ax.set(title=title, xlabel=str(columns.name).replace("_", " "),

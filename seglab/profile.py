@@ -269,6 +269,37 @@ def new_customers_by_month(tx: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis("period").reset_index()
 
 
+def top_items_by_dimension(tx: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """Rank the top ``n`` items of every item dimension the data has, in one table.
+
+    Parameters
+    ----------
+    tx : pandas.DataFrame
+        Transactions; dimensions are those of :data:`ITEM_COLUMNS` plus ``country``,
+        ``region`` and ``channel`` that are present and not all missing (product ids
+        are left out when product names are there).
+    n : int, default 10
+        Items per dimension.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dimension``, ``item``, ``revenue``, ``share`` and the other columns of
+        :func:`top_items`, the top ``n`` of each dimension in turn.
+    """
+    present = [c for c in (*ITEM_COLUMNS, "channel", "region", "country")
+               if c in tx and tx[c].notna().any()]
+    if "product_name" in present and PRODUCT in present:
+        present.remove(PRODUCT)  # the same products under their codes
+    tables = []
+    for column in present:
+        table = top_items(tx, by=column, n=n).rename(columns={column: "item"})
+        table["item"] = table["item"].astype("string")
+        table.insert(0, "dimension", column)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
 def main_item_column(tx: pd.DataFrame) -> str:
     """Return the column to rank items by: the first of :data:`ITEM_COLUMNS` with data.
 

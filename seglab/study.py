@@ -21,11 +21,14 @@ import pandas as pd
 
 from seglab import cluster, features, persona, profit, segments, synth
 from seglab import io as seglab_io
-from seglab.errors import ConfigError
+from seglab.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
 
 INPUT_DIR = "inputs"
+
+#: Fewest customers a study segments; fewer cannot fill the clustering's k range.
+MIN_CUSTOMERS = 30
 
 
 def run_folder(run_dir: str | Path | None) -> Path:
@@ -177,6 +180,13 @@ def stage_inputs(
             if customers else None
         )
         source = str(data)
+        customers_found = transactions["customer_id"].nunique()
+        if customers_found < MIN_CUSTOMERS:
+            raise InputError(
+                f"{Path(data).name}: column customer_id has {customers_found} distinct "
+                f"customers; a segmentation needs at least {MIN_CUSTOMERS} (more data, or "
+                "check which column is mapped to customer_id)."
+            )
     as_of_ts = pd.Timestamp(as_of) if as_of else features.default_as_of(transactions)
     transactions.to_parquet(folder / "transactions.parquet", index=False)
     if attributes is not None:

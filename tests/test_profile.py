@@ -316,3 +316,16 @@ def test_uci_profile_matches_the_readme(uci):
     assert np.isclose(
         profile.revenue_concentration(uci)["revenue_share"].iloc[-1], 0.7385, atol=1e-3
     )
+
+
+def test_top_items_by_dimension_covers_present_dimensions():
+    from seglab import synth
+
+    tx = synth.make_study(200, seed=1).transactions
+    table = profile.top_items_by_dimension(tx, n=3)
+    assert list(dict.fromkeys(table["dimension"])) == [
+        "category", "product_name", "channel", "region", "country"]
+    assert (table.groupby("dimension").size() <= 3).all()
+    top_category = table[table["dimension"] == "category"].iloc[0]
+    assert top_category["revenue"] == pytest.approx(
+        tx.groupby("category")["amount"].sum().max())
