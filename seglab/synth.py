@@ -1066,15 +1066,30 @@ def _draw_returns(
 
 
 def _strings(dictionary: list[str] | pa.Array, codes: np.ndarray) -> pd.Series:
-    """Build a pandas ``string`` series ``dictionary[codes]`` (code -1 = missing)."""
+    """Build a pandas ``string`` series ``dictionary[codes]`` (code -1 = missing).
+
+    Decoding a dictionary array is several times faster than ``take``; missing values
+    decode to ``""`` first and are then masked with a validity bitmap.
+    """
+    text = pa.large_string()
     if not isinstance(dictionary, pa.Array):
-        dictionary = pa.array(dictionary, type=pa.large_string())
+        dictionary = pa.array(dictionary, type=text)
     codes = np.asarray(codes)
     missing = codes < 0
-    indices = pa.array(codes, mask=missing if missing.any() else None)
-    values = pc.take(dictionary, indices)
-    if values.type != pa.large_string():
-        values = values.cast(pa.large_string())
+    n_missing = int(missing.sum())
+    if n_missing:
+        codes = np.where(missing, len(dictionary), codes)
+        dictionary = pa.concat_arrays([dictionary, pa.array([""], type=text)])
+    index_type = np.int32 if len(dictionary) < 2**31 else np.int64
+    values = pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(index_type, copy=False)), dictionary
+    ).cast(text)
+    if n_missing:
+        validity = pa.py_buffer(np.packbits(~missing, bitorder="little"))
+        _, offsets, data = values.buffers()
+        values = pa.LargeStringArray.from_buffers(
+            len(values), offsets, data, validity, null_count=n_missing
+        )
     return pd.Series(pd.arrays.ArrowStringArray(values), copy=False)
 
 
@@ -1216,8 +1231,8 @@ def _assemble_customers(
         {
             "customer_id": pd.Series(pd.arrays.ArrowStringArray(ids), copy=False),
             "signup_date": signup.view("datetime64[ns]"),
-            "birth_year": pd.array(np.where(no_birth, 0, birth_year), dtype="Int64"),
-            "age": pd.array(np.where(no_birth, 0, age), dtype="Int64"),
+            "birth_year": pd.arrays.IntegerArray(birth_year, no_birth),
+            "age": pd.arrays.IntegerArray(age.astype(np.int64), no_birth.copy()),
             "gender": _strings(["F", "M"], gender),
             "region": _strings([c[1] for c in CITIES], cust["city"]),
             "city": _strings([c[0] for c in CITIES], cust["city"]),
@@ -1225,5 +1240,4 @@ def _assemble_customers(
             "contact_consent": pd.array(cust["consent"], dtype="boolean"),
         }
     )
-    frame.loc[no_birth, ["birth_year", "age"]] = pd.NA
     return frame[list(CUSTOMER_COLUMNS)]
