@@ -359,12 +359,20 @@ def _read_excel(
         )
     from openpyxl.utils.exceptions import InvalidFileException
 
+    # calamine (Rust) reads a 540k-row sheet in ~9 s where openpyxl takes ~100 s.
+    fast = suffix == ".xlsx" and importlib.util.find_spec("python_calamine") is not None
+    calamine_errors: tuple[type[Exception], ...] = ()
+    if fast:
+        from python_calamine import CalamineError
+
+        calamine_errors = (CalamineError,)
     try:
         frame = pd.read_excel(
             file,
             sheet_name=_excel_sheet(sheet),
             dtype=str,
             nrows=0 if header_only else None,
+            engine="calamine" if fast else None,
         )
     except (ValueError, IndexError) as exc:
         if "orksheet" not in str(exc):
@@ -372,10 +380,11 @@ def _read_excel(
         if isinstance(sheet, str) and sheet.strip().isdigit():
             # "--sheet 1" from the command line: no sheet of that name, so a number.
             return _read_excel(file, source, suffix, int(sheet), header_only=header_only)
-        with pd.ExcelFile(file) as book:
+        with pd.ExcelFile(file, engine="calamine" if fast else "openpyxl") as book:
             sheets = ", ".join(repr(name) for name in book.sheet_names)
         raise InputError(f"{source}: no sheet {sheet!r}; sheets are: {sheets}") from None
-    except (KeyError, OSError, zipfile.BadZipFile, InvalidFileException) as exc:
+    except (KeyError, OSError, zipfile.BadZipFile, InvalidFileException,
+            *calamine_errors) as exc:
         raise InputError(f"{source}: cannot read as Excel ({_first_line(exc)})") from exc
     sheet_label = f"sheet {_excel_sheet(sheet)!r}" if sheet is not None else "first sheet"
     if len(frame.columns) == 0:
