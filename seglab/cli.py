@@ -1,7 +1,7 @@
 """Command line: ``seglab run`` and friends.
 
 Exit codes: 0 success; 1 a notebook failed (the failed run folder is kept);
-2 bad input, parameters or usage.
+2 bad input, parameters or usage; 75 another run holds the reports folder (try later).
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ from typing import Annotated
 
 import typer
 
-from seglab.errors import RunError, SeglabError
+from seglab.errors import LockedError, RunError, SeglabError
+
+#: Exit code when the reports folder is locked: EX_TEMPFAIL, "try again later".
+EXIT_LOCKED = 75
 
 app = typer.Typer(
     help="Reproducible customer segmentation studies.",
@@ -25,6 +28,8 @@ app = typer.Typer(
 
 def _fail(error: SeglabError) -> None:
     typer.echo(f"seglab: error: {error}", err=True)
+    if isinstance(error, LockedError):
+        raise typer.Exit(EXIT_LOCKED)
     raise typer.Exit(1 if isinstance(error, RunError) else 2)
 
 
@@ -52,8 +57,20 @@ def run(
         "--as-of", help="Analysis date (default: the day after the last transaction).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for every random step.")] = 0,
+    synthetic_customers: Annotated[int, typer.Option(
+        help="Customers in the synthetic data (when no --data).", min=30)] = 2000,
     out: Annotated[Path, typer.Option(help="Folder for run folders.")] = Path("reports"),
     run_id: Annotated[str | None, typer.Option(help="Name of the run folder.")] = None,
+    keep: Annotated[int | None, typer.Option(
+        help="After a successful run, keep only the newest N runs.", min=1)] = None,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="Wait for another run into the same folder instead of failing.")
+    ] = False,
+    mask_pii: Annotated[bool, typer.Option(
+        "--mask-pii", help="Share-safe run folder: customer ids (and --pii-column) become "
+        "salted pseudonyms; unmasked files move to <out>/private/<run-id>/.")] = False,
+    pii_column: Annotated[list[str] | None, typer.Option(
+        help="Another personal column to mask with --mask-pii (repeatable).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the path.")] = False,
 ) -> None:
     """Run the whole study and print the path of the report's index.html."""
@@ -66,11 +83,46 @@ def run(
             data=data, customers=customers, columns=columns,
             customer_columns=customer_columns, encoding=encoding, sheet=sheet,
             bad_dates=bad_dates, params=load_params(params), as_of=as_of, seed=seed,
-            out=out, run_id=run_id,
+            synthetic_customers=synthetic_customers, out=out, run_id=run_id, keep=keep,
+            wait=wait, mask_pii=mask_pii,
+            pii_columns=("customer_id", *(pii_column or ())),
         ))
     except SeglabError as error:
         _fail(error)
     typer.echo(str(index))
+
+
+@app.command()
+def runs(
+    out: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("reports"),
+) -> None:
+    """List past runs: date, data, status and headline figures."""
+    from seglab.history import list_runs
+
+    table = list_runs(out)
+    if table.empty:
+        typer.echo(f"no runs in {out}")
+        return
+    table["latest"] = table["latest"].map({True: "<- latest", False: ""})
+    typer.echo(table.to_string(index=False, na_rep="-", float_format="{:,.0f}".format))
+
+
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="Earlier run id (or 'latest').")],
+    run_b: Annotated[str, typer.Argument(help="Later run id (or 'latest').")],
+    out: Annotated[Path, typer.Option(help="Folder of run folders.")] = Path("reports"),
+) -> None:
+    """Show what changed between two runs: figures, method, segment sizes."""
+    from seglab.history import compare_runs
+
+    try:
+        result = compare_runs(out, run_a, run_b)
+    except SeglabError as error:
+        _fail(error)
+    typer.echo(result["figures"].to_string(index=False, na_rep="-"))
+    typer.echo("")
+    typer.echo(result["segments"].to_string(index=False, float_format="{:+.1%}".format))
 
 
 @app.command()

@@ -16,7 +16,11 @@ class ConfigError(SeglabError):
 
 
 class RunError(SeglabError):
-    """A study run could not complete (a notebook failed, the folder is locked)."""
+    """A study run could not complete (a notebook failed)."""
+
+
+class LockedError(SeglabError):
+    """Another run is writing to the same reports folder."""
 
 
 class DataWarning(UserWarning):

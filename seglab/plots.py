@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 
 import matplotlib.pyplot as plt
@@ -89,7 +90,10 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str,
     -------
     pandas.io.formats.style.Styler
     """
-    styler = frame.style.format(precision=digits, thousands=",", escape="html", na_rep="")
+    # A content-derived id (instead of a random one) keeps the HTML identical between runs.
+    digest = hashlib.sha1(frame.to_csv().encode()).hexdigest()[:10]
+    styler = Styler(frame, uuid=digest).format(
+        precision=digits, thousands=",", escape="html", na_rep="")
     present = [c for c in money if c in frame]
     if present:
         styler = styler.format("{:,.0f}", subset=present, na_rep="")
@@ -441,7 +445,8 @@ def segment_pnl_bars(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     pnl : pandas.DataFrame
-        Output of :func:`seglab.profit.segment_pnl` (the portfolio row is dropped).
+        Output of :func:`seglab.profit.segment_pnl` (the portfolio row is dropped); an
+        optional ``persona`` column labels the segments.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
 
@@ -449,16 +454,18 @@ def segment_pnl_bars(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    ax = _axes(ax, (9, 4.5))
-    shown = pnl.drop(index="Portfolio", errors="ignore")[
-        ["revenue", "gross_margin", "cost_to_serve", "profit"]]
-    long = shown.reset_index(names="segment").melt(id_vars="segment", var_name="measure")
-    long["segment"] = long["segment"].astype(str)
-    sns.barplot(long, x="segment", y="value", hue="measure", ax=ax)
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set(title="Revenue, margin, cost-to-serve and profit by segment", xlabel="segment",
-           ylabel="currency")
-    _thousands(ax)
+    shown = pnl.drop(index="Portfolio", errors="ignore")
+    ax = _axes(ax, (9, 0.6 * len(shown) + 2))
+    measures = shown[["revenue", "gross_margin", "cost_to_serve", "profit"]].copy()
+    measures.index = _segment_labels(shown)
+    measures.columns = [c.replace("_", " ") for c in measures.columns]
+    long = measures.reset_index(names="segment").melt(id_vars="segment", var_name="measure")
+    sns.barplot(long, y="segment", x="value", hue="measure", ax=ax)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set(title="Revenue, margin, cost-to-serve and profit by segment", ylabel="",
+           xlabel="currency")
+    ax.legend(title="", fontsize=8, loc="lower right")
+    _thousands(ax, "x")
     return ax
 
 
@@ -481,8 +488,10 @@ def whale_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     peak = curve["cumulative_profit_share"].idxmax()
     x, y = curve.loc[peak, ["customer_share", "cumulative_profit_share"]]
     ax.scatter([x], [y], color="#c44e52", zorder=3)
-    ax.annotate(f"{x:.0%} of customers earn {y:.0%} of the profit", (x, y),
-                textcoords="offset points", xytext=(10, -25))
+    label = f"{x:.0%} of customers earn {y:.0%} of the profit"
+    if y > 1:
+        label += f";\nthe other {1 - x:.0%} give back {y - 1:.0%}"
+    ax.annotate(label, (x, y), textcoords="offset points", xytext=(10, -30), fontsize=9)
     ax.axhline(1, color="grey", linestyle=":")
     ax.xaxis.set_major_formatter(PercentFormatter(1))
     ax.yaxis.set_major_formatter(PercentFormatter(1))

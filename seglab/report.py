@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 from jinja2 import Environment, select_autoescape
 from nbconvert import HTMLExporter
 
@@ -29,7 +30,8 @@ INDEX_TEMPLATE = """<!DOCTYPE html>
 <h1>Customer segmentation study</h1>
 <p class="sub">Run {{ manifest.run_id }} &middot; data: {{ source }} &middot;
 analysis date {{ as_of }} &middot;
-<span class="status-{{ manifest.status }}">{{ manifest.status }}</span></p>
+<span class="status-{{ manifest.status }}">{{ manifest.status }}</span>
+{% if manifest.masked %}&middot; personal identifiers masked{% endif %}</p>
 <div class="cards">
 {% for label, value in headline %}<div class="card"><div class="v">{{ value }}</div>
 <div class="k">{{ label }}</div></div>
@@ -41,6 +43,20 @@ analysis date {{ as_of }} &middot;
 {% if nb.status != "succeeded" %}<strong class="status-failed">({{ nb.status }})</strong>
 {% endif %}</li>
 {% endfor %}</ol>
+{% if changes is not none %}
+<h2>Changes since the previous run ({{ manifest.previous_run }})</h2>
+{% if changed_figures %}<table class="changes">
+<tr><th>figure</th><th>before</th><th>now</th></tr>
+{% for row in changed_figures %}<tr><td>{{ row.figure }}</td><td>{{ row.a }}</td>
+<td>{{ row.b }}</td></tr>
+{% endfor %}</table>{% else %}<p>No headline figure changed.</p>{% endif %}
+{% if shifted_segments %}<p>Segments whose share of customers moved by a point or more:</p>
+<table class="changes"><tr><th>segment</th><th>customers before</th><th>now</th>
+<th>share shift</th></tr>
+{% for row in shifted_segments %}<tr><td>{{ row.segment }}</td><td>{{ row.a }}</td>
+<td>{{ row.b }}</td><td>{{ "%+.1f"|format(row.share_shift * 100) }} pts</td></tr>
+{% endfor %}</table>{% endif %}
+{% endif %}
 <h2>Files</h2>
 <table>
 {% for name, what in files %}
@@ -131,7 +147,14 @@ def headline_figures(metrics: dict) -> list[tuple[str, str]]:
     return figures
 
 
-def write_index(run_dir: Path, manifest: dict, metrics: dict, study: dict) -> Path:
+def _shown(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return "-" if value is None else str(value)
+
+
+def write_index(run_dir: Path, manifest: dict, metrics: dict, study: dict,
+                changes: dict[str, pd.DataFrame] | None = None) -> Path:
     """Write ``index.html``: headline figures and links to every report and file.
 
     Parameters
@@ -144,6 +167,8 @@ def write_index(run_dir: Path, manifest: dict, metrics: dict, study: dict) -> Pa
         Contents of ``metrics.json``.
     study : dict
         Contents of ``study.json`` (source, analysis date).
+    changes : dict, optional
+        :func:`seglab.history.compare_folders` against the previous run.
 
     Returns
     -------
@@ -151,7 +176,17 @@ def write_index(run_dir: Path, manifest: dict, metrics: dict, study: dict) -> Pa
         The index page.
     """
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    changed_figures, shifted_segments = [], []
+    if changes is not None:
+        figures = changes["figures"][changes["figures"]["changed"]]
+        changed_figures = [{"figure": r.figure, "a": _shown(r.a), "b": _shown(r.b)}
+                           for r in figures.itertuples()]
+        segments = changes["segments"]
+        shifted_segments = segments[segments["share_shift"].abs() >= 0.01].to_dict("records")
     page = env.from_string(INDEX_TEMPLATE).render(
+        changes=changes,
+        changed_figures=changed_figures,
+        shifted_segments=shifted_segments,
         manifest=manifest,
         headline=headline_figures(metrics),
         source=study.get("source", "?"),

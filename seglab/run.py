@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import importlib.metadata
 import logging
 import os
@@ -10,15 +12,17 @@ import platform
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import papermill
 import yaml
 
-from seglab import report, study
-from seglab.errors import ConfigError, RunError, SeglabError
+from seglab import history, privacy, report, study
+from seglab.errors import ConfigError, LockedError, RunError, SeglabError
 from seglab.io import sha256_file
 
 logger = logging.getLogger(__name__)
@@ -56,8 +60,13 @@ class RunOptions:
     params: dict[str, Any] = field(default_factory=dict)
     as_of: str | None = None
     seed: int = 0
+    synthetic_customers: int = 2000
     out: Path = Path("reports")
     run_id: str | None = None
+    keep: int | None = None
+    wait: bool = False
+    mask_pii: bool = False
+    pii_columns: tuple[str, ...] = ("customer_id",)
     notebook_dir: Path = NOTEBOOK_DIR
 
 
@@ -144,6 +153,54 @@ def _point_latest(out: Path, run_id: str) -> None:
     os.replace(tmp, out / "latest")
 
 
+@contextlib.contextmanager
+def reports_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold the reports folder's lock so two runs never write it at once.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The reports folder (created if absent).
+    wait : bool
+        Wait for another run to finish instead of failing at once.
+
+    Raises
+    ------
+    LockedError
+        If another run holds the lock and ``wait`` is false.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / ".seglab.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise LockedError(
+                f"{out}: another seglab run is writing here ({holder}); "
+                "try again later or pass --wait."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {_now()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fix_injected_cell_id(notebook: Path) -> None:
+    """Give papermill's injected parameters cell a fixed id (it draws a random one)."""
+    book = nbformat.read(notebook, as_version=4)
+    for cell in book.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
+    nbformat.write(book, notebook)
+
+
 def _failure_message(error: papermill.PapermillExecutionError, name: str) -> str:
     # A SeglabError raised inside a notebook is a user mistake: show its message only.
     if error.ename in {cls.__name__ for cls in (SeglabError, *_subclasses(SeglabError))}:
@@ -160,7 +217,8 @@ def run_study(options: RunOptions) -> Path:
 
     The run is built in a hidden ``.<run-id>.partial`` folder and renamed into place
     when it ends. Only a successful run moves ``<out>/latest``. Input errors found
-    before any notebook runs leave nothing behind.
+    before any notebook runs leave nothing behind. A lock keeps concurrent runs into
+    the same folder apart; ``keep`` prunes old runs after a success.
 
     Parameters
     ----------
@@ -175,11 +233,20 @@ def run_study(options: RunOptions) -> Path:
     Raises
     ------
     SeglabError
-        If inputs or parameters are invalid (``InputError``, ``ConfigError``) or a
-        notebook fails (``RunError``; the failed run folder is kept for inspection).
+        If inputs or parameters are invalid (``InputError``, ``ConfigError``), another
+        run holds the folder (``LockedError``) or a notebook fails (``RunError``; the
+        failed run folder is kept for inspection).
     """
     known = notebook_parameters(options.notebook_dir)
     _check_params(options.params, known)
+    with reports_lock(options.out, wait=options.wait):
+        index = _run_locked(options, known)
+        if options.keep:
+            history.prune_runs(options.out, options.keep)
+    return index
+
+
+def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
     run_id = options.run_id or new_run_id()
     final = options.out / run_id
     if final.exists():
@@ -205,7 +272,7 @@ def run_study(options: RunOptions) -> Path:
             work, data=options.data, customers=options.customers, columns=options.columns,
             customer_columns=options.customer_columns, encoding=options.encoding,
             sheet=options.sheet, as_of=options.as_of, seed=options.seed,
-            bad_dates=options.bad_dates,
+            n_customers=options.synthetic_customers, bad_dates=options.bad_dates,
         )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -244,16 +311,27 @@ def run_study(options: RunOptions) -> Path:
             entry["status"] = "failed"
             failure = _failure_message(error, name)
         entry["seconds"] = round(time.perf_counter() - started, 2)
+        _fix_injected_cell_id(executed)
         entry["html"] = f"{name}.html"
         report.notebook_to_html(executed, work / entry["html"])
         logger.info("%s %s in %.1fs", name, entry["status"], entry["seconds"])
 
+    if options.mask_pii:
+        private = privacy.make_shareable(work, options.out / "private" / run_id,
+                                         privacy.salt_for(options.out), options.pii_columns)
+        manifest["masked"] = {"columns": list(options.pii_columns),
+                              "unmasked_files": str(private.resolve())}
     manifest["status"] = "failed" if failure else "succeeded"
     manifest["error"] = failure
     manifest["finished_at"] = _now()
     study.write_json(work / "manifest.json", manifest)
+    previous = options.out / "latest"
+    changes = None
+    if previous.exists():
+        manifest["previous_run"] = previous.resolve().name
+        changes = history.compare_folders(previous.resolve(), work)
     report.write_index(work, manifest, study.read_json(work / "metrics.json"),
-                       study.read_json(work / "study.json"))
+                       study.read_json(work / "study.json"), changes=changes)
     work.rename(final)
     if failure:
         raise RunError(f"{failure} (run folder kept: {final})")

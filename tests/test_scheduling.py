@@ -1,0 +1,198 @@
+"""Runs a scheduler can rely on: deterministic, atomic, locked, masked, escaped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from seglab import history, privacy
+from seglab.cli import EXIT_LOCKED, app
+from seglab.run import NOTEBOOKS, reports_lock
+from seglab.synth import make_study
+
+runner = CliRunner()
+SMALL = ["--synthetic-customers", "500", "--quiet"]
+SHARED_FILES = ("customers.csv", "segments.csv", "clustering_comparison.csv",
+                "cleaning_log.csv")
+
+
+def _run(out: Path, *args: str):
+    return runner.invoke(app, ["run", "--out", str(out), *args])
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("twice")
+    for run_id in ("one", "two"):
+        result = _run(out, "--run-id", run_id, "--seed", "3", *SMALL)
+        assert result.exit_code == 0, result.output
+    return out
+
+
+#: Measured timings are exempt from byte equality, like timestamps.
+TIMING_COLUMNS = ("seconds",)
+
+
+def _without_timings(path: Path) -> str:
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return table.drop(columns=[c for c in TIMING_COLUMNS if c in table]).to_csv(index=False)
+
+
+def test_same_seed_gives_byte_identical_results(two_runs):
+    for name in SHARED_FILES:
+        one, two = (two_runs / run / name for run in ("one", "two"))
+        if name == "clustering_comparison.csv":
+            assert _without_timings(one) == _without_timings(two)
+        else:
+            assert one.read_bytes() == two.read_bytes(), name
+    for name, _, _ in NOTEBOOKS:
+        a = (two_runs / "one" / f"{name}.html").read_text()
+        b = (two_runs / "two" / f"{name}.html").read_text()
+        assert a == b, f"{name}.html differs between runs"
+
+
+def test_index_shows_changes_since_previous_run(two_runs):
+    index = (two_runs / "two" / "index.html").read_text()
+    assert "Changes since the previous run (one)" in index
+    assert "No headline figure changed." in index
+
+
+def test_history_lists_and_compares(two_runs):
+    runs = history.list_runs(two_runs)
+    assert list(runs["run_id"]) == ["one", "two"]
+    assert list(runs["latest"]) == [False, True]
+    assert (runs["status"] == "succeeded").all()
+    result = runner.invoke(app, ["compare", "one", "two", "--out", str(two_runs)])
+    assert result.exit_code == 0 and "customers" in result.output
+    listing = runner.invoke(app, ["runs", "--out", str(two_runs)])
+    assert "<- latest" in listing.output and "one" in listing.output
+
+
+def test_killed_run_leaves_latest_intact(two_runs):
+    before = os.readlink(two_runs / "latest")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seglab.cli", "run", "--out", str(two_runs), "--run-id",
+         "killed", *SMALL], start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    partial = two_runs / ".killed.partial" / "notebooks"
+    deadline = time.monotonic() + 120
+    while not partial.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert partial.exists(), "the run never started a notebook"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert os.readlink(two_runs / "latest") == before
+    assert not (two_runs / "killed").exists()
+    status = history.list_runs(two_runs).set_index("run_id")["status"]
+    assert status["killed"] == "incomplete"
+    shutil.rmtree(two_runs / ".killed.partial")
+
+
+def test_second_run_is_refused_while_the_folder_is_locked(tmp_path):
+    with reports_lock(tmp_path):
+        result = _run(tmp_path, *SMALL)
+    assert result.exit_code == EXIT_LOCKED
+    assert "another seglab run is writing here (pid" in result.output
+    assert "--wait" in result.output
+
+
+def test_wait_waits_for_the_lock(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,order_date,amount\nA,soon,1\n")
+    held = threading.Event()
+
+    def hold() -> None:
+        with reports_lock(tmp_path):
+            held.set()
+            time.sleep(1.5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait()
+    started = time.monotonic()
+    result = _run(tmp_path, "--wait", "--data", str(bad), "-q")
+    waited = time.monotonic() - started
+    thread.join()
+    assert waited >= 1.0  # it queued behind the holder, then read the data
+    assert result.exit_code == 2 and "bad.csv" in result.output
+
+
+def test_concurrent_runs_do_not_corrupt_each_other(tmp_path):
+    first = subprocess.Popen(
+        [sys.executable, "-m", "seglab.cli", "run", "--out", str(tmp_path), "--run-id", "a",
+         "--mask-pii", *SMALL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / ".a.partial").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = _run(tmp_path, "--run-id", "b", *SMALL)
+    assert second.exit_code == EXIT_LOCKED
+    _, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+    assert os.readlink(tmp_path / "latest") == "a"
+    assert not (tmp_path / "b").exists()
+    _check_masked(tmp_path, "a")
+
+
+def _check_masked(out: Path, run_id: str) -> None:
+    run, private = out / run_id, out / "private" / run_id
+    shared = pd.read_csv(run / "customers.csv", dtype={"customer_id": str})
+    crm = pd.read_csv(private / "customers.csv", dtype={"customer_id": str})
+    assert len(shared) == len(crm)
+    assert shared["customer_id"].str.fullmatch(r"id_[0-9a-f]{12}").all()
+    salt = privacy.salt_for(out)
+    assert shared["customer_id"].tolist() == privacy.mask_values(
+        crm["customer_id"], salt).tolist()
+    assert not (run / "inputs").exists() and not list(run.glob("*.parquet"))
+    pages = "".join(p.read_text() for p in run.glob("*.html"))
+    assert not any(cid in pages for cid in crm["customer_id"].head(50))
+    assert "personal identifiers masked" in (run / "index.html").read_text()
+
+
+def test_prune_keeps_newest_and_latest(tmp_path):
+    for i, run_id in enumerate(["r1", "r2", "r3"]):
+        folder = tmp_path / run_id
+        folder.mkdir()
+        (folder / "manifest.json").write_text(
+            f'{{"status": "succeeded", "started_at": "2026-01-0{i + 1}"}}')
+    os.symlink("r1", tmp_path / "latest")
+    assert history.prune_runs(tmp_path, keep=1) == ["r2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "r1", "r3"]
+
+
+MARKUP = ('<script>document.title="pwned"</script>'
+          '<img src=x onerror="document.body.dataset.pwned=1">')
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed")
+def test_markup_in_the_data_shows_as_text(tmp_path):
+    tx = make_study(300, seed=5).transactions
+    tx["product_name"] = tx["product_name"].where(tx.index % 2 == 1, MARKUP)
+    tx["category"] = tx["category"].where(tx["category"] != "Home", "<b>Home</b>")
+    data = tmp_path / "markup.parquet"
+    tx.to_parquet(data)
+    result = _run(tmp_path / "out", "--data", str(data), "--run-id", "m", "-q")
+    assert result.exit_code == 0, result.output
+    page = tmp_path / "out" / "m" / "01-data-profile.html"
+    html = page.read_text()
+    assert "&lt;script&gt;document.title" in html
+    assert '<img src=x onerror' not in html
+    dom = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'chrome'}", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    ).stdout
+    assert "data-pwned" not in dom
+    assert "<title>pwned</title>" not in dom
+    assert "&lt;script&gt;document.title" in dom  # shown as text on the page
