@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import resource
 import subprocess
 import sys
 import time
@@ -60,13 +59,13 @@ rows = len(tx)
 
 def measure(code: str, path: Path) -> tuple[float, float, int]:
     """Run ``code`` in a subprocess; return seconds, peak RSS in MB and its row count."""
-    script = (f"import time\nPATH = {str(path)!r}\nstarted = time.perf_counter()\n"
-              f"{code}\nprint(time.perf_counter() - started, rows)")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    script = (f"import resource, time\nPATH = {str(path)!r}\n"
+              f"started = time.perf_counter()\n{code}\n"
+              "print(time.perf_counter() - started, rows,"
+              " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout.split()
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return float(out[0]), max(peak, before) / 1024, int(out[1])
+    return float(out[0]), int(out[2]) / 1024, int(out[1])
 
 
 def repeated_file(rows: int, target: Path) -> Path:
