@@ -78,6 +78,8 @@ def run(
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     logging.getLogger("seglab").setLevel(logging.WARNING if quiet else logging.INFO)
+    # Jupyter's own chatter (kernel client teardown, image alt text) is not for users.
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
     try:
         index = run_study(RunOptions(
             data=data, customers=customers, columns=columns,

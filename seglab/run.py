@@ -11,6 +11,7 @@ import os
 import platform
 import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 import nbformat
 import papermill
 import yaml
+from jupyter_client.manager import KernelManager
 
 from seglab import history, privacy, report, study
 from seglab.errors import ConfigError, LockedError, RunError, SeglabError
@@ -192,6 +194,19 @@ def reports_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _local_kernel() -> Iterator[KernelManager]:
+    """Start a Python kernel that talks over Unix sockets, not TCP (private, quiet)."""
+    with tempfile.TemporaryDirectory(prefix="seglab-kernel-") as folder:
+        kernel = KernelManager(kernel_name="python3", transport="ipc",
+                               ip=str(Path(folder) / "kernel"))
+        try:
+            yield kernel
+        finally:
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
+
+
 def _fix_injected_cell_id(notebook: Path) -> None:
     """Give papermill's injected parameters cell a fixed id (it draws a random one)."""
     book = nbformat.read(notebook, as_version=4)
@@ -301,11 +316,12 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
         executed.parent.mkdir(exist_ok=True)
         started = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                str(options.notebook_dir / f"{name}.ipynb"), str(executed),
-                parameters=parameters, cwd=str(work), progress_bar=False,
-                kernel_name="python3",
-            )
+            with _local_kernel() as kernel:
+                papermill.execute_notebook(
+                    str(options.notebook_dir / f"{name}.ipynb"), str(executed),
+                    parameters=parameters, cwd=str(work), progress_bar=False,
+                    kernel_name="python3", km=kernel,
+                )
             entry["status"] = "succeeded"
         except papermill.PapermillExecutionError as error:
             entry["status"] = "failed"
