@@ -72,20 +72,25 @@ def repeated_file(rows: int, target: Path) -> Path:
     """The real log repeated with shifted customer and invoice ids, ``rows`` lines."""
     if target.exists():
         return target
-    with gzip.open(SHARED, "rt", encoding="utf-8") as source:
-        header, *lines = source.read().splitlines()
-    with gzip.open(target, "wt", encoding="utf-8", compresslevel=1) as sink:
-        sink.write(header + "\n")
-        written, copy = 0, 0
-        while written < rows:
-            for line in lines[: rows - written]:
-                fields = line.split(",")
-                fields[0] = f"{fields[0]}{copy:03d}"
-                if fields[6]:
-                    fields[6] = str(int(float(fields[6])) + 100_000 * copy)
-                sink.write(",".join(fields) + "\n")
-            written += min(len(lines), rows - written)
-            copy += 1
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    log = pd.read_csv(SHARED, dtype=str, keep_default_na=False)
+    copies = []
+    for copy in range(-(-rows // len(log))):
+        part = log.copy()
+        part["InvoiceNo"] = part["InvoiceNo"] + f"{copy:03d}"
+        known = part["CustomerID"] != ""
+        part.loc[known, "CustomerID"] = (
+            part.loc[known, "CustomerID"].astype(float).astype(int) + 100_000 * copy
+        ).astype(str)
+        copies.append(part)
+    big = pd.concat(copies, ignore_index=True).iloc[:rows]
+    partial = target.with_suffix(".partial")
+    with pa.CompressedOutputStream(str(partial), "gzip") as sink:
+        pacsv.write_csv(pa.Table.from_pandas(big, preserve_index=False), sink)
+    partial.rename(target)
     return target
 
 
