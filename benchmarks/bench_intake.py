@@ -10,7 +10,6 @@ Prints one table: file, rows, method, seconds, peak memory.
 from __future__ import annotations
 
 import argparse
-import gzip
 import subprocess
 import sys
 import time
