@@ -127,6 +127,63 @@ def compare(
     typer.echo(result["segments"].to_string(index=False, float_format="{:+.1%}".format))
 
 
+@app.command("features")
+def features_command(
+    data: Annotated[Path, typer.Option(
+        help="Transaction file (CSV, Excel, Parquet).", dir_okay=False)],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Customer table to write: .parquet or .csv.", dir_okay=False)],
+    customers: Annotated[Path | None, typer.Option(
+        help="Customer attribute file (optional).", dir_okay=False)] = None,
+    columns: Annotated[str | None, typer.Option(
+        help="Column mapping, as for `seglab run`.")] = None,
+    customer_columns: Annotated[str | None, typer.Option(
+        help="Column mapping for the customer file.")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of CSV input, e.g. gbk or latin-1.")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet name.")] = None,
+    bad_dates: Annotated[str, typer.Option(
+        help="'fail' on any unparseable date, or 'drop' up to 1% of rows with a warning.")
+    ] = "fail",
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="Analysis date (default: the day after the last transaction).")
+    ] = None,
+    params: Annotated[Path | None, typer.Option(
+        help="The study's YAML params file; its time_unit, window_days, category_top_n, "
+             "channel_top_n and segment_rules are used.", dir_okay=False)] = None,
+    clean: Annotated[bool, typer.Option(
+        "--clean/--no-clean", help="Run seglab's intake and cleaning first (default), or "
+        "aggregate a clean Parquet/CSV extract straight from disk in DuckDB (faster).")
+    ] = True,
+    segments: Annotated[bool, typer.Option(
+        "--segments/--no-segments", help="Add the rule segments (RFM, tiers, lifecycle).")
+    ] = True,
+) -> None:
+    """Build the customer table (features and rule segments) without the notebooks.
+
+    For nightly scoring: prints the path written.
+    """
+    from seglab.engine import export_customer_table
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    try:
+        if params is not None:
+            from seglab.run import load_params  # imports papermill: only when needed
+
+            settings = load_params(params)
+        else:
+            settings = {}
+        path, _ = export_customer_table(
+            data, output, columns=columns, customers=customers,
+            customer_columns=customer_columns, encoding=encoding, sheet=sheet,
+            bad_dates=bad_dates, as_of=as_of, clean=clean, segments=segments,
+            params=settings,
+        )
+    except SeglabError as error:
+        _fail(error)
+    typer.echo(str(path))
+
+
 @app.command()
 def version() -> None:
     """Print the seglab version."""

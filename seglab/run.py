@@ -41,6 +41,8 @@ NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
      "which clustering method finds the clearest, most stable segments"),
     ("04-profitability-personas", "Profitability and personas",
      "which segments make money after cost-to-serve, who they are and what to do"),
+    ("05-segment-dynamics", "Segments over time",
+     "who moved between segments and what it is worth; cohorts, churn risk, a segment monitor"),
 )
 
 VERSIONED_PACKAGES: tuple[str, ...] = (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,13 +38,70 @@ RFM_SEGMENT_ORDER: tuple[str, ...] = (
 )
 
 
-def rfm_segment_map() -> pd.DataFrame:
-    """Return the named RFM map as a table: recency score rows, FM score columns."""
+#: What each RFM segment means and what to do for it: segment -> (who, action).
+RFM_SEGMENT_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "Champions": ("bought recently, buy often and spend the most",
+                  "reward; early access, VIP service; ask for reviews and referrals"),
+    "Loyal": ("buy often and spend well, a little less recently",
+              "membership benefits, cross-sell higher-value products"),
+    "Potential loyalists": ("recent buyers with a few orders or middling spend",
+                            "membership offer, recommendations to build the habit"),
+    "New": ("bought very recently, for the first time or little",
+            "onboarding: welcome series, second-order incentive"),
+    "Promising": ("fairly recent, bought once or twice at low value",
+                  "low-cost nudges and brand content to bring them back"),
+    "Need attention": ("middling recency, frequency and spend",
+                       "limited-time offers based on past purchases"),
+    "About to sleep": ("buying less recently, low frequency and spend",
+                       "reactivation with popular products or a discount"),
+    "At risk": ("used to buy often or spend well, not lately",
+                "personalised win-back messages, service check"),
+    "Can't lose": ("were among the best customers, silent for a long time",
+                   "one-to-one win-back; find out why they left"),
+    "Hibernating": ("last bought long ago, few orders, low spend",
+                    "occasional mass-channel offers; do not overspend"),
+    "Lost": ("longest silence, one small order",
+             "leave out of paid campaigns; keep in low-cost mailings"),
+}
+
+
+def rfm_segment_table() -> pd.DataFrame:
+    """Document the RFM map as a table: each segment, its cells, who they are, what to do.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment in :data:`RFM_SEGMENT_ORDER`: ``segment``, ``cells`` (the
+        (R, FM) score pairs of :data:`RFM_SEGMENT_GRID` it covers, 25 in all),
+        ``who`` and ``action``.
+    """
+    cells: dict[str, list[str]] = {name: [] for name in RFM_SEGMENT_ORDER}
+    for r, row in enumerate(RFM_SEGMENT_GRID, start=1):
+        for fm, name in enumerate(row, start=1):
+            cells[name].append(f"R{r} FM{fm}")
     return pd.DataFrame(
-        RFM_SEGMENT_GRID,
-        index=pd.Index(range(1, 6), name="recency score"),
-        columns=pd.Index(range(1, 6), name="mean of frequency and monetary scores"),
-    ).sort_index(ascending=False)
+        [
+            (name, ", ".join(cells[name]), *RFM_SEGMENT_DESCRIPTIONS[name])
+            for name in RFM_SEGMENT_ORDER
+        ],
+        columns=["segment", "cells", "who", "action"],
+    )
+
+
+def rfm_segment_map() -> pd.DataFrame:
+    """Return the named RFM map as a grid: one row per recency score (5 first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Column ``recency score`` (5 = most recent) and one column per rounded mean of
+        the frequency and monetary scores (``FM 1`` ... ``FM 5``) holding the segment.
+    """
+    grid = pd.DataFrame(
+        RFM_SEGMENT_GRID, columns=[f"FM {fm}" for fm in range(1, 6)]
+    )
+    grid.insert(0, "recency score", [f"R {r}" for r in range(1, 6)])
+    return grid.iloc[::-1].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -53,17 +111,23 @@ class SegmentRules:
     Attributes
     ----------
     rfm_bins : int
-        Number of score levels for R, F and M (quintiles by default).
+        Number of score levels for R, F and M (quintiles; the named map needs 5).
+    tier_value : str
+        Customer-table column the pyramid and ABC classes rank by: ``"revenue"``, or
+        ``"profit"`` once the profit stage has added it.
     pyramid_shares : tuple of float
         Customer shares of the pyramid levels from the top (1%, 4%, 15%, the rest).
     pyramid_names : tuple of str
         Names of those levels.
     abc_cutoffs : tuple of float
-        Cumulative revenue shares closing classes A and B (Pareto).
+        Cumulative value shares closing classes A and B (Pareto).
     gold_min_orders, silver_min_orders : int
-        Orders needed for gold and silver membership.
+        Orders (purchase frequency) needed for gold and silver membership.
     gold_min_aov_quantile, silver_min_aov_quantile : float
         Order-value quantile (among repeat buyers) needed for gold and silver.
+    gold_min_repurchase_rate, silver_min_repurchase_rate : float
+        ``repurchase_rate`` (share of months since the first purchase with another
+        purchase) needed for gold and silver.
     new_days : int
         A first order within this many days makes a customer new.
     rhythm_min_orders : int
@@ -78,6 +142,7 @@ class SegmentRules:
     """
 
     rfm_bins: int = 5
+    tier_value: str = "revenue"
     pyramid_shares: tuple[float, ...] = (0.01, 0.04, 0.15, 0.80)
     pyramid_names: tuple[str, ...] = (
         "Platinum (top 1%)",
@@ -90,6 +155,8 @@ class SegmentRules:
     silver_min_orders: int = 3
     gold_min_aov_quantile: float = 0.5
     silver_min_aov_quantile: float = 0.25
+    gold_min_repurchase_rate: float = 0.2
+    silver_min_repurchase_rate: float = 0.0
     new_days: int = 90
     rhythm_min_orders: int = 3
     at_risk_gaps: float = 2.0
@@ -99,6 +166,60 @@ class SegmentRules:
     dormant_days: int = 180
     churned_days: int = 365
     rhythm_floor_share: float = 1 / 3
+
+    def __post_init__(self) -> None:
+        if len(self.pyramid_shares) != len(self.pyramid_names):
+            raise ConfigError(
+                f"pyramid_shares has {len(self.pyramid_shares)} levels but pyramid_names "
+                f"{len(self.pyramid_names)}; give one name per level."
+            )
+        if abs(sum(self.pyramid_shares) - 1) > 1e-9 or min(self.pyramid_shares) <= 0:
+            raise ConfigError(
+                f"pyramid_shares={tuple(self.pyramid_shares)} should be positive and add "
+                "up to 1, e.g. (0.01, 0.04, 0.15, 0.8)."
+            )
+        a_cut, b_cut = self.abc_cutoffs
+        if not 0 < a_cut < b_cut <= 1:
+            raise ConfigError(
+                f"abc_cutoffs={tuple(self.abc_cutoffs)} should rise within (0, 1], "
+                "e.g. (0.8, 0.95)."
+            )
+        if not self.at_risk_days < self.dormant_days < self.churned_days:
+            raise ConfigError(
+                f"at_risk_days={self.at_risk_days}, dormant_days={self.dormant_days} and "
+                f"churned_days={self.churned_days} should rise in that order."
+            )
+        if not self.at_risk_gaps < self.dormant_gaps < self.churned_gaps:
+            raise ConfigError(
+                f"at_risk_gaps={self.at_risk_gaps}, dormant_gaps={self.dormant_gaps} and "
+                f"churned_gaps={self.churned_gaps} should rise in that order."
+            )
+
+
+def segment_rules(**overrides: Any) -> SegmentRules:
+    """Build :class:`SegmentRules` from keyword overrides, naming unknown ones.
+
+    Parameters
+    ----------
+    **overrides
+        Field values, e.g. from a notebook's ``segment_rules`` parameter (lists are
+        turned into tuples).
+
+    Returns
+    -------
+    SegmentRules
+
+    Raises
+    ------
+    ConfigError
+        If a name is not a field.
+    """
+    known = {f.name for f in fields(SegmentRules)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown segment rule(s) {unknown}; known: {sorted(known)}.")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return SegmentRules(**values)
 
 
 def score(values: pd.Series, *, bins: int = 5, higher_is_better: bool = True) -> pd.Series:
@@ -215,16 +336,18 @@ def abc_class(value: pd.Series, *, rules: SegmentRules | None = None) -> pd.Seri
 
 
 def membership_grade(features: pd.DataFrame, *, rules: SegmentRules | None = None) -> pd.Series:
-    """Gold / silver / regular membership by orders, order value and repurchase.
+    """Gold / silver / regular membership by frequency, order value and repurchase rate.
 
-    Gold needs ``gold_min_orders`` orders and an order value at least the
-    ``gold_min_aov_quantile`` of repeat buyers; silver the smaller thresholds.
-    Buying again at all (repurchase) is required for both.
+    Gold needs ``gold_min_orders`` orders, an order value at least the
+    ``gold_min_aov_quantile`` of repeat buyers and a ``repurchase_rate`` of at least
+    ``gold_min_repurchase_rate``; silver the smaller thresholds. Buying again at all
+    is required for both.
 
     Parameters
     ----------
     features : pandas.DataFrame
-        Customer table with ``orders`` and ``avg_order_value``.
+        Customer table with ``orders``, ``avg_order_value`` and (optional, else not
+        used) ``repurchase_rate``.
     rules : SegmentRules, optional
         Thresholds.
 
@@ -236,14 +359,19 @@ def membership_grade(features: pd.DataFrame, *, rules: SegmentRules | None = Non
     rules = rules or SegmentRules()
     orders = features["orders"]
     aov = features["avg_order_value"]
+    rate = features.get("repurchase_rate", pd.Series(1.0, index=features.index))
     repeat_aov = aov[orders >= 2]
     if repeat_aov.empty:
         return pd.Series("Regular", index=features.index)
-    gold = (orders >= rules.gold_min_orders) & (
-        aov >= repeat_aov.quantile(rules.gold_min_aov_quantile)
+    gold = (
+        (orders >= max(2, rules.gold_min_orders))
+        & (aov >= repeat_aov.quantile(rules.gold_min_aov_quantile))
+        & (rate >= rules.gold_min_repurchase_rate)
     )
-    silver = (orders >= rules.silver_min_orders) & (
-        aov >= repeat_aov.quantile(rules.silver_min_aov_quantile)
+    silver = (
+        (orders >= max(2, rules.silver_min_orders))
+        & (aov >= repeat_aov.quantile(rules.silver_min_aov_quantile))
+        & (rate >= rules.silver_min_repurchase_rate)
     )
     return pd.Series(
         np.where(gold, "Gold", np.where(silver, "Silver", "Regular")), index=features.index
@@ -293,96 +421,190 @@ def lifecycle_stage(features: pd.DataFrame, *, rules: SegmentRules | None = None
     return pd.Series(stage, index=features.index)
 
 
-def value_growth_quadrant(
-    transactions: pd.DataFrame,
-    customer_ids: pd.Series,
-    *,
-    as_of: pd.Timestamp,
-    window_days: int = 180,
-) -> pd.DataFrame:
+#: The value x growth quadrants, best first.
+QUADRANTS: tuple[str, ...] = (
+    "High value, growing",
+    "High value, declining",
+    "Low value, growing",
+    "Low value, declining",
+)
+
+#: Every rule-segment column :func:`rule_segments` adds, with its levels in order
+#: (None: numbers).
+SEGMENT_COLUMNS: dict[str, tuple[str, ...] | None] = {
+    "rfm_segment": RFM_SEGMENT_ORDER,
+    "value_tier": SegmentRules().pyramid_names,
+    "abc_class": ("A", "B", "C"),
+    "membership": ("Gold", "Silver", "Regular"),
+    "lifecycle_stage": ("New", "Active", "At risk", "Dormant", "Churned"),
+    "value_growth_quadrant": QUADRANTS,
+}
+
+
+def value_growth_quadrant(features: pd.DataFrame) -> pd.DataFrame:
     """Cross current value with growth between the last two windows (four quadrants).
 
-    Value is revenue in the last ``window_days`` before ``as_of``; growth is that
-    minus revenue in the window before. "High" value means at or above the median
-    of customers active in either window.
-
-    Parameters
-    ----------
-    transactions : pandas.DataFrame
-        Clean canonical transactions.
-    customer_ids : pandas.Series
-        Customers to classify (all get a quadrant; no revenue means low, not growing).
-    as_of : pandas.Timestamp
-        Analysis date.
-    window_days : int
-        Length of each window.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``recent_revenue``, ``previous_revenue``, ``revenue_growth`` and
-        ``value_growth_quadrant`` per customer, indexed like ``customer_ids``.
-    """
-    end = as_of + pd.Timedelta(days=1)
-    mid = end - pd.Timedelta(days=window_days)
-    start = mid - pd.Timedelta(days=window_days)
-    dates = transactions["order_date"]
-    recent = transactions[(dates >= mid) & (dates < end)].groupby("customer_id")["amount"].sum()
-    previous = transactions[(dates >= start) & (dates < mid)].groupby("customer_id")[
-        "amount"
-    ].sum()
-    table = pd.DataFrame(
-        {
-            "recent_revenue": recent.reindex(customer_ids).fillna(0.0).to_numpy(),
-            "previous_revenue": previous.reindex(customer_ids).fillna(0.0).to_numpy(),
-        },
-        index=customer_ids.index,
-    )
-    table["revenue_growth"] = table["recent_revenue"] - table["previous_revenue"]
-    active = table[["recent_revenue", "previous_revenue"]].max(axis=1) > 0
-    median = table.loc[active, "recent_revenue"].median() if active.any() else 0.0
-    high = (table["recent_revenue"] >= median) & (table["recent_revenue"] > 0)
-    growing = table["revenue_growth"] > 0
-    table["value_growth_quadrant"] = np.select(
-        [high & growing, high & ~growing, ~high & growing],
-        ["High value, growing", "High value, declining", "Low value, growing"],
-        default="Low value, declining",
-    )
-    return table
-
-
-def rule_segments(
-    features: pd.DataFrame,
-    transactions: pd.DataFrame,
-    *,
-    as_of: pd.Timestamp,
-    rules: SegmentRules | None = None,
-) -> pd.DataFrame:
-    """Add every rule segmentation to the customer table.
+    Value is ``recent_revenue`` (the last ``window_days`` before the analysis date);
+    growth is that minus ``previous_revenue`` (the window before). "High" value means
+    at or above the median of customers active in either window, and above zero.
 
     Parameters
     ----------
     features : pandas.DataFrame
-        Output of :func:`seglab.features.customer_features`.
-    transactions : pandas.DataFrame
-        The transactions the features were built from (for the growth windows).
-    as_of : pandas.Timestamp
-        Analysis date.
+        Customer table with ``recent_revenue`` and ``previous_revenue``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``revenue_growth`` and ``value_growth_quadrant``, same index.
+    """
+    recent, previous = features["recent_revenue"], features["previous_revenue"]
+    growth = recent - previous
+    active = (recent != 0) | (previous != 0)
+    median = recent[active].median() if active.any() else 0.0
+    high = (recent >= median) & (recent > 0)
+    growing = growth > 0
+    quadrant = np.select(
+        [high & growing, high & ~growing, ~high & growing], QUADRANTS[:3], default=QUADRANTS[3]
+    )
+    return pd.DataFrame(
+        {"revenue_growth": growth, "value_growth_quadrant": quadrant}, index=features.index
+    )
+
+
+def rule_segments(features: pd.DataFrame, *, rules: SegmentRules | None = None) -> pd.DataFrame:
+    """Add every rule segmentation to the customer table; every customer gets each one.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        Output of :func:`seglab.features.customer_features` or
+        :func:`seglab.engine.customer_aggregates`.
     rules : SegmentRules, optional
         Thresholds.
 
     Returns
     -------
     pandas.DataFrame
-        A copy of ``features`` with ``r_score`` ... ``rfm_segment``,
-        ``value_tier`` (pyramid), ``abc_class``, ``membership``, ``lifecycle_stage``
-        and the value-growth columns.
+        A copy of ``features`` with ``r_score`` ... ``rfm_segment``, ``value_tier``
+        (pyramid), ``abc_class``, ``membership``, ``lifecycle_stage``,
+        ``revenue_growth`` and ``value_growth_quadrant``.
+
+    Raises
+    ------
+    ConfigError
+        If ``rules.tier_value`` is not a numeric column of the table.
     """
     rules = rules or SegmentRules()
-    out = features.join(rfm_segments(features, rules=rules))
-    out["value_tier"] = pyramid_tier(out["revenue"], rules=rules)
-    out["abc_class"] = abc_class(out["revenue"], rules=rules)
+    value_col = rules.tier_value
+    if value_col not in features or not pd.api.types.is_numeric_dtype(features[value_col]):
+        raise ConfigError(
+            f"tier_value={value_col!r} is not a numeric column of the customer table; use "
+            "'revenue' (or 'profit' once the profit stage has run)."
+        )
+    out = features.drop(columns=[c for c in (*SEGMENT_COLUMNS, "r_score", "f_score",
+                                             "m_score", "rfm_score", "revenue_growth")
+                                 if c in features])
+    out = out.join(rfm_segments(out, rules=rules))
+    out["value_tier"] = pyramid_tier(out[value_col], rules=rules)
+    out["abc_class"] = abc_class(out[value_col], rules=rules)
     out["membership"] = membership_grade(out, rules=rules)
     out["lifecycle_stage"] = lifecycle_stage(out, rules=rules)
-    quadrant = value_growth_quadrant(transactions, out["customer_id"], as_of=as_of)
-    return out.join(quadrant)
+    return out.join(value_growth_quadrant(out))
+
+
+def segment_summary(
+    customers: pd.DataFrame, segment_col: str, *, order: tuple[str, ...] | list | None = None
+) -> pd.DataFrame:
+    """Size, revenue share and typical behaviour of each segment of one segmentation.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Customer table with ``segment_col``, ``revenue``, ``orders`` and
+        ``days_since_last_order``.
+    segment_col : str
+        Segmentation to summarise.
+    order : sequence, optional
+        Segment order; default :data:`SEGMENT_COLUMNS` for known columns, else by
+        revenue.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment present: ``segment``, ``customers``, ``customer_share``,
+        ``revenue``, ``revenue_share``, ``revenue_per_customer``, ``median_orders``,
+        ``median_days_since_last_order``.
+    """
+    if segment_col not in customers:
+        raise ConfigError(f"segment_col={segment_col!r} is not a column of the customer table.")
+    grouped = customers.groupby(segment_col, sort=False)
+    table = pd.DataFrame({
+        "customers": grouped.size(),
+        "revenue": grouped["revenue"].sum(),
+        "median_orders": grouped["orders"].median(),
+        "median_days_since_last_order": grouped["days_since_last_order"].median(),
+    })
+    table.insert(1, "customer_share", table["customers"] / len(customers))
+    total = customers["revenue"].sum()
+    table.insert(3, "revenue_share", table["revenue"] / total if total else np.nan)
+    table.insert(4, "revenue_per_customer", table["revenue"] / table["customers"])
+    if order is None:
+        order = SEGMENT_COLUMNS.get(segment_col) or list(
+            table.sort_values("revenue", ascending=False).index
+        )
+    if segment_col == "value_tier" and not set(table.index) <= set(order):
+        order = list(table.sort_values("revenue", ascending=False).index)
+    table = table.reindex([s for s in order if s in table.index])
+    return table.rename_axis("segment").reset_index()
+
+
+def segment_coverage(customers: pd.DataFrame) -> pd.DataFrame:
+    """Check that every customer got every rule segment.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Customer table after :func:`rule_segments`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule-segment column: ``segmentation``, ``segments`` (levels
+        used), ``customers`` and ``without_segment`` (0 when complete).
+    """
+    rows = [
+        (column, customers[column].nunique(), len(customers),
+         int(customers[column].isna().sum()))
+        for column in SEGMENT_COLUMNS if column in customers
+    ]
+    return pd.DataFrame(rows, columns=["segmentation", "segments", "customers",
+                                       "without_segment"])
+
+
+def describe_rules(rules: SegmentRules | None = None) -> pd.DataFrame:
+    """Return the thresholds in use as a table (rule, value), for the report.
+
+    Parameters
+    ----------
+    rules : SegmentRules, optional
+        Thresholds; default the defaults.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per field of :class:`SegmentRules`.
+    """
+    rules = rules or SegmentRules()
+
+    def show(value: object) -> str:
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        if isinstance(value, tuple):
+            return ", ".join(show(v) for v in value)
+        return str(value)
+
+    return pd.DataFrame(
+        [(f.name, show(getattr(rules, f.name))) for f in fields(SegmentRules)],
+        columns=["rule", "value"],
+    )

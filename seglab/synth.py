@@ -31,13 +31,27 @@ Conventions other modules rely on
   returns lose money through write-offs. Store rents live in ``STORES`` and, with the
   category margins, in ``COST_TABLE`` (a ``seglab.profit.CostTable``) for profit
   reports on this data; the high-rent flagship is ``FLAGSHIP_STORE``.
+
+Planted movement
+----------------
+Segments are not frozen over the window: each customer buys only inside a planted
+activity period, so membership moves in known ways over time. Loyal customers lapse
+(``"Lapsing"`` buy about monthly, then stop 120-365 days before ``end_date``); new
+customers arrive all through the window and those of the ongoing segments
+(``"Regular"``, ``"Bargain hunter"``, ...) grow into regulars; ``"One-time"`` customers
+arrive, buy once or twice within three weeks and lapse; ``"New"`` arrive in the last
+90 days. ``SyntheticStudy.movement`` gives each customer's activity period
+(``active_from``, ``active_until``) and :func:`planted_stage` the planted lifecycle
+stage of every customer at any date, so measured segment migration can be checked
+against the truth. The movement comes from the same draws as the transactions: adding
+it changed no generated row.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -401,6 +415,17 @@ CITIES: tuple[tuple[str, str, str, float], ...] = (
     ("Yinchuan", "Northwest", "Tier 3", 0.8),
 )
 
+#: Planted lifecycle stages of :func:`planted_stage`, in order.
+PLANTED_STAGES: tuple[str, ...] = ("(not yet)", "New", "Active", "Lapsed")
+
+#: Days after the planted first purchase during which a customer is planted "New".
+PLANTED_NEW_DAYS = 90
+
+#: Days after the end of a customer's activity before they are planted "Lapsed": a
+#: business cannot tell a stop from a pause at once (seglab's lifecycle stages call a
+#: monthly buyer dormant after about four silent months).
+PLANTED_LAPSE_DAYS = 120
+
 #: Regions, in order of first appearance in ``CITIES``.
 REGIONS: tuple[str, ...] = tuple(dict.fromkeys(c[1] for c in CITIES))
 
@@ -527,11 +552,19 @@ class SyntheticStudy:
     truth : pandas.DataFrame
         One row per customer: ``customer_id`` and the planted ``segment`` (one of
         ``SEGMENTS``). For scoring only; the pipeline must never read it.
+    movement : pandas.DataFrame
+        One row per customer, in the order of ``truth``: ``customer_id``, ``segment``,
+        ``active_from`` (day of the planted first purchase; before the window for
+        customers already active when it opens) and ``active_until`` (last day the
+        customer may buy; ``NaT`` while still active at ``end_date``). Every purchase
+        falls within these days, and a first purchase inside the window falls exactly
+        on ``active_from``. For scoring only, with :func:`planted_stage`.
     """
 
     transactions: pd.DataFrame
     customers: pd.DataFrame
     truth: pd.DataFrame
+    movement: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def make_study(
@@ -566,8 +599,9 @@ def make_study(
     -------
     SyntheticStudy
         ``transactions`` (one row per order line, about 35 per customer at the
-        defaults, returns included), ``customers`` (one row per customer) and
-        ``truth`` (customer_id, segment).
+        defaults, returns included), ``customers`` (one row per customer),
+        ``truth`` (customer_id, segment) and ``movement`` (each customer's planted
+        activity period, see the module's "Planted movement").
 
     Raises
     ------
@@ -597,12 +631,78 @@ def make_study(
             "segment": _strings(list(SEGMENTS), cust["segment"]),
         }
     )
+    movement = _movement(cust, truth, end, n_days)
     logger.debug(
         "synthetic study: %d customers, %d orders, %d lines, %d return lines",
         n_customers,
         *counts,
     )
-    return SyntheticStudy(transactions=transactions, customers=customers, truth=truth)
+    return SyntheticStudy(
+        transactions=transactions, customers=customers, truth=truth, movement=movement
+    )
+
+
+def planted_stage(
+    movement: pd.DataFrame,
+    as_of: str | pd.Timestamp,
+    *,
+    new_days: int = PLANTED_NEW_DAYS,
+    lapse_days: int = PLANTED_LAPSE_DAYS,
+) -> pd.Series:
+    """Planted lifecycle stage of every customer at the end of a day.
+
+    The truth that measured segment migration is checked against: ``"(not yet)"``
+    before the planted first purchase, ``"Lapsed"`` once the activity ended more than
+    ``lapse_days`` ago, ``"New"`` within ``new_days`` of the first purchase, else
+    ``"Active"`` (see :data:`PLANTED_STAGES`).
+
+    Parameters
+    ----------
+    movement : pandas.DataFrame
+        ``SyntheticStudy.movement`` (``customer_id``, ``active_from``,
+        ``active_until``).
+    as_of : str or pandas.Timestamp
+        The day; it counts whole, as the study's analysis date.
+    new_days, lapse_days : int
+        See :data:`PLANTED_NEW_DAYS` and :data:`PLANTED_LAPSE_DAYS`.
+
+    Returns
+    -------
+    pandas.Series
+        Stage per customer, indexed by ``customer_id``, in the order of ``movement``.
+
+    Raises
+    ------
+    ConfigError
+        If ``as_of`` is not a date or a number of days is negative.
+
+    Examples
+    --------
+    >>> study = make_study(200, seed=1)
+    >>> stages = planted_stage(study.movement, "2026-06-29")
+    >>> sorted(set(stages)) == ["Active", "Lapsed", "New"]
+    True
+    """
+    try:
+        day = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"as_of={as_of!r} is not a date; give e.g. '2026-06-29'.") from exc
+    if pd.isna(day):
+        raise ConfigError(f"as_of={as_of!r} is not a date; give e.g. '2026-06-29'.")
+    for name, days in (("new_days", new_days), ("lapse_days", lapse_days)):
+        if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 0:
+            raise ConfigError(f"{name}={days!r} should be a whole number of days >= 0.")
+    day = day.normalize()
+    since_first = (day - movement["active_from"]).dt.days.to_numpy()
+    since_end = (day - movement["active_until"]).dt.days.to_numpy(dtype=float, na_value=np.nan)
+    stage = np.select(
+        [since_first < 0, since_end > lapse_days, since_first <= new_days],
+        ["(not yet)", "Lapsed", "New"],
+        default="Active",
+    )
+    return pd.Series(
+        stage, index=pd.Index(movement["customer_id"], name="customer_id"), name="stage"
+    )
 
 
 def write_study(study: SyntheticStudy, directory: str | Path) -> dict[str, Path]:
@@ -1189,6 +1289,29 @@ def _assemble_transactions(
     columns["product_name"] = _strings(list(catalogue["product_name"]), product)
     columns["category"] = _strings(list(CATEGORIES), catalogue["category"][product])
     return pd.DataFrame({name: columns[name] for name in TRANSACTION_COLUMNS}, copy=False)
+
+
+def _movement(
+    cust: dict[str, np.ndarray], truth: pd.DataFrame, end: pd.Timestamp, n_days: int
+) -> pd.DataFrame:
+    """Each customer's planted activity period, from the draws of the orders.
+
+    Orders fall ``ceil(day_ago)`` days before ``end`` (at least one), between
+    ``last_ago`` and ``first_ago``; a first purchase inside the window is on
+    ``first_ago``.
+    """
+    first = np.maximum(np.ceil(cust["first_ago"]), 1).astype(np.int64)
+    last = np.clip(np.ceil(cust["last_ago"]), 1, n_days).astype(np.int64)
+    ongoing = cust["last_ago"] <= 0
+    until = (end.value - last * _DAY_NS).view("datetime64[ns]")
+    return pd.DataFrame(
+        {
+            "customer_id": truth["customer_id"].copy(),
+            "segment": truth["segment"].copy(),
+            "active_from": (end.value - first * _DAY_NS).view("datetime64[ns]"),
+            "active_until": np.where(ongoing, np.datetime64("NaT"), until),
+        }
+    )
 
 
 def _customer_width(n: int) -> int:

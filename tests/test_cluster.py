@@ -1,78 +1,328 @@
 from __future__ import annotations
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
 
-from seglab import cluster
-from seglab.errors import ConfigError
+from seglab import cluster, study
+from seglab.errors import ConfigError, InputError
 from seglab.features import customer_features
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def blobs():
     X, truth = make_blobs(n_samples=600, centers=4, cluster_std=0.6, random_state=3)
     return X, truth
 
 
-def test_choose_k_finds_planted_blobs(blobs):
-    X, _ = blobs
-    for method in ("kmeans", "gmm"):
-        scores = cluster.choose_k(X, method, range(2, 8), random_state=0)
-        assert cluster.pick_k(scores, method) == 4, method
+@pytest.fixture(scope="module")
+def small_blobs():
+    X, truth = make_blobs(n_samples=300, centers=3, n_features=4, cluster_std=0.7,
+                          random_state=5)
+    return X, truth
 
 
-def test_compare_methods_table(blobs):
+@pytest.fixture(scope="module")
+def table(request):
+    from conftest import random_transactions
+
+    return customer_features(random_transactions(n_customers=80, seed=2))
+
+
+# --- features -----------------------------------------------------------------------------
+
+
+def test_transform_logs_scales_and_weights_groups(table):
+    transform = cluster.FeatureTransform("behaviour_mix").fit(table)
+    X = transform.transform(table)
+    names = transform.columns_
+    assert X.shape == (len(table), len(names))
+    assert not np.isnan(X).any()
+    assert "overdue_ratio" in names and "orders" in names
+    channels = [i for i, n in enumerate(names) if n.startswith("channel_share_")]
+    assert len(channels) == 3
+    # a single feature has sd 1; each of the three channel columns 0.7 / sqrt(3)
+    assert X[:, names.index("orders")].std() == pytest.approx(1.0)
+    for i in channels:
+        assert X[:, i].std() == pytest.approx(0.7 / np.sqrt(3))
+    expected = (np.log1p(table["orders"]) - np.log1p(table["orders"]).mean()) / np.log1p(
+        table["orders"]).std(ddof=0)
+    np.testing.assert_allclose(X[:, names.index("orders")], expected)
+    assert transform.source_columns_ == sorted(transform.source_columns_)
+    assert "mean_days_between_orders" in transform.source_columns_
+
+
+def test_shares_of_few_orders_are_shrunk_to_the_mean(table):
+    transform = cluster.FeatureTransform("behaviour_mix", shrink_orders=3).fit(table)
+    raw = cluster.FeatureTransform("behaviour_mix", shrink_orders=0).fit(table)
+    one = table.index[table["orders"] == 1][0]
+    column = "channel_share_store"
+    mean = table[column].mean()
+    shrunk = transform._values(table.loc[[one]], column, "share")[0]
+    assert shrunk == pytest.approx((table.at[one, column] + 3 * mean) / 4)
+    assert raw._values(table.loc[[one]], column, "share")[0] == table.at[one, column]
+
+
+def test_raw_rfm_is_left_unscaled(table):
+    X = cluster.FeatureTransform("rfm_raw").fit(table).transform(table)
+    np.testing.assert_allclose(X[:, 1], table["orders"].to_numpy(dtype=float))
+
+
+def test_transform_errors(table):
+    with pytest.raises(ConfigError, match="feature_set='nope' is unknown"):
+        cluster.make_transform(table, "nope")
+    with pytest.raises(InputError, match="none of the columns of feature_set='rfm'"):
+        cluster.FeatureTransform("rfm").fit(table[["customer_id"]])
+    transform = cluster.FeatureTransform("rfm").fit(table)
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['revenue'\]"):
+        transform.transform(table.drop(columns="revenue"))
+
+
+def test_transform_does_not_change_its_input(table):
+    before = table.copy()
+    cluster.FeatureTransform().fit(table).transform(table)
+    pd.testing.assert_frame_equal(table, before)
+
+
+# --- methods ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", cluster.METHODS)
+def test_same_seed_same_labels_and_predict_matches_fit(small_blobs, name):
+    X, truth = small_blobs
+    k = 3 if name in cluster.K_METHODS else None
+    a = cluster.make_method(name, k, random_state=7).fit(X)
+    b = cluster.make_method(name, k, random_state=7).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.get_params() == b.get_params()
+    assert adjusted_rand_score(truth, a.labels_) > 0.9
+    assert a.membership_.shape == (len(X),)
+    assert ((a.membership_ >= 0) & (a.membership_ <= 1)).all()
+    predicted = a.predict(X)
+    assert np.mean(predicted == a.labels_) > 0.9
+    a.chunk_size = 7  # assignment in chunks gives the same answer
+    np.testing.assert_array_equal(a.predict(X), predicted)
+
+
+def test_hdbscan_reports_noise_and_membership():
+    X, _ = make_blobs(n_samples=400, centers=3, cluster_std=0.5, random_state=1)
+    rng = np.random.default_rng(0)
+    X = np.vstack([X, rng.uniform(X.min(), X.max(), size=(40, 2))])
+    model = cluster.make_method("hdbscan").fit(X)
+    assert model.n_clusters_ == 3
+    assert (model.labels_ == -1).any()
+    assert model.membership_[model.labels_ == -1].max() == 0
+    assert 0.3 < cluster.dbcv(X, model.labels_) <= 1
+
+
+def test_ward_on_a_sample_assigns_everyone_to_the_nearest_centre(blobs):
     X, truth = blobs
-    value = X[:, 0]
-    comparison, _, k_scores = cluster.compare_methods(
-        X, value, k_range=range(2, 7), random_state=0, truth=truth)
-    assert list(comparison["method"]) == list(cluster.METHODS)
-    for column in ("k", "silhouette", "calinski_harabasz", "davies_bouldin", "noise_share",
-                   "smallest_cluster_share", "seconds", "ari_truth", "ami_truth"):
-        assert column in comparison, column
-    kmeans = comparison.set_index("method").loc["kmeans"]
-    assert kmeans["ari_truth"] > 0.95
-    assert k_scores["kmeans"]["chosen"].sum() == 1
+    model = cluster.WardClusterer(4, max_samples=200, random_state=0).fit(X)
+    assert model.centers_.shape == (4, 2)
+    assert adjusted_rand_score(truth, model.labels_) > 0.95
+    nearest = ((X[:, None, :] - model.centers_[None]) ** 2).sum(axis=2).argmin(axis=1)
+    np.testing.assert_array_equal(model.predict(X), nearest)
 
 
-def test_same_seed_same_labels(blobs):
+def test_make_method_errors():
+    with pytest.raises(ConfigError, match="method='dbscan' is unknown"):
+        cluster.make_method("dbscan")
+    with pytest.raises(ConfigError, match="method='kmeans' needs a number of clusters"):
+        cluster.make_method("kmeans")
+    with pytest.raises(InputError, match="n_samples=3 should be >= n_clusters=4"):
+        cluster.make_method("kmeans", 4).fit(np.zeros((3, 2)))
+
+
+# --- k and method choice -----------------------------------------------------------------
+
+
+def test_scan_k_finds_planted_blobs(blobs):
     X, _ = blobs
-    a = cluster.fit_method(X, "gmm", 4, X[:, 0], random_state=7).labels
-    b = cluster.fit_method(X, "gmm", 4, X[:, 0], random_state=7).labels
-    np.testing.assert_array_equal(a, b)
+    for method in cluster.K_METHODS:
+        scan = cluster.scan_k(X, method, range(2, 7), random_state=0, n_resamples=2)
+        assert cluster.pick_k(scan.scores) == 4, method
+        assert set(scan.models) == {2, 3, 4, 5, 6}
+        assert scan.scores["elbow"].sum() == 1
+    assert "bic" in scan.scores or method != "gmm"
+    with pytest.raises(ConfigError, match="method='hdbscan' takes no k"):
+        cluster.scan_k(X, "hdbscan")
+    with pytest.raises(InputError, match="too few to try k=300"):
+        cluster.scan_k(X, "kmeans", range(2, 301))
+
+
+def test_pick_k_rule():
+    scores = pd.DataFrame({
+        "k": [2, 3, 4, 5, 6, 7],
+        "silhouette": [0.40, 0.30, 0.42, 0.39, 0.38, 0.45],
+        "stability": [0.99, 0.60, 0.95, 0.90, 0.85, 0.95],
+        "smallest_cluster_share": [0.4, 0.3, 0.2, 0.1, 0.05, 0.01],
+    })
+    # 3 is unstable and 7 has a 1% cluster; of the rest, 6 is the largest k within
+    # 0.05 of the best silhouette (0.42)
+    assert cluster.pick_k(scores) == 6
+    assert cluster.pick_k(scores, cluster.SelectionRules(silhouette_tolerance=0.01)) == 4
+    assert cluster.pick_k(scores, cluster.SelectionRules(min_stability=0.92)) == 4
+    unstable = scores.assign(stability=[0.5, 0.6, 0.55, 0.7, 0.4, 0.3])
+    assert cluster.pick_k(unstable) == 5  # nothing admissible: the most stable k
+
+
+def test_elbow():
+    assert cluster.elbow([1, 2, 3, 4, 5, 6], [100, 40, 20, 15, 12, 10]) == 3
+    assert cluster.elbow([2, 3], [5, 4]) == 2
 
 
 def test_labels_ordered_by_value():
     labels = np.array([2, 2, 0, 0, 1, 1, -1])
     value = np.array([1.0, 1.0, 5.0, 5.0, 9.0, 9.0, 100.0])
     assert cluster.order_by_value(labels, value).tolist() == [2, 2, 1, 1, 0, 0, -1]
+    assert cluster.value_order(labels, value) == {1: 0, 0: 1, 2: 2, -1: -1}
 
 
-def test_hdbscan_predicts_new_points(blobs):
-    X, _ = blobs
-    model = cluster.make_method("hdbscan").fit(X)
-    assert len(set(model.labels_) - {-1}) >= 3
-    predicted = model.predict(X[:20])
-    assert np.mean(predicted == model.labels_[:20]) > 0.8
-
-
-def test_pick_method_auto_avoids_noisy_methods():
-    comparison = pd.DataFrame({"method": ["kmeans", "hdbscan"], "silhouette": [0.3, 0.6],
-                               "noise_share": [0.0, 0.5]})
+def test_pick_method_weighs_separation_stability_and_noise():
+    comparison = pd.DataFrame({
+        "method": ["kmeans", "gmm", "hdbscan", "rule: rfm_segment"],
+        "kind": ["clustering", "clustering", "clustering", "rule baseline"],
+        "silhouette": [0.30, 0.45, 0.60, 0.9],
+        "stability": [0.95, 0.70, 0.95, np.nan],
+        "noise_share": [0.0, 0.0, 0.5, 0.0],
+    })
+    # gmm separates best among the usable but is unstable; hdbscan leaves half out;
+    # the rule baseline is never chosen
     assert cluster.pick_method(comparison) == "kmeans"
+    loose = cluster.SelectionRules(min_stability=0.5)
+    assert cluster.pick_method(comparison, rules=loose) == "gmm"  # 0.45*0.70 > 0.30*0.95
     assert cluster.pick_method(comparison, "hdbscan") == "hdbscan"
-    with pytest.raises(ConfigError, match="method='ward'"):
+    with pytest.raises(ConfigError, match="method='ward' was not compared"):
         cluster.pick_method(comparison, "ward")
+    with pytest.raises(ConfigError, match="method='rule: rfm_segment' was not compared"):
+        cluster.pick_method(comparison, "rule: rfm_segment")
 
 
-def test_transform_logs_and_scales(transactions):
-    table = customer_features(transactions)
-    transform = cluster.make_transform(table, "behaviour").fit(table)
-    X = transform.transform(table)
-    assert X.shape[0] == len(table)
-    assert np.allclose(X.mean(axis=0), 0, atol=1e-9)
-    assert not np.isnan(X).any()
-    with pytest.raises(ConfigError, match="feature_set='nope'"):
-        cluster.make_transform(table, "nope")
+# --- comparison ---------------------------------------------------------------------------
+
+
+COLUMNS = ("method", "kind", "k", "silhouette", "silhouette_sample", "calinski_harabasz",
+           "davies_bouldin", "dbcv", "noise_share", "smallest_cluster_share", "stability",
+           "seconds", "fit_customers", "ari_truth", "ami_truth")
+
+
+def test_compare_methods_table(blobs):
+    X, truth = blobs
+    rule = np.where(X[:, 0] > np.median(X[:, 0]), "high", "low")
+    result = cluster.compare_methods(
+        X, X[:, 0], methods=("kmeans", "gmm", "ward", "hdbscan"), k_range=range(2, 7),
+        random_state=0, n_resamples=2, truth=truth, baselines={"half": rule})
+    table = result.table
+    assert tuple(table.columns[: len(COLUMNS)]) == COLUMNS
+    assert list(table["method"]) == ["kmeans", "gmm", "ward", "hdbscan", "rule: half"]
+    by = table.set_index("method")
+    assert (by.loc[["kmeans", "gmm", "ward", "hdbscan"], "ari_truth"] > 0.95).all()
+    assert by.loc["rule: half", "k"] == 2 and np.isnan(by.loc["rule: half", "stability"])
+    assert np.isnan(by.loc["kmeans", "dbcv"]) and by.loc["hdbscan", "dbcv"] > 0.5
+    assert by.loc["kmeans", "stability"] == pytest.approx(1.0)
+    assert set(result.k_scores) == {"kmeans", "gmm", "ward"}
+    assert result.k_scores["kmeans"]["chosen"].sum() == 1
+    agreement = result.agreement
+    assert list(agreement.index) == list(table["method"])
+    np.testing.assert_allclose(agreement.to_numpy(), agreement.to_numpy().T)
+    assert agreement.loc["kmeans", "gmm"] == pytest.approx(1.0)
+    # cluster 0 has the highest mean value
+    labels = result.results["kmeans"].labels
+    means = pd.Series(X[:, 0]).groupby(labels).mean()
+    assert means.idxmax() == 0 and means.is_monotonic_decreasing
+
+
+def test_compare_methods_fits_on_a_sample_and_assigns_everyone(blobs):
+    X, truth = blobs
+    result = cluster.compare_methods(X, X[:, 0], methods=("kmeans", "hdbscan"),
+                                     k_range=range(3, 6), fit_sample=200, n_resamples=1,
+                                     sample_size=150, truth=truth)
+    by = result.table.set_index("method")
+    assert (by["fit_customers"] == 200).all()
+    assert (by["silhouette_sample"] <= 150).all()
+    assert len(result.fit_rows) == 200
+    model = result.results["kmeans"]
+    assert len(model.labels) == len(X)
+    assert by.loc["kmeans", "ari_truth"] > 0.95
+
+
+def test_compare_methods_errors(blobs):
+    X, _ = blobs
+    with pytest.raises(ConfigError, match=r"method\(s\) \['kmedoids'\] are unknown"):
+        cluster.compare_methods(X, X[:, 0], methods=("kmeans", "kmedoids"))
+    with pytest.raises(ConfigError, match="methods is empty"):
+        cluster.compare_methods(X, X[:, 0], methods=())
+    with pytest.raises(ConfigError, match="k_range=\\[1, 2\\] must hold"):
+        cluster.compare_methods(X, X[:, 0], methods=("kmeans",), k_range=[1, 2])
+
+
+def test_profile_and_summary(table):
+    labels = np.where(table["orders"] > table["orders"].median(), 0, 1)
+    transform = cluster.FeatureTransform("behaviour").fit(table)
+    z = transform.standardised(table)
+    profile = cluster.cluster_profile(z, labels, list(z.columns))
+    assert list(profile.index) == [0, 1]
+    assert "orders" in profile and profile.loc[0, "orders"] > 0 > profile.loc[1, "orders"]
+    summary = cluster.cluster_summary(table, labels)
+    assert summary["customers"].sum() == len(table)
+    assert summary["revenue_share"].sum() == pytest.approx(1.0)
+
+
+# --- the stage ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster-run")
+    study.stage_inputs(folder, n_customers=400, seed=3)
+    study.feature_stage(folder)
+    return folder
+
+
+FAST = {"methods": "kmeans,gmm,ward,hdbscan", "k_max": 6, "n_resamples": 2}
+
+
+def test_cluster_stage_writes_files_and_reproduces(staged):
+    first = study.cluster_stage(staged, **FAST)
+    customers = pd.read_csv(staged / "customers.csv", dtype={"customer_id": str})
+    comparison = pd.read_csv(staged / "clustering_comparison.csv")
+    assert set(COLUMNS) <= set(comparison.columns)
+    assert comparison["chosen"].sum() == 1
+    assert {"rule: rfm_segment", "rule: value_tier", "rule: lifecycle_stage"} <= set(
+        comparison["method"])
+    assert comparison["ari_truth"].notna().all()
+    assert customers["cluster"].tolist() == first.labels[first.chosen].tolist()
+    assert (customers["cluster_method"] == first.chosen).all()
+    k_table = pd.read_csv(staged / "k_selection.csv")
+    assert set(k_table["method"]) == {"kmeans", "gmm", "ward"}
+    assert (staged / "cluster_agreement.csv").is_file()
+    model = joblib.load(staged / "cluster_model.joblib")
+    assert isinstance(model, cluster.SegmentModel)
+    np.testing.assert_array_equal(model.predict(first.customers, chunk_size=57),
+                                  first.customers["cluster"].to_numpy())
+    means = first.customers[first.customers["cluster"] >= 0].groupby("cluster")[
+        "revenue"].mean()
+    assert means.is_monotonic_decreasing
+    assert first.map_xy.shape == (len(first.map_rows), 2)
+    assert set(first.method_labels) == {"kmeans", "gmm", "ward", "hdbscan"}
+
+    second = study.cluster_stage(staged, **FAST)
+    for name, labels in first.labels.items():
+        np.testing.assert_array_equal(labels, second.labels[name])
+    pd.testing.assert_frame_equal(first.comparison.drop(columns="seconds"),
+                                  second.comparison.drop(columns="seconds"))
+
+
+def test_cluster_stage_errors(staged):
+    with pytest.raises(ConfigError, match="k_min=5, k_max=3"):
+        study.cluster_stage(staged, k_min=5, k_max=3)
+    with pytest.raises(ConfigError, match=r"method\(s\) \['spectral'\] are unknown"):
+        study.cluster_stage(staged, methods="kmeans,spectral")
+    with pytest.raises(ConfigError, match="method='hdbscan' was not compared"):
+        study.cluster_stage(staged, methods="kmeans", k_max=4, n_resamples=1,
+                            method="hdbscan")
+    with pytest.raises(ConfigError, match="n_resamples=0"):
+        study.cluster_stage(staged, n_resamples=0)

@@ -3,37 +3,73 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import random_transactions
+from conftest import SHARED_RETAIL, random_transactions
 
-from seglab.errors import ConfigError
-from seglab.features import customer_features, default_as_of, rfm_summary
+from seglab.errors import ConfigError, InputError
+from seglab.features import (
+    FEATURE_DOCS,
+    MIX_COLUMNS,
+    CustomerTransform,
+    customer_features,
+    default_as_of,
+    feature_dictionary,
+    feature_overview,
+    fit_transform_for,
+    load_transform,
+    rfm_summary,
+    save_transform,
+)
 
 lifetimes_utils = pytest.importorskip("lifetimes.utils")
+
+
+def lifetimes_rfm(tx: pd.DataFrame, as_of: pd.Timestamp, time_unit: str) -> pd.DataFrame:
+    expected = lifetimes_utils.summary_data_from_transaction_data(
+        tx, "customer_id", "order_date", "amount",
+        observation_period_end=as_of, freq=time_unit,
+    )
+    expected.index = expected.index.astype("string")
+    return expected.sort_index()
+
+
+def cut(tx: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    return tx[tx["order_date"] < as_of.normalize() + pd.Timedelta(days=1)]
 
 
 @pytest.mark.parametrize("time_unit", ["D", "W"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_rfm_equals_lifetimes(time_unit, seed):
     tx = random_transactions(80, seed=seed)
-    as_of = pd.Timestamp("2024-03-01")
-    expected = lifetimes_utils.summary_data_from_transaction_data(
-        tx, "customer_id", "order_date", "amount",
-        observation_period_end=as_of, freq=time_unit,
-    )
+    as_of = pd.Timestamp("2024-03-01")  # a Friday: the week goes on after it
     got = rfm_summary(tx, as_of=as_of, time_unit=time_unit)
-    expected.index = expected.index.astype("string")
-    pd.testing.assert_frame_equal(got, expected.sort_index(), check_exact=False, atol=1e-9,
-                                  rtol=0, check_index_type=False)
+    # lifetimes keeps the rest of the as_of period; on a log that ends at as_of
+    # (as after cleaning) the two agree exactly.
+    expected = lifetimes_rfm(cut(tx, as_of), as_of, time_unit)
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, atol=1e-9, rtol=0,
+                                  check_index_type=False)
+
+
+def test_rfm_drops_lines_after_as_of_where_lifetimes_keeps_the_week():
+    tx = pd.DataFrame({
+        "customer_id": pd.array(["a", "a", "a"], dtype="string"),
+        "order_date": pd.to_datetime(["2024-02-05", "2024-02-28", "2024-03-02"]),
+        "amount": [10.0, 20.0, 40.0],
+    })
+    as_of = pd.Timestamp("2024-02-28")  # Wednesday; 2024-03-02 is the Saturday after
+    ours = rfm_summary(tx, as_of=as_of, time_unit="W").loc["a"]
+    theirs = lifetimes_rfm(tx, as_of, "W").loc["a"]
+    assert ours["monetary_value"] == 20.0  # the documented meaning: later lines truncated
+    assert theirs["monetary_value"] == 60.0  # lifetimes' code keeps Thursday-Sunday
+    assert ours["frequency"] == theirs["frequency"] == 1.0
+    assert ours["T"] == theirs["T"] == 3.0
 
 
 def test_rfm_ignores_periods_after_as_of():
     tx = random_transactions(30)
     as_of = pd.Timestamp("2023-06-30")
-    later = tx[tx["order_date"] >= as_of + pd.Timedelta(days=1)]
-    assert not later.empty
+    assert not tx[tx["order_date"] >= as_of + pd.Timedelta(days=1)].empty
     got = rfm_summary(tx, as_of=as_of)
-    assert set(got.index) == set(tx.loc[tx["order_date"] < as_of + pd.Timedelta(days=1),
-                                        "customer_id"])
+    assert set(got.index) == set(cut(tx, as_of)["customer_id"])
     assert (got["T"] >= got["recency"]).all()
 
 
@@ -51,13 +87,31 @@ def test_monthly_rfm_counts_calendar_months():
 def test_bad_time_unit():
     with pytest.raises(ConfigError, match="time_unit='Q'"):
         rfm_summary(random_transactions(5), time_unit="Q")
+    with pytest.raises(ConfigError, match="time_unit='Q'"):
+        customer_features(random_transactions(5), time_unit="Q")
+
+
+@pytest.mark.parametrize(("option", "value"), [("window_days", 0), ("category_top_n", -1),
+                                                ("channel_top_n", 2.5)])
+def test_bad_options(option, value):
+    with pytest.raises(ConfigError, match=f"{option}="):
+        customer_features(random_transactions(5), **{option: value})
+
+
+def test_missing_column_is_named():
+    tx = random_transactions(5).drop(columns="amount")
+    with pytest.raises(InputError, match="no column 'amount'"):
+        customer_features(tx)
+    tx = random_transactions(5).assign(order_date="2024-01-01")
+    with pytest.raises(InputError, match="order_date should hold dates"):
+        customer_features(tx)
 
 
 def test_customer_features_plain_figures(transactions):
     as_of = default_as_of(transactions)
     table = customer_features(transactions, as_of=as_of)
     assert table.columns[0] == "customer_id"
-    assert table["customer_id"].is_unique
+    assert table["customer_id"].is_unique and table["customer_id"].is_monotonic_increasing
     assert table["revenue"].sum() == pytest.approx(transactions["amount"].sum())
     one = table.iloc[0]
     mine = transactions[transactions["customer_id"] == one["customer_id"]]
@@ -65,10 +119,24 @@ def test_customer_features_plain_figures(transactions):
     assert one["orders"] == purchases["order_id"].nunique()
     assert one["sales"] == pytest.approx(purchases["amount"].sum())
     assert one["avg_order_value"] == pytest.approx(one["sales"] / one["orders"])
-    assert one["days_since_last_order"] == (as_of - purchases["order_date"].max()).days
+    last_day = purchases["order_date"].max().normalize()
+    assert one["days_since_last_order"] == (as_of - last_day).days
+    # Daily RFM: both count days, T from the first line of any kind (a return too).
+    assert (table["tenure_days"] <= table["T"]).all()
+    assert (table["tenure_days"] == table["T"]).mean() > 0.9
     shares = table.filter(like="channel_share_").sum(axis=1)
     assert np.allclose(shares[table["sales"] > 0], 1.0)
     assert (table["return_share"] >= 0).all()  # may exceed 1: returns of earlier purchases
+
+
+def test_days_since_last_order_counts_calendar_days():
+    tx = pd.DataFrame({
+        "customer_id": pd.array(["a", "b"], dtype="string"),
+        "order_date": pd.to_datetime(["2024-03-10 23:50", "2024-03-09 08:00"]),
+        "amount": [5.0, 7.0],
+    })
+    table = customer_features(tx, as_of="2024-03-10").set_index("customer_id")
+    assert table["days_since_last_order"].to_dict() == {"a": 0, "b": 1}
 
 
 def test_one_time_buyers_have_no_gap(transactions):
@@ -76,17 +144,206 @@ def test_one_time_buyers_have_no_gap(transactions):
     single = table["orders"] == 1
     assert single.any()
     assert table.loc[single, "mean_days_between_orders"].isna().all()
+    assert table.loc[single, "purchase_regularity"].isna().all()
+
+
+def small_log() -> pd.DataFrame:
+    """Customer a buys every 10 days; b twice, then returns; c once, in the old window."""
+    rows = [
+        ("a", "o1", "2024-01-01 10:00", 100.0, "Home", "UK", 2.0),
+        ("a", "o1", "2024-01-01 10:00", 50.0, "Toys", "UK", 1.0),
+        ("a", "o2", "2024-01-11 10:00", 40.0, "Home", "UK", 1.0),
+        ("a", "o3", "2024-01-21 10:00", 60.0, "Books", "UK", 3.0),
+        ("a", "o4", "2024-01-31 10:00", 30.0, "Garden", "FR", 1.0),
+        ("b", "o5", "2023-12-01 09:00", 80.0, "Home", "FR", 1.0),
+        ("b", "o6", "2024-01-15 09:00", 20.0, None, "FR", 1.0),
+        ("b", "r6", "2024-01-20 09:00", -20.0, None, "FR", -1.0),
+        ("c", "o7", "2023-09-01 12:00", 15.0, "Toys", "DE", 1.0),
+    ]
+    tx = pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "amount",
+                                     "category", "country", "quantity"])
+    tx["order_date"] = pd.to_datetime(tx["order_date"])
+    for column in ("customer_id", "order_id", "category", "country"):
+        tx[column] = tx[column].astype("string")
+    return tx
+
+
+def test_behaviour_features_by_hand():
+    table = customer_features(small_log(), as_of="2024-02-01", window_days=60,
+                              category_top_n=2).set_index("customer_id")
+    a, b, c = table.loc["a"], table.loc["b"], table.loc["c"]
+    # a: purchases 10 days apart on four days -> mean 10, sd 0, perfectly regular.
+    assert a["mean_days_between_orders"] == 10.0
+    assert a["std_days_between_orders"] == 0.0
+    assert a["purchase_regularity"] == 1.0
+    assert a["lines_per_order"] == 5 / 4 and a["units_per_order"] == 8 / 4
+    # a bought in one month only (January): no repurchase month after the first.
+    assert a["repurchase_rate"] == 0.0
+    # b bought in December and January; one month since December -> 1 / 2 months.
+    assert b["repurchase_rate"] == pytest.approx(1 / 2)
+    # Windows of 60 days: recent = Dec 4 .. Feb 1, previous = Oct 5 .. Dec 3.
+    assert (b["recent_revenue"], b["previous_revenue"]) == (0.0, 80.0)
+    assert b["spend_trend"] == -1.0
+    assert a["spend_trend"] == 1.0
+    assert c["spend_trend"] == 0.0  # no spend in either window
+    assert b["return_share"] == pytest.approx(20 / 100)
+    # Top-2 categories overall: Home (220) and Toys (65); Books, Garden and none -> other.
+    assert list(table.filter(like="category_share_")) == [
+        "category_share_home", "category_share_toys", "category_share_other"]
+    assert a["category_share_home"] == pytest.approx(140 / 280)
+    assert a["category_share_toys"] == pytest.approx(50 / 280)
+    assert a["category_share_other"] == pytest.approx(90 / 280)
+    assert b["category_share_other"] == pytest.approx(20 / 100)
+    assert c["category_share_toys"] == 1.0
+    assert (a["top_category"], a["top_category_share"]) == ("Home", pytest.approx(0.5))
+    assert c["top_category"] == "Toys"
+    assert (a["country"], b["country"], c["country"]) == ("UK", "FR", "DE")
+    assert b["orders"] == 2  # the return is not a purchase
+
+
+def test_every_column_is_documented():
+    table = customer_features(small_log(), as_of="2024-02-01")
+    documented = set(FEATURE_DOCS)
+    for column in table.columns.drop("customer_id"):
+        if column.startswith(tuple(MIX_COLUMNS.values())):
+            continue
+        assert column in documented, column
+    dictionary = feature_dictionary()
+    assert list(dictionary.columns) == ["feature", "unit", "formula"]
+    assert len(dictionary) == len(FEATURE_DOCS)
+
+
+def test_feature_overview_lists_numeric_features(transactions):
+    overview = feature_overview(customer_features(transactions))
+    assert "revenue" in set(overview["feature"])
+    assert "first_order" not in set(overview["feature"])
+    row = overview.set_index("feature").loc["mean_days_between_orders"]
+    assert row["customers"] < len(customer_features(transactions))
 
 
 def test_customer_features_joins_attributes(transactions):
-    attributes = pd.DataFrame({"customer_id": pd.array(["00000", "00001"], dtype="string"),
-                               "gender": ["F", "M"]})
-    table = customer_features(transactions, customers=attributes)
-    assert table.set_index("customer_id").loc["00001", "gender"] == "M"
+    attributes = pd.DataFrame({
+        "customer_id": pd.array(["00000", "00001"], dtype="string"),
+        "gender": pd.array(["F", "M"], dtype="string"),
+        "birth_year": pd.array([1980, 2000], dtype="Int64"),
+        "signup_date": pd.to_datetime(["2022-01-01", "2023-06-01"]),
+    })
+    table = customer_features(transactions, customers=attributes, as_of="2024-06-30")
+    indexed = table.set_index("customer_id")
+    assert indexed.loc["00001", "gender"] == "M"
+    assert indexed.loc["00000", "age"] == 44
+    assert indexed.loc["00001", "days_since_signup"] == (
+        pd.Timestamp("2024-06-30") - pd.Timestamp("2023-06-01")).days
     assert table["gender"].isna().sum() == len(table) - 2
+
+
+def test_customer_file_region_wins_over_transactions():
+    tx = small_log().rename(columns={"country": "region"})
+    attributes = pd.DataFrame({"customer_id": pd.array(["a"], dtype="string"),
+                               "region": pd.array(["North"], dtype="string")})
+    table = customer_features(tx, customers=attributes).set_index("customer_id")
+    assert table.loc["a", "region"] == "North"
+    assert table.loc["b", "region"] == "FR"
 
 
 def test_inputs_not_modified(transactions):
     before = transactions.copy()
     customer_features(transactions)
     pd.testing.assert_frame_equal(transactions, before)
+
+
+# --- the transform for clustering -------------------------------------------------------
+
+
+def test_behaviour_transform_logs_and_standardises(transactions):
+    table = customer_features(transactions)
+    transform = fit_transform_for(table, feature_set="behaviour")
+    X = transform.transform(table)
+    names = list(transform.get_feature_names_out())
+    assert names[:4] == ["days_since_last_order", "orders", "avg_order_value", "tenure_days"]
+    assert {"return_share", "discount_share", "channel_share_app"} <= set(names)
+    np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-9)
+    np.testing.assert_allclose(X.std(axis=0), 1, atol=1e-9)
+    orders = np.log1p(table["orders"].to_numpy(dtype=float))
+    np.testing.assert_allclose(X[:, 1], (orders - orders.mean()) / orders.std(), atol=1e-9)
+
+
+def test_extended_transform_one_hot_and_robust_scaling():
+    from seglab import synth
+
+    study = synth.make_study(300, seed=1)
+    table = customer_features(study.transactions, customers=study.customers)
+    transform = CustomerTransform("extended", scaling="robust", winsorize=0.01,
+                                  max_categories=3).fit(table)
+    X = transform.transform(table)
+    names = list(transform.get_feature_names_out())
+    assert X.shape == (len(table), len(names))
+    assert not np.isnan(X).any()
+    assert "category_share_other" in names and "region=other" in names
+    region = [i for i, n in enumerate(names) if n.startswith("region=")]
+    assert len(region) == 4 and np.allclose(X[:, region].sum(axis=1), 1.0)
+    numeric = [i for i, n in enumerate(names) if "=" not in n]
+    assert np.allclose(np.median(X[:, numeric], axis=0), 0.0, atol=1e-9)
+    summary = transform.summary()
+    assert len(summary) == len(names)
+    assert summary.loc[summary["column"] == "orders", "clipped_to"].iat[0] != ""
+
+
+def test_transform_saved_and_reused_on_new_data(tmp_path, transactions):
+    table = customer_features(transactions)
+    transform = fit_transform_for(table, feature_set="behaviour", scaling="robust")
+    path = save_transform(transform, tmp_path / "t.joblib")
+    again = load_transform(path)
+    new = customer_features(random_transactions(20, seed=7))
+    np.testing.assert_array_equal(again.transform(new), transform.transform(new))
+    with pytest.raises(InputError, match="lacks column 'orders'"):
+        again.transform(new.drop(columns="orders"))
+    with pytest.raises(InputError, match="no saved feature transform"):
+        load_transform(tmp_path / "missing.joblib")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"feature_set": "nope"}, "feature_set='nope'"),
+    ({"scaling": "minmax"}, "scaling='minmax'"),
+    ({"winsorize": 0.6}, "winsorize=0.6"),
+])
+def test_transform_rejects_bad_parameters(kwargs, match, transactions):
+    table = customer_features(transactions)
+    with pytest.raises(ConfigError, match=match):
+        CustomerTransform(**kwargs).fit(table)
+
+
+# --- the real log -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def retail() -> tuple[pd.DataFrame, pd.Timestamp]:
+    if not SHARED_RETAIL.exists():
+        pytest.skip("UCI Online Retail log not available")
+    from seglab import clean, io
+
+    tx = io.load_transactions(SHARED_RETAIL, columns="online_retail")
+    as_of = default_as_of(tx)
+    return clean.clean_transactions(tx, as_of=as_of).transactions, as_of
+
+
+@pytest.mark.parametrize("time_unit", ["D", "W"])
+def test_rfm_equals_lifetimes_on_online_retail(retail, time_unit):
+    tx, as_of = retail
+    got = rfm_summary(tx, as_of=as_of, time_unit=time_unit)
+    expected = lifetimes_rfm(tx, as_of, time_unit)
+    assert len(got) > 4000
+    pd.testing.assert_frame_equal(got, expected, check_exact=False, atol=1e-9, rtol=0,
+                                  check_index_type=False)
+
+
+def test_engine_equals_pandas_and_lifetimes_on_online_retail(retail):
+    from seglab import engine
+
+    tx, as_of = retail
+    ours = engine.customer_aggregates(tx, as_of=as_of)
+    reference = customer_features(tx, as_of=as_of)
+    pd.testing.assert_frame_equal(ours, reference, check_exact=False, atol=1e-9, rtol=0)
+    rfm = ours.set_index("customer_id")[["frequency", "recency", "T", "monetary_value"]]
+    pd.testing.assert_frame_equal(rfm, lifetimes_rfm(tx, as_of, "D"), check_exact=False,
+                                  atol=1e-9, rtol=0, check_index_type=False)

@@ -477,3 +477,79 @@ def test_write_study_into_a_file_raises_run_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(RunError, match="Cannot write the synthetic study"):
         synth.write_study(synth.make_study(20), blocker)
+
+
+# ------------------------------------------------------------------ planted movement
+
+
+def test_movement_lists_every_customer_with_its_activity_period(study):
+    movement = study.movement
+    assert list(movement.columns) == ["customer_id", "segment", "active_from", "active_until"]
+    pd.testing.assert_series_equal(movement["customer_id"], study.truth["customer_id"])
+    pd.testing.assert_series_equal(movement["segment"], study.truth["segment"])
+    assert movement["active_from"].dtype == np.dtype("datetime64[ns]")
+    assert movement["active_until"].dtype == np.dtype("datetime64[ns]")
+    ended = movement.dropna(subset=["active_until"])
+    assert (ended["active_from"] <= ended["active_until"]).all()
+
+
+def test_every_purchase_falls_in_the_planted_activity_period(study):
+    sales = study.transactions[study.transactions["quantity"] > 0]
+    days = sales.groupby("customer_id")["order_date"].agg(["min", "max"])
+    table = study.movement.set_index("customer_id").join(days)
+    assert (table["min"].dt.normalize() >= table["active_from"]).all()
+    until = table["active_until"].fillna(END)
+    assert (table["max"].dt.normalize() <= until).all()
+    window_start = END - pd.Timedelta(days=round(365.25 * 2))
+    inside = table["active_from"] >= window_start
+    assert inside.mean() > 0.3
+    assert (table.loc[inside, "min"].dt.normalize() == table.loc[inside, "active_from"]).all()
+
+
+def test_movement_is_planted_by_segment(study):
+    movement = study.movement
+    ago = (END - movement["active_until"]).dt.days
+    segment = movement["segment"]
+    lapsing = segment == "Lapsing"
+    assert ago[lapsing].between(120, 366).all()
+    assert ago[segment == "One-time"].between(200, 731).all()
+    ongoing = ~segment.isin(["Lapsing", "One-time"])
+    assert movement.loc[ongoing, "active_until"].isna().all()
+    new = segment == "New"
+    assert ((END - movement.loc[new, "active_from"]).dt.days <= 90).all()
+    # New customers of the ongoing segments keep arriving all through the window.
+    regular = movement[segment.isin(["Regular", "Bargain hunter"])]
+    arrived = regular["active_from"] >= END - pd.Timedelta(days=365)
+    assert 0.1 < arrived.mean() < 0.6
+
+
+def test_planted_stage_follows_the_activity_periods(study):
+    movement = study.movement
+    at_end = synth.planted_stage(movement, END - pd.Timedelta(days=1))
+    assert list(at_end.index) == list(movement["customer_id"])
+    assert set(at_end) == {"New", "Active", "Lapsed"}
+    segment = movement.set_index("customer_id")["segment"]
+    assert (at_end[segment == "One-time"] == "Lapsed").all()
+    assert (at_end[segment == "New"] == "New").all()
+    assert (at_end[segment == "VIP loyal"] == "Active").all()
+    lapsing = at_end[segment == "Lapsing"]
+    assert 0.5 < (lapsing == "Lapsed").mean() < 1.0  # some stopped less than 120 days ago
+    year_ago = synth.planted_stage(movement, END - pd.Timedelta(days=366))
+    assert (year_ago[segment == "New"] == "(not yet)").all()
+    assert (year_ago[segment == "Lapsing"] != "Lapsed").all()
+    assert synth.PLANTED_STAGES == ("(not yet)", "New", "Active", "Lapsed")
+    eager = synth.planted_stage(movement, END - pd.Timedelta(days=1), lapse_days=0)
+    assert (eager[segment == "Lapsing"] == "Lapsed").all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"as_of": "soon"}, r"as_of='soon' is not a date"),
+        ({"as_of": "2026-01-01", "lapse_days": -1}, r"lapse_days=-1 should be a whole number"),
+        ({"as_of": "2026-01-01", "new_days": 1.5}, r"new_days=1.5 should be a whole number"),
+    ],
+)
+def test_planted_stage_rejects_bad_arguments(study, kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        synth.planted_stage(study.movement, **kwargs)

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import random_transactions
+from typer.testing import CliRunner
+
+from seglab import engine, synth
+from seglab.cli import app
+from seglab.errors import ConfigError, InputError
+from seglab.features import customer_features
+
+RFM_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "orders",
+               "revenue", "sales", "first_order", "last_order", "days_since_last_order",
+               "tenure_days", "avg_order_value"]
+
+
+def assert_same(ours: pd.DataFrame, reference: pd.DataFrame) -> None:
+    assert list(ours.columns) == list(reference.columns)
+    pd.testing.assert_frame_equal(ours, reference, check_exact=False, atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("time_unit", ["D", "W", "M"])
+@pytest.mark.parametrize("seed", [0, 3])
+def test_duckdb_equals_pandas(time_unit, seed):
+    tx = random_transactions(70, seed=seed)
+    kwargs = {"as_of": "2024-05-31", "time_unit": time_unit, "window_days": 90,
+              "category_top_n": 2, "channel_top_n": 2}
+    assert_same(engine.customer_aggregates(tx, **kwargs), customer_features(tx, **kwargs))
+
+
+def test_duckdb_equals_pandas_without_order_ids():
+    tx = random_transactions(60, seed=5).drop(columns=["order_id", "category", "channel"])
+    assert_same(engine.customer_aggregates(tx), customer_features(tx))
+
+
+def test_duckdb_equals_pandas_on_awkward_orders():
+    tx = random_transactions(40, seed=2)
+    tx["order_id"] = tx["order_id"].mask(tx.index % 7 == 0)  # some lines without an id
+    span = tx["order_id"] == tx["order_id"].dropna().iloc[0]  # one order over two days
+    tx.loc[span.fillna(False) & (tx.index % 2 == 1), "order_date"] += pd.Timedelta(days=1)
+    tx.loc[3, "category"] = pd.NA
+    assert_same(engine.customer_aggregates(tx, category_top_n=1),
+                customer_features(tx, category_top_n=1))
+
+
+def test_numeric_customer_ids_sort_as_text_in_both_paths():
+    tx = random_transactions(30, seed=9)
+    tx["customer_id"] = tx["customer_id"].astype(int) * 7  # 0, 7, ..., 203
+    ours, reference = engine.customer_aggregates(tx), customer_features(tx)
+    assert_same(ours, reference)
+    assert ours["customer_id"].iloc[:3].tolist() == ["0", "105", "112"]
+
+
+def test_duckdb_equals_pandas_on_the_synthetic_study():
+    study = synth.make_study(400, seed=3)
+    assert_same(engine.customer_aggregates(study.transactions, customers=study.customers),
+                customer_features(study.transactions, customers=study.customers))
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_files_read_straight_from_disk(tmp_path, suffix):
+    tx = random_transactions(50, seed=4)
+    path = tmp_path / f"tx{suffix}"
+    if suffix == ".csv":
+        tx.to_csv(path, index=False)
+    else:
+        tx.to_parquet(path, index=False)
+    assert_same(engine.customer_aggregates(path), engine.customer_aggregates(tx))
+
+
+def test_column_mapping_and_derived_amount(tmp_path):
+    tx = random_transactions(30, seed=6)
+    raw = tx.drop(columns="amount").rename(columns={
+        "customer_id": "Client", "order_date": "When", "quantity": "Qty",
+        "unit_price": "Price"})
+    path = tmp_path / "raw.parquet"
+    raw.to_parquet(path, index=False)
+    mapping = "customer_id=Client,order_date=When,quantity=Qty,unit_price=Price"
+    ours = engine.customer_aggregates(path, columns=mapping)
+    assert_same(ours, customer_features(tx.assign(amount=tx["quantity"] * tx["unit_price"])))
+
+
+def test_rfm_table_is_the_rfm_part_of_the_full_table():
+    tx = random_transactions(50, seed=8)
+    full = engine.customer_aggregates(tx, time_unit="W")
+    assert_same(engine.rfm_table(tx, time_unit="W"), full[RFM_COLUMNS])
+    bare = tx.drop(columns="order_id")
+    assert_same(engine.rfm_table(bare), engine.customer_aggregates(bare)[RFM_COLUMNS])
+
+
+def test_sql_reads_one_relation_and_is_plain():
+    sql = engine.feature_sql(random_transactions(10))
+    assert "FROM transactions" in sql
+    assert "read_parquet" not in sql and "QUALIFY" not in sql and "::" not in sql
+    sqlglot = pytest.importorskip("sqlglot")
+    spark = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+    assert "MIN_BY" in spark
+
+
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(InputError, match="no column 'customer_id'"):
+        engine.customer_aggregates(random_transactions(5).drop(columns="customer_id"))
+    with pytest.raises(InputError, match="no column 'amount'"):
+        engine.customer_aggregates(
+            random_transactions(5).drop(columns=["amount", "unit_price"]))
+    with pytest.raises(InputError, match="file not found"):
+        engine.customer_aggregates(tmp_path / "nope.parquet")
+    with pytest.raises(InputError, match=r"cannot aggregate a \.xlsx file"):
+        engine.customer_aggregates(tmp_path / "orders.xlsx")
+    with pytest.raises(ConfigError, match="time_unit='Y'"):
+        engine.customer_aggregates(random_transactions(5), time_unit="Y")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,order_date,amount\n1,12/31/2023 10:00,5\n2,yesterday,3\n")
+    with pytest.raises(InputError, match="Dates must be ISO"):
+        engine.customer_aggregates(bad)
+
+
+# --- the command -----------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def raw_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("nightly")
+    study = synth.make_study(300, seed=2)
+    path = folder / "orders.csv"
+    study.transactions.to_csv(path, index=False)
+    return path, study
+
+
+def test_features_command_writes_the_customer_table(raw_file, tmp_path):
+    path, _ = raw_file
+    out = tmp_path / "scores" / "customers.parquet"
+    result = runner.invoke(app, ["features", "--data", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    table = pd.read_parquet(out)
+    assert table["customer_id"].is_unique and table.columns[0] == "customer_id"
+    for column in ("frequency", "monetary_value", "rfm_segment", "value_tier",
+                   "lifecycle_stage", "value_growth_quadrant"):
+        assert table[column].notna().all(), column
+    # Same intake and cleaning as a run: the clean log's customers, the clean revenue.
+    from seglab import clean, io
+
+    clean_tx = clean.clean_transactions(io.load_transactions(path)).transactions
+    assert len(table) == clean_tx["customer_id"].nunique()
+    assert table["revenue"].sum() == pytest.approx(clean_tx["amount"].sum())
+
+
+def test_features_command_fast_path_and_csv(raw_file, tmp_path):
+    path, _ = raw_file
+    clean_file = tmp_path / "clean.parquet"
+    from seglab import clean, io
+
+    as_of = "2026-07-01"
+    kept = clean.clean_transactions(io.load_transactions(path),
+                                    as_of=pd.Timestamp(as_of)).transactions
+    kept.to_parquet(clean_file, index=False)
+    slow, fast = tmp_path / "slow.csv", tmp_path / "fast.csv"
+    for args, out in (([], slow), (["--no-clean"], fast)):
+        result = runner.invoke(app, ["features", "--data", str(clean_file), "--as-of",
+                                     as_of, "-o", str(out), *args])
+        assert result.exit_code == 0, result.output
+    read = {"dtype": {"customer_id": str}}
+    pd.testing.assert_frame_equal(pd.read_csv(fast, **read), pd.read_csv(slow, **read))
+
+
+def test_features_command_errors_are_one_line(raw_file, tmp_path):
+    path, _ = raw_file
+    result = runner.invoke(app, ["features", "--data", str(path), "-o",
+                                 str(tmp_path / "c.xlsx")])
+    assert result.exit_code == 2
+    assert "name the output .parquet or .csv" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(app, ["features", "--data", str(tmp_path / "none.csv"), "-o",
+                                 str(tmp_path / "c.csv")])
+    assert result.exit_code == 2 and "none.csv" in result.output
+    params = tmp_path / "p.yaml"
+    params.write_text("segment_rules: {new_dayz: 3}\nk_max: 4\n")
+    result = runner.invoke(app, ["features", "--data", str(path), "--params", str(params),
+                                 "-o", str(tmp_path / "c.csv")])
+    assert result.exit_code == 2 and "new_dayz" in result.output
