@@ -19,7 +19,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from seglab import cluster, features, persona, profit, segments, synth
+from seglab import clv, cluster, features, persona, profit, segments, synth
 from seglab import io as seglab_io
 from seglab.errors import ConfigError, InputError
 
@@ -655,8 +655,6 @@ def profit_stage(
     ConfigError
         For an unknown segment column, cost item, sub-segment column or a bad rule.
     """
-    from seglab import clv
-
     folder = run_folder(run_dir)
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     if segment_col not in table:
