@@ -195,3 +195,7 @@ def version() -> None:
 def main() -> None:  # pragma: no cover - console entry point
     """Run the CLI."""
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m seglab.cli
+    main()

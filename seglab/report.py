@@ -69,9 +69,11 @@ analysis date {{ as_of }} &middot;
 
 RUN_FILES: tuple[tuple[str, str], ...] = (
     ("customers.csv", "one row per customer: features, segments, profit (CRM export)"),
-    ("segments.csv", "one row per segment: persona, size, revenue, profit, strategy"),
+    ("segments.csv", "one row per segment: persona, size, revenue, profit, CLV, strategy"),
     ("clustering_comparison.csv", "every clustering method scored side by side"),
     ("cleaning_log.csv", "every row dropped or changed by cleaning, and why"),
+    ("segment_migration.csv", "customers and revenue moving between segments, date to date"),
+    ("segment_monitoring.csv", "each segment's size, revenue, profit and churn over time"),
     ("metrics.json", "the run's key figures"),
     ("manifest.json", "parameters, inputs with checksums, versions, timings"),
 )

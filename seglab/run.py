@@ -290,6 +290,7 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
             customer_columns=options.customer_columns, encoding=options.encoding,
             sheet=options.sheet, as_of=options.as_of, seed=options.seed,
             n_customers=options.synthetic_customers, bad_dates=options.bad_dates,
+            mask_pii=options.mask_pii,
         )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -19,7 +19,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from seglab import clv, cluster, features, persona, profit, segments, synth
+from seglab import cluster, clv, features, persona, profit, segments, synth
 from seglab import io as seglab_io
 from seglab.errors import ConfigError, InputError
 
@@ -128,6 +128,7 @@ def stage_inputs(
     seed: int = 0,
     n_customers: int = 2000,
     bad_dates: str = "fail",
+    mask_pii: bool = False,
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
 
@@ -153,6 +154,8 @@ def stage_inputs(
         Size of the synthetic data.
     bad_dates : {"fail", "drop"}
         Whether a few unparseable dates fail the run or are dropped with a warning.
+    mask_pii : bool
+        Whether reports must show customer ids as pseudonyms (recorded in study.json).
 
     Returns
     -------
@@ -194,7 +197,8 @@ def stage_inputs(
     if truth is not None:
         truth.to_csv(folder / "truth.csv", index=False)
     write_json(folder.parent / "study.json",
-               {"as_of": as_of_ts, "source": source, "synthetic": data is None, "seed": seed})
+               {"as_of": as_of_ts, "source": source, "synthetic": data is None, "seed": seed,
+                "mask_pii": mask_pii})
     return StudyInputs(transactions, attributes, truth, as_of_ts, source)
 
 
@@ -345,10 +349,13 @@ def feature_stage(
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
     if not (folder / "transactions.parquet").exists():
         clean_stage(folder)
+    # One DuckDB thread: parallel float sums add in varying order, and a study must give
+    # byte-identical numbers on every run (nightly `seglab features` uses all cores).
     table = engine.customer_aggregates(
         folder / "transactions.parquet", as_of=inputs.as_of, customers=inputs.customers,
         time_unit=options.time_unit, window_days=options.window_days,
         category_top_n=options.category_top_n, channel_top_n=options.channel_top_n,
+        threads=1,
     )
     table = segments.rule_segments(table, rules=rule_set)
     transform = features.fit_transform_for(

@@ -138,8 +138,11 @@ def test_cluster_assigner_keeps_the_reported_labels_at_every_date(tx, snaps):
     earlier = snaps.features[snaps.dates[0]]  # has no "extra" column: filled in
     labels = assign(earlier)
     assert len(labels) == len(earlier) and set(labels) <= {0, 1, 2}
-    taken = dynamics.take_snapshots(tx, snaps.dates[-2:], cluster_labels=assign)
+    taken = dynamics.take_snapshots(tx, snaps.dates[-3:], cluster_labels=assign)
     assert taken.at(snaps.dates[-1])["cluster"].tolist() == reference["cluster"].tolist()
+    flows = dynamics.migration(taken, tx, segment_col="cluster")
+    assert set(flows["from_segment"]) == {"(new)", "0", "1", "2"}  # not "0.0"
+    assert dynamics.check_migration(flows, taken, segment_col="cluster")["agrees"].all()
 
 
 def test_cluster_assigner_uses_a_model_that_predicts_reported_labels(snaps):
