@@ -17,7 +17,9 @@ For each size and method, the method is fitted on ``--fit-sample`` customers (th
 stage's ``fit_sample``; Ward builds its tree on 5,000 of them) at k=6 and then assigns
 everyone with ``predict`` in chunks of 100,000. Columns: ``fit_s`` and ``assign_s``
 (wall seconds), ``peak_mb`` (largest growth of the process's resident memory during fit
-and assignment, sampled every 20 ms), ``k`` found, ``noise`` share and ``ari_truth`` on
+and assignment, sampled every 20 ms; memory freed by an earlier step and reused shows as
+no growth), ``rss_mb`` (the process's peak resident memory then, the customer table
+included), ``k`` found, ``noise`` share and ``ari_truth`` on
 all customers. ``--full`` adds one row per size for :func:`seglab.cluster.compare_methods`
 with the stage's defaults (k 2-8, 3 refits for stability, all five methods).
 """
@@ -116,6 +118,7 @@ def time_method(X: np.ndarray, truth: np.ndarray, method: str, *, fit_sample: in
         "fit_s": fitted - started,
         "assign_s": assigned - fitted,
         "peak_mb": memory.growth,
+        "rss_mb": memory.peak,
         "k": model.n_clusters_,
         "noise": float(np.mean(labels < 0)),
         "ari_truth": adjusted_rand_score(truth, labels),
@@ -172,8 +175,9 @@ def main() -> None:
                 best = result.table.set_index("method").loc[chosen]
                 rows.append({"customers": n, "method": f"compare_methods -> {chosen}",
                              "fit_s": total, "assign_s": np.nan, "peak_mb": memory.growth,
-                             "k": best["k"], "noise": best["noise_share"],
-                             "ari_truth": best["ari_truth"]})
+                             "rss_mb": memory.peak, "k": int(best["k"]),
+                             "noise": float(best["noise_share"]),
+                             "ari_truth": float(best["ari_truth"])})
                 print("   ", rows[-1], flush=True)
     frame = pd.DataFrame(rows)
     frame["total_s"] = frame["fit_s"] + frame["assign_s"].fillna(0)

@@ -181,22 +181,29 @@ def test_labels_ordered_by_value():
     assert cluster.value_order(labels, value) == {1: 0, 0: 1, 2: 2, -1: -1}
 
 
-def test_pick_method_weighs_separation_stability_and_noise():
+def test_pick_method_rule():
     comparison = pd.DataFrame({
-        "method": ["kmeans", "gmm", "hdbscan", "rule: rfm_segment"],
-        "kind": ["clustering", "clustering", "clustering", "rule baseline"],
-        "silhouette": [0.30, 0.45, 0.60, 0.9],
-        "stability": [0.95, 0.70, 0.95, np.nan],
-        "noise_share": [0.0, 0.0, 0.5, 0.0],
+        "method": ["kmeans", "gmm", "ward", "umap_hdbscan", "hdbscan", "rule: rfm_segment"],
+        "kind": ["clustering"] * 5 + ["rule baseline"],
+        "k": [6, 6, 7, 4, 8, 11],
+        "silhouette": [0.25, 0.27, 0.26, 0.30, 0.50, 0.90],
+        "stability": [0.95, 0.96, 0.70, 0.97, 0.95, np.nan],
+        "noise_share": [0.0, 0.0, 0.0, 0.0, 0.5, 0.0],
+        "smallest_cluster_share": [0.05, 0.05, 0.05, 0.10, 0.02, 0.01],
     })
-    # gmm separates best among the usable but is unstable; hdbscan leaves half out;
-    # the rule baseline is never chosen
-    assert cluster.pick_method(comparison) == "kmeans"
-    loose = cluster.SelectionRules(min_stability=0.5)
-    assert cluster.pick_method(comparison, rules=loose) == "gmm"  # 0.45*0.70 > 0.30*0.95
+    # ward is unstable, hdbscan leaves half out, the rule is never chosen; of the rest,
+    # all are within 0.05 of the best silhouette (0.30): most segments wins (6), and the
+    # tie between kmeans and gmm goes to silhouette x stability
+    assert cluster.pick_method(comparison) == "gmm"
+    strict = cluster.SelectionRules(silhouette_tolerance=0.01)
+    assert cluster.pick_method(comparison, rules=strict) == "umap_hdbscan"
+    loose = cluster.SelectionRules(min_stability=0.6)
+    assert cluster.pick_method(comparison, rules=loose) == "ward"
+    nothing = cluster.SelectionRules(min_stability=0.99)  # best silhouette x stability
+    assert cluster.pick_method(comparison, rules=nothing) == "umap_hdbscan"
     assert cluster.pick_method(comparison, "hdbscan") == "hdbscan"
-    with pytest.raises(ConfigError, match="method='ward' was not compared"):
-        cluster.pick_method(comparison, "ward")
+    with pytest.raises(ConfigError, match="method='spectral' was not compared"):
+        cluster.pick_method(comparison, "spectral")
     with pytest.raises(ConfigError, match="method='rule: rfm_segment' was not compared"):
         cluster.pick_method(comparison, "rule: rfm_segment")
 
