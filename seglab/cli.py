@@ -26,6 +26,23 @@ app = typer.Typer(
 )
 
 
+
+# Options `run` and `features` share, defined once.
+CustomersOption = Annotated[Path | None, typer.Option(
+    help="Customer attribute file (optional).", dir_okay=False)]
+ColumnsOption = Annotated[str | None, typer.Option(
+    help="Column mapping 'customer_id=Customer ID,order_date=InvoiceDate,...', "
+         "a YAML file, or a preset (online_retail, online_retail_ii).")]
+CustomerColumnsOption = Annotated[str | None, typer.Option(
+    help="Column mapping for the customer file.")]
+EncodingOption = Annotated[str | None, typer.Option(
+    help="Text encoding of CSV input, e.g. gbk or latin-1.")]
+SheetOption = Annotated[str | None, typer.Option(help="Excel sheet name.")]
+BadDatesOption = Annotated[str, typer.Option(
+    help="'fail' on any unparseable date, or 'drop' up to 1% of rows with a warning.")]
+AsOfOption = Annotated[str | None, typer.Option(
+    "--as-of", help="Analysis date (default: the day after the last transaction).")]
+
 def _fail(error: SeglabError) -> None:
     typer.echo(f"seglab: error: {error}", err=True)
     if isinstance(error, LockedError):
@@ -38,24 +55,15 @@ def run(
     data: Annotated[Path | None, typer.Option(
         help="Transaction file (CSV, Excel, Parquet). Default: embedded synthetic data.",
         dir_okay=False)] = None,
-    customers: Annotated[Path | None, typer.Option(
-        help="Customer attribute file (optional).", dir_okay=False)] = None,
-    columns: Annotated[str | None, typer.Option(
-        help="Column mapping 'customer_id=Customer ID,order_date=InvoiceDate,...', "
-             "a YAML file, or a preset (online_retail, online_retail_ii).")] = None,
-    customer_columns: Annotated[str | None, typer.Option(
-        help="Column mapping for the customer file.")] = None,
-    encoding: Annotated[str | None, typer.Option(
-        help="Text encoding of CSV input, e.g. gbk or latin-1.")] = None,
-    sheet: Annotated[str | None, typer.Option(help="Excel sheet name.")] = None,
-    bad_dates: Annotated[str, typer.Option(
-        help="'fail' on any unparseable date, or 'drop' up to 1% of rows with a warning.")
-    ] = "fail",
+    customers: CustomersOption = None,
+    columns: ColumnsOption = None,
+    customer_columns: CustomerColumnsOption = None,
+    encoding: EncodingOption = None,
+    sheet: SheetOption = None,
+    bad_dates: BadDatesOption = "fail",
     params: Annotated[Path | None, typer.Option(
         help="YAML file of notebook parameters.", dir_okay=False)] = None,
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Analysis date (default: the day after the last transaction).")
-    ] = None,
+    as_of: AsOfOption = None,
     seed: Annotated[int, typer.Option(help="Seed for every random step.")] = 0,
     synthetic_customers: Annotated[int, typer.Option(
         help="Customers in the synthetic data (when no --data).", min=30)] = 2000,
@@ -133,21 +141,13 @@ def features_command(
         help="Transaction file (CSV, Excel, Parquet).", dir_okay=False)],
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Customer table to write: .parquet or .csv.", dir_okay=False)],
-    customers: Annotated[Path | None, typer.Option(
-        help="Customer attribute file (optional).", dir_okay=False)] = None,
-    columns: Annotated[str | None, typer.Option(
-        help="Column mapping, as for `seglab run`.")] = None,
-    customer_columns: Annotated[str | None, typer.Option(
-        help="Column mapping for the customer file.")] = None,
-    encoding: Annotated[str | None, typer.Option(
-        help="Text encoding of CSV input, e.g. gbk or latin-1.")] = None,
-    sheet: Annotated[str | None, typer.Option(help="Excel sheet name.")] = None,
-    bad_dates: Annotated[str, typer.Option(
-        help="'fail' on any unparseable date, or 'drop' up to 1% of rows with a warning.")
-    ] = "fail",
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Analysis date (default: the day after the last transaction).")
-    ] = None,
+    customers: CustomersOption = None,
+    columns: ColumnsOption = None,
+    customer_columns: CustomerColumnsOption = None,
+    encoding: EncodingOption = None,
+    sheet: SheetOption = None,
+    bad_dates: BadDatesOption = "fail",
+    as_of: AsOfOption = None,
     params: Annotated[Path | None, typer.Option(
         help="The study's YAML params file; its time_unit, window_days, category_top_n, "
              "channel_top_n and segment_rules are used.", dir_okay=False)] = None,
