@@ -18,6 +18,12 @@ $(BIN)/seglab: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
+# The Spark extra (pyspark, ~400 MB) only for the tests that prove Spark gives the same
+# customer table as DuckDB; `make demo` does not need it.
+$(VENV)/.spark-installed: $(BIN)/seglab
+	$(BIN)/pip install --quiet -e '.[test,spark]'
+	@touch $@
+
 .PHONY: install
 install: $(BIN)/seglab ## Create .venv and install seglab with its test extras
 
@@ -27,7 +33,7 @@ demo: install ## Run the default study on the embedded synthetic data
 	@echo "Report: reports/latest/index.html"
 
 .PHONY: test
-test: install ## Run the whole test suite, notebooks included (nbval)
+test: install $(VENV)/.spark-installed ## Run the whole test suite, notebooks included (nbval)
 	$(BIN)/pytest tests --nbval-lax notebooks -p no:cacheprovider
 
 .PHONY: lint
