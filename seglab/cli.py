@@ -42,6 +42,9 @@ BadDatesOption = Annotated[str, typer.Option(
     help="'fail' on any unparseable date, or 'drop' up to 1% of rows with a warning.")]
 AsOfOption = Annotated[str | None, typer.Option(
     "--as-of", help="Analysis date (default: the day after the last transaction).")]
+EngineOption = Annotated[str, typer.Option(
+    help="Engine that aggregates transactions into the customer table: duckdb, or spark "
+         "(pip install 'seglab[spark]'; same numbers).")]
 
 def _fail(error: SeglabError) -> None:
     typer.echo(f"seglab: error: {error}", err=True)
@@ -53,8 +56,9 @@ def _fail(error: SeglabError) -> None:
 @app.command()
 def run(
     data: Annotated[Path | None, typer.Option(
-        help="Transaction file (CSV, Excel, Parquet). Default: embedded synthetic data.",
-        dir_okay=False)] = None,
+        help="Transaction file (CSV, Excel, Parquet), or a folder or glob of Parquet files "
+             "(a large log, studied bucket by bucket). Default: embedded synthetic data.")
+    ] = None,
     customers: CustomersOption = None,
     columns: ColumnsOption = None,
     customer_columns: CustomerColumnsOption = None,
@@ -65,6 +69,7 @@ def run(
         help="YAML file of notebook parameters.", dir_okay=False)] = None,
     as_of: AsOfOption = None,
     seed: Annotated[int, typer.Option(help="Seed for every random step.")] = 0,
+    engine: EngineOption = "duckdb",
     synthetic_customers: Annotated[int, typer.Option(
         help="Customers in the synthetic data (when no --data).", min=30)] = 2000,
     out: Annotated[Path, typer.Option(help="Folder for run folders.")] = Path("reports"),
@@ -94,7 +99,7 @@ def run(
             customer_columns=customer_columns, encoding=encoding, sheet=sheet,
             bad_dates=bad_dates, params=load_params(params), as_of=as_of, seed=seed,
             synthetic_customers=synthetic_customers, out=out, run_id=run_id, keep=keep,
-            wait=wait, mask_pii=mask_pii,
+            wait=wait, mask_pii=mask_pii, engine=engine,
             pii_columns=("customer_id", *(pii_column or ())),
         ))
     except SeglabError as error:
@@ -138,7 +143,8 @@ def compare(
 @app.command("features")
 def features_command(
     data: Annotated[Path, typer.Option(
-        help="Transaction file (CSV, Excel, Parquet).", dir_okay=False)],
+        help="Transaction file (CSV, Excel, Parquet), or with --no-clean a folder or glob "
+             "of Parquet files.")],
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Customer table to write: .parquet or .csv.", dir_okay=False)],
     customers: CustomersOption = None,
@@ -158,6 +164,7 @@ def features_command(
     segments: Annotated[bool, typer.Option(
         "--segments/--no-segments", help="Add the rule segments (RFM, tiers, lifecycle).")
     ] = True,
+    engine: EngineOption = "duckdb",
 ) -> None:
     """Build the customer table (features and rule segments) without the notebooks.
 
@@ -177,7 +184,7 @@ def features_command(
             data, output, columns=columns, customers=customers,
             customer_columns=customer_columns, encoding=encoding, sheet=sheet,
             bad_dates=bad_dates, as_of=as_of, clean=clean, segments=segments,
-            params=settings,
+            params=settings, engine=engine,
         )
     except SeglabError as error:
         _fail(error)

@@ -14,7 +14,9 @@ How the pieces fit:
   documented rule of :class:`SelectionRules`.
 * :func:`compare_methods` fits every method (on a sample when the data are large,
   then assigns everyone with ``predict`` in chunks), scores it, adds the rule
-  segments as baselines, and :func:`pick_method` chooses one.
+  segments as baselines, and :func:`pick_method` chooses one. On a large customer
+  table the study compares on a random sample (:func:`sample_rows`) and only the
+  chosen :class:`SegmentModel` assigns every customer, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -562,7 +564,7 @@ class WardClusterer(Clusterer):
 
     def build_tree(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return the rows the tree is built on and the Ward linkage matrix."""
-        rows = _sample(len(X), self.max_samples, self.random_state)
+        rows = sample_rows(len(X), self.max_samples, self.random_state)
         return rows, linkage(X[rows], method="ward")
 
     def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
@@ -749,7 +751,23 @@ def make_method(name: str, k: int | None = None, *, random_state: int = 0,
 # --- Scores ------------------------------------------------------------------------------
 
 
-def _sample(n: int, size: int, random_state: int) -> np.ndarray:
+def sample_rows(n: int, size: int, random_state: int) -> np.ndarray:
+    """Return the positions of a seeded random sample of ``size`` of ``n`` rows, sorted.
+
+    Parameters
+    ----------
+    n : int
+        Rows to draw from.
+    size : int
+        Rows wanted; ``n <= size`` gives every row (``numpy.arange(n)``).
+    random_state : int
+        Seed.
+
+    Returns
+    -------
+    numpy.ndarray
+        Increasing row positions, without repeats.
+    """
     if n <= size:
         return np.arange(n)
     return np.sort(np.random.default_rng(random_state).choice(n, size, replace=False))
@@ -784,7 +802,7 @@ def internal_scores(
            "silhouette_sample": 0}
     if len(np.unique(lc)) < 2:
         return nan
-    idx = _sample(len(lc), sample_size, random_state)
+    idx = sample_rows(len(lc), sample_size, random_state)
     silhouette = (silhouette_score(Xc[idx], lc[idx])
                   if len(np.unique(lc[idx])) > 1 else np.nan)
     return {
@@ -823,7 +841,7 @@ def dbcv(X: np.ndarray, labels: np.ndarray, *, sample_size: int = 2000,
 
     from hdbscan.validity import validity_index
 
-    idx = _sample(len(labels), sample_size, random_state)
+    idx = sample_rows(len(labels), sample_size, random_state)
     sample = np.asarray(labels)[idx]
     clusters, counts = np.unique(sample[sample >= 0], return_counts=True)
     if len(clusters) < 2 or counts.min() < 2:
@@ -893,7 +911,7 @@ def stability(
     scores = []
     for b in range(n_resamples):
         seed = int(np.random.default_rng([random_state, 7, b]).integers(2**31 - 1))
-        rows = _sample(len(X), size, seed)
+        rows = sample_rows(len(X), size, seed)
         refit = factory(seed).fit(X[rows])
         scores.append(adjusted_rand_score(labels, refit.predict(X)))
     return float(np.mean(scores))
@@ -1058,7 +1076,7 @@ def scan_k(
         models[k] = model
         labels = model.labels_
         refits = [
-            adjusted_rand_score(labels, fit(k, seed, _sample(len(X), size, seed)).predict(X))
+            adjusted_rand_score(labels, fit(k, seed, sample_rows(len(X), size, seed)).predict(X))
             for seed in seeds
         ]
         row = {
@@ -1358,7 +1376,7 @@ def _compare_methods(
     params = params or {}
     X = np.asarray(X, dtype=float)
     truth = None if truth is None else np.asarray(truth, dtype=object)
-    fit_rows = _sample(len(X), fit_sample, random_state)
+    fit_rows = sample_rows(len(X), fit_sample, random_state)
     Xfit = X[fit_rows]
     results: dict[str, MethodResult] = {}
     scans: dict[str, KScan] = {}
@@ -1642,7 +1660,7 @@ def map_coordinates(X: np.ndarray, *, sample_size: int = 3000, method: str = "pc
     ConfigError
         If ``method`` is unknown.
     """
-    rows = _sample(len(X), sample_size, random_state)
+    rows = sample_rows(len(X), sample_size, random_state)
     if method == "pca":
         from sklearn.decomposition import PCA
 
@@ -1660,7 +1678,17 @@ def map_coordinates(X: np.ndarray, *, sample_size: int = 3000, method: str = "pc
 
 
 def peak_memory_mb() -> float | None:
-    """Return the process's peak resident memory in MB (None where the OS cannot tell)."""
+    """Return the process's peak resident memory in MB (None where the OS cannot tell).
+
+    On Linux this is ``VmHWM`` of ``/proc/self/status``: ``ru_maxrss`` is inherited
+    across ``fork`` and ``exec``, so a notebook kernel started by a process holding
+    gigabytes would report that process's peak as its own.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 2**10, 1)
     try:
         import resource
     except ImportError:  # Windows

@@ -522,6 +522,8 @@ def customer_clv(
     discount_rate: float = 0.10,
     time_unit: str = "D",
     forecast_days: float = 90.0,
+    fit_sample: int | None = None,
+    random_state: int = 0,
 ) -> tuple[pd.DataFrame, BetaGeoModel, GammaGammaModel]:
     """Fit both models on the customers' RFM columns and predict per customer.
 
@@ -540,6 +542,12 @@ def customer_clv(
         Period of the RFM columns.
     forecast_days : float
         Horizon of ``expected_orders`` in days (90 for the CRM export).
+    fit_sample : int, optional
+        Fit both models on this many customers drawn at random (``random_state``), then
+        predict for all: four and three parameters need no ten million rows, and each
+        likelihood evaluation reads every row. None fits on all.
+    random_state : int
+        Seed of the fit sample.
 
     Returns
     -------
@@ -554,8 +562,11 @@ def customer_clv(
     if missing:
         raise InputError(f"customer table: missing RFM column(s) {missing}; run the feature "
                          "stage (features.rfm_summary) first.")
-    bgnbd = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])
-    spend_model = GammaGammaModel().fit(rfm["frequency"], rfm["monetary_value"])
+    fit_on = rfm
+    if fit_sample is not None and len(rfm) > fit_sample:
+        fit_on = rfm.sample(fit_sample, random_state=random_state)
+    bgnbd = BetaGeoModel().fit(fit_on["frequency"], fit_on["recency"], fit_on["T"])
+    spend_model = GammaGammaModel().fit(fit_on["frequency"], fit_on["monetary_value"])
     args = (rfm["frequency"], rfm["recency"], rfm["T"])
     spend = spend_model.expected_spend(rfm["frequency"], rfm["monetary_value"])
     table = pd.DataFrame(

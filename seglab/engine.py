@@ -1,25 +1,33 @@
-"""Customer aggregation in SQL: the customer table of :mod:`seglab.features`, in DuckDB.
+"""Customer aggregation in SQL: the customer table of :mod:`seglab.features`, on DuckDB or Spark.
 
-:func:`customer_aggregates` turns transactions (a DataFrame, or a Parquet or CSV file
-read straight from disk) into one row per customer with the same columns and numbers
-as :func:`seglab.features.customer_features`; :func:`rfm_table` computes only the
-lifetimes RFM and the plain figures, the fast path for nightly scoring at scale.
-DuckDB streams the file and spills to disk, so logs larger than memory work.
+:func:`customer_aggregates` turns transactions (a DataFrame, or Parquet or CSV files
+read straight by the engine) into one row per customer with the same columns and
+numbers as :func:`seglab.features.customer_features`; :func:`rfm_table` computes only
+the lifetimes RFM and the plain figures, the fast path for nightly scoring at scale.
+DuckDB (the default) streams the file and spills to disk, so logs larger than memory
+work on one machine; Spark (``engine="spark"``, :mod:`seglab.spark`) runs the same
+SQL on a cluster.
 
-All SQL lives in this module. It reads one relation, ``transactions``, with canonical
-column names (binding a file or DataFrame to that name is the only DuckDB-specific
-step, :func:`_bind`), and keeps to plain SQL so that it transpiles to other engines,
-e.g. Spark with SQLGlot (``sqlglot.transpile(sql, read="duckdb", write="spark")``):
-CTEs, ``GROUP BY``, ``CASE``, ``COALESCE``/``NULLIF``, ``CAST``, ``EXTRACT``, window
-``LAG``/``ROW_NUMBER``, ``STDDEV_SAMP``. Two functions have no ANSI form and were
-picked for their one-to-one equivalents: ``DATE_DIFF('day', a, b)`` (Spark
-``DATEDIFF(b, a)``) and ``ARG_MIN(x, y)`` (Spark ``MIN_BY``).
+All SQL lives in this module and is written once, for DuckDB. It reads one relation,
+``transactions``, with canonical column names (:func:`_bind` maps and casts the
+source; :func:`cleaning_sql` optionally drops what the cleaning rules remove), and
+keeps to plain SQL so that SQLGlot transpiles it to Spark unchanged in meaning
+(``sqlglot.transpile(sql, read="duckdb", write="spark")``): CTEs, ``GROUP BY``,
+``CASE``, ``COALESCE``/``NULLIF``, ``CAST``, ``EXTRACT``, window ``LAG``/``ROW_NUMBER``,
+``STDDEV_SAMP``. Two functions have no ANSI form and were picked for their one-to-one
+equivalents: ``DATE_DIFF('day', a, b)`` (Spark ``DATEDIFF(DAY, a, b)``) and
+``ARG_MIN(x, y)`` (Spark ``MIN_BY``; its ties cannot happen, periods are unique per
+customer). Written so both engines agree to the last bit that matters: ``/`` divides
+as doubles in both; week numbers floor a non-negative day count; window orders are
+total (no ties: ``ROW_NUMBER`` orders by sales, then the value, and SQLGlot keeps
+DuckDB's NULL ordering); timestamps carry no time zone (Spark ``TIMESTAMP_NTZ``); CSV
+columns are read as text and cast here, so neither engine guesses types.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from seglab import features, schema
+from seglab.clean import CleaningRules
 from seglab.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -55,6 +64,18 @@ SQL_TYPES: dict[str, str] = {
     "country": "VARCHAR",
     "region": "VARCHAR",
 }
+
+#: SQL type of each kind of canonical column (:data:`seglab.schema.TRANSACTION_COLUMNS`).
+_KIND_TYPES: dict[str, str] = {"id": "VARCHAR", "text": "VARCHAR", "number": "DOUBLE",
+                               "date": "TIMESTAMP"}
+
+#: Engines the SQL runs on.
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+#: Views seglab creates: the source as read, its canonical lines, and (always)
+#: ``transactions``, the lines the customer table is built from.
+SOURCE_VIEW = "seglab_source"
+LINES_VIEW = "seglab_lines"
 
 Source = pd.DataFrame | str | Path
 
@@ -445,119 +466,368 @@ def _add_text_features(
         ]
 
 
-# --- binding a source and running -------------------------------------------------------
+
+# --- cleaning in SQL ----------------------------------------------------------------------
 
 
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
+def _starts_with(column: str, prefixes: tuple[str, ...]) -> str:
+    return "(" + " OR ".join(
+        f"SUBSTRING({column}, 1, {len(p)}) = {_literal(p)}" for p in prefixes) + ")"
+
+
+def cleaning_sql(
+    columns: Sequence[str],
+    rules: CleaningRules | None = None,
+    *,
+    relation: str = LINES_VIEW,
+) -> str:
+    """Return the query that applies the row-filter cleaning rules to canonical lines.
+
+    The SQL form of :func:`seglab.clean.clean_transactions` for the rules that remove
+    lines, written once for every engine (like :func:`build_sql`), so that a raw
+    extract can be aggregated without pandas. It keeps the lines no rule removes:
+
+    - ``strip_text``: spaces are trimmed from id and text values, blanks become NULL
+      (SQL ``TRIM`` removes spaces only; Python's ``strip`` also tabs, newlines and
+      other Unicode white space);
+    - ``invalid_values``, ``missing_customer`` (NULL or blank id), ``adjustments``
+      (order id prefixes), ``non_product_codes`` (codes, and ``non_product_pattern``
+      as a case-insensitive match at the start of the trimmed, upper-cased code; the
+      pattern must mean the same to Python, RE2 and Java, as the default does),
+      ``non_positive_price`` (both forms), ``extreme_outliers`` with
+      ``outlier_rule="drop"`` (with the lines cancelling them), ``exact_duplicates``
+      (``SELECT DISTINCT``: copies of a line are one line);
+    - ``future_dates`` is not here: the aggregation keeps only lines up to the
+      analysis day itself.
+
+    What it does not do: flag returns and outliers (``is_return``, ``is_outlier``; the
+    aggregation does not read them), keep the cleaning log, set aside the lines
+    without customer, or the intake's fixes of :func:`seglab.io.load_transactions`
+    (ids such as ``12346.0`` read as ``12346``, dates in other formats, white space
+    other than spaces). Duplicates are judged on the canonical columns only, so
+    columns that are not canonical do not make two lines different.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        Canonical columns of ``relation`` (``amount`` included).
+    rules : CleaningRules, optional
+        Default :class:`seglab.clean.CleaningRules`.
+    relation : str
+        The relation holding the canonical lines.
+
+    Returns
+    -------
+    str
+        A ``SELECT`` of ``columns``, for DuckDB (transpiles to Spark with SQLGlot).
+    """
+    rules = CleaningRules() if rules is None else rules
+    columns = list(columns)
+    text = {c for c in columns if schema.TRANSACTION_COLUMNS.get(c) in ("id", "text")}
+    values = [f"NULLIF(TRIM({c}), '') AS {c}" if rules.strip_text and c in text else c
+              for c in columns]
+    rows = f"SELECT {', '.join(values)} FROM {relation}"
+    removed: list[str] = []
+    if rules.drop_invalid:
+        removed.append("order_date IS NULL OR amount IS NULL")
+    if rules.drop_missing_customer:
+        removed.append("customer_id IS NULL OR TRIM(customer_id) = ''")
+    if rules.adjustment_prefixes and "order_id" in columns:
+        removed.append(_starts_with("order_id", rules.adjustment_prefixes))
+    if "product_id" in columns:
+        code = "UPPER(TRIM(product_id))"
+        if rules.non_product_codes:
+            listed = ", ".join(_literal(c.strip().upper()) for c in rules.non_product_codes)
+            removed.append(f"{code} IN ({listed})")
+        if rules.non_product_pattern:
+            # Python's re.match: anchored at the start only; (?i) is IGNORECASE.
+            pattern = f"(?i)^(?:{rules.non_product_pattern})"
+            removed.append(f"regexp_matches({code}, {_literal(pattern)})")
+    if rules.drop_non_positive_price:
+        if "unit_price" in columns:
+            removed.append("unit_price <= 0")
+        else:
+            returns = ["quantity < 0" if "quantity" in columns else "amount < 0"]
+            if rules.cancellation_prefixes and "order_id" in columns:
+                returns.append(_starts_with("order_id", rules.cancellation_prefixes))
+            removed.append(f"amount = 0 AND NOT COALESCE({' OR '.join(returns)}, FALSE)")
+    if rules.outlier_rule == "drop":
+        extreme = []
+        if rules.outlier_quantity is not None and "quantity" in columns:
+            extreme.append(f"ABS(quantity) > {float(rules.outlier_quantity)!r}")
+        if rules.outlier_amount is not None:
+            extreme.append(f"ABS(amount) > {float(rules.outlier_amount)!r}")
+        if extreme and "quantity" in columns:
+            # A line cancelling an extreme line (same customer and product, opposite
+            # quantity) goes with it: flag each |quantity| group by which signs hold an
+            # extreme line.
+            keys = [c for c in ("customer_id", "product_id") if c in columns]
+            window = f"PARTITION BY {', '.join([*keys, 'ABS(quantity)'])}"
+            signs = {"up": "quantity > 0", "down": "quantity < 0", "flat": "quantity = 0"}
+            flags = [f"MAX(CASE WHEN ({' OR '.join(extreme)}) AND {test} THEN 1 ELSE 0 END) "
+                     f"OVER ({window}) AS extreme_{name}" for name, test in signs.items()]
+            rows = f"SELECT *, {', '.join(flags)} FROM ({rows}) AS stripped"
+            removed.append(" OR ".join([*extreme, "quantity < 0 AND extreme_up = 1",
+                                        "quantity > 0 AND extreme_down = 1",
+                                        "quantity = 0 AND extreme_flat = 1"]))
+        elif extreme:
+            removed.append(" OR ".join(extreme))
+    distinct = "DISTINCT " if rules.drop_exact_duplicates else ""
+    where = " OR ".join(f"({r})" for r in removed) or "FALSE"
+    return (f"SELECT {distinct}{', '.join(columns)}\nFROM ({rows}) AS lines\n"
+            f"WHERE NOT COALESCE({where}, FALSE)")
+
+
+# --- engines: binding a source and running SQL -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    """An engine that runs seglab's SQL (written for DuckDB) and returns pandas.
+
+    ``read`` makes a file, folder or glob the view ``source`` and returns its
+    columns; ``register`` does the same for a DataFrame; ``execute`` runs a statement;
+    ``query`` a query; ``dialect`` turns a DuckDB statement into the engine's own.
+    """
+
+    name: str
+    read: Callable[[str, str], list[str]]
+    register: Callable[[pd.DataFrame], None]
+    execute: Callable[[str], None]
+    query: Callable[[str], pd.DataFrame]
+    dialect: Callable[[str], str]
+
+
+def _suffix(path: str) -> str:
+    name = path.lower().rstrip("/")
     for suffix in sorted(FILE_SUFFIXES, key=len, reverse=True):
         if name.endswith(suffix):
             return suffix
-    return path.suffix.lower()
+    return Path(name).suffix
 
 
-def _reader(path: Path) -> str:
-    kind = FILE_SUFFIXES.get(_suffix(path))
+def is_remote(location: str | Path) -> bool:
+    """Whether ``location`` is a URI (``s3a://``, ``hdfs://``, ``dbfs:/``), not a local path.
+
+    Parameters
+    ----------
+    location : str or Path
+        A path or URI.
+
+    Returns
+    -------
+    bool
+        True for a URI.
+    """
+    location = str(location)
+    return "://" in location or location.startswith("dbfs:")
+
+
+def _is_glob(location: str) -> bool:
+    return any(char in location for char in "*?[")
+
+
+def _location(source: str | Path) -> tuple[str, str]:
+    """Return the location and kind ("parquet", "parquet-folder", "csv") of a source."""
+    location = str(source)
+    suffix = _suffix(location)
+    kind = FILE_SUFFIXES.get(suffix)
+    if is_remote(location) or _is_glob(location):
+        # Not checked here (the engine says if nothing is there): a lake folder or glob.
+        return location, kind or ("parquet" if _is_glob(location) else "parquet-folder")
+    path = Path(location)
+    if path.is_dir():
+        return location, "parquet-folder"
     if kind is None:
         raise InputError(
-            f"{path}: cannot aggregate a {_suffix(path) or 'suffix-less'} file in DuckDB; "
-            f"use one of {', '.join(FILE_SUFFIXES)} (or load it with seglab.io first)."
+            f"{path}: cannot aggregate a {suffix or 'suffix-less'} file in SQL; use one of "
+            f"{', '.join(FILE_SUFFIXES)}, a folder of Parquet files (or load it with "
+            "seglab.io first)."
         )
     if not path.is_file():
         raise InputError(f"{path}: file not found.")
+    return location, kind
+
+
+def _duckdb_reader(location: str, kind: str) -> str:
+    if kind == "parquet-folder":
+        pattern = location.rstrip("/") + "/**/*.parquet"
+        return f"read_parquet({_literal(pattern)}, hive_partitioning = true)"
     if kind == "parquet":
-        return f"read_parquet({_literal(path)})"
-    return f"read_csv({_literal(path)}, header = true)"
+        hive = "true" if _is_glob(location) else "false"
+        return f"read_parquet({_literal(location)}, hive_partitioning = {hive})"
+    # Every column as text, cast by seglab (as Spark reads CSV): no guessed types.
+    return f"read_csv({_literal(location)}, header = true, all_varchar = true)"
 
 
-def _bind(con, source: Source, columns: str | Mapping[str, str] | None) -> tuple[str, ...]:
-    """Create the view ``transactions`` (canonical names and types) over ``source``."""
-    if isinstance(source, pd.DataFrame):
-        con.register("seglab_input", source)
-        relation, label = "seglab_input", "transactions"
-    else:
-        path = Path(source)
-        relation, label = _reader(path), str(path)
+@contextmanager
+def _duckdb(label: str, threads: int | None, memory_limit: str | None) -> Iterator[Backend]:
+    import duckdb
+
+    con = duckdb.connect()
+
+    def read(location: str, kind: str) -> list[str]:
+        try:
+            con.execute(f"CREATE VIEW {SOURCE_VIEW} AS SELECT * FROM "
+                        f"{_duckdb_reader(location, kind)}")
+            return [row[0] for row in con.execute(f"DESCRIBE {SOURCE_VIEW}").fetchall()]
+        except duckdb.Error as err:
+            raise InputError(f"{label}: DuckDB cannot read it: {_first_line(err)}") from err
+
+    def query(sql: str) -> pd.DataFrame:
+        try:
+            # Through Arrow: cheaper than DuckDB's own DataFrame conversion for text.
+            return con.sql(sql).to_arrow_table().to_pandas()
+        except duckdb.Error as err:
+            if not isinstance(err, duckdb.ConversionException):
+                raise
+            raise InputError(
+                f"{label}: a value does not fit its column type ({_first_line(err)}). "
+                "Dates must be ISO (2011-12-09 12:50:00) to be read straight from a file; "
+                "otherwise let seglab's intake read them (leave out --no-clean)."
+            ) from err
+
     try:
-        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-    except Exception as err:  # duckdb raises its own error classes
-        raise InputError(f"{label}: DuckDB cannot read it: {str(err).splitlines()[0]}") from err
-    mapping = schema.parse_column_mapping(columns)
-    resolved = schema.resolve_column_mapping(names, mapping, source=label, kind="transactions")
-    if "amount" not in resolved and {"quantity", "unit_price"} <= set(resolved):
-        amount = (f"CAST({_identifier(resolved['quantity'])} AS DOUBLE) * "
-                  f"CAST({_identifier(resolved['unit_price'])} AS DOUBLE)")
-    elif "amount" in resolved:
-        amount = f"CAST({_identifier(resolved['amount'])} AS DOUBLE)"
-    else:
-        raise InputError(
-            f"{label}: no column 'amount' (nor quantity and unit_price to derive it); "
-            f"columns are {names}. Pass a column mapping, e.g. --columns amount=Total."
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET TimeZone = 'UTC'")  # zoned timestamps read as Spark reads them
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+        yield Backend(
+            name="duckdb",
+            read=read,
+            register=lambda frame: con.register(SOURCE_VIEW, frame),
+            execute=con.execute,
+            query=query,
+            dialect=lambda sql: sql,
         )
+    finally:
+        con.close()
+
+
+@contextmanager
+def _spark(label: str) -> Iterator[Backend]:
+    from seglab import spark
+
+    with spark.sql_session() as session:
+        try:
+            yield Backend(
+                name="spark",
+                read=lambda location, kind: spark.register_file(
+                    session, location, "parquet" if kind == "parquet-folder" else kind,
+                    SOURCE_VIEW, sep="\t" if _suffix(location) == ".tsv" else ","),
+                register=lambda frame: spark.register_frame(session, frame, SOURCE_VIEW),
+                execute=lambda sql: spark.execute(session, sql),
+                query=lambda sql: spark.query(session, sql, label),
+                dialect=spark.to_spark_sql,
+            )
+        finally:
+            spark.drop_views(session, ["transactions", LINES_VIEW, SOURCE_VIEW])  # dependents first
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0]
+
+
+def _bind(
+    backend: Backend,
+    source: Source,
+    columns: str | Mapping[str, str] | None,
+    label: str,
+    *,
+    every_column: bool,
+) -> tuple[str, ...]:
+    """Create the view :data:`LINES_VIEW` (canonical names and types) over ``source``.
+
+    Only :data:`SQL_TYPES` columns, or with ``every_column`` all canonical columns
+    (for the cleaning rules). Returns the canonical columns, ``amount`` first.
+    """
+    mapping = schema.parse_column_mapping(columns)
+    frame = isinstance(source, pd.DataFrame)
+    names = list(source.columns) if frame else backend.read(*_location(source))
+    resolved = schema.resolve_column_mapping(names, mapping, source=label, kind="transactions")
     for column in ("customer_id", "order_date"):
         if column not in resolved:
             raise InputError(
                 f"{label}: no column {column!r}; columns are {names}. Pass a column "
                 f"mapping, e.g. --columns {column}=<your column>."
             )
-    select = [f"{amount} AS amount"]
-    for column, sql_type in SQL_TYPES.items():
-        if column in resolved and column != "amount":
-            select.append(f"CAST({_identifier(resolved[column])} AS {sql_type}) AS {column}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW transactions AS SELECT {', '.join(select)} "
-                f"FROM {relation}")
-    present = tuple(["amount", *(c for c in SQL_TYPES if c in resolved and c != "amount")])
-    return present
+    kinds = schema.TRANSACTION_COLUMNS if every_column else SQL_TYPES
+    present = [c for c in kinds if c in resolved and c != "amount"]
+    if "amount" in resolved:
+        used = ["amount", *present]
+        amount = f"CAST({_identifier(resolved['amount'])} AS DOUBLE)"
+    elif {"quantity", "unit_price"} <= set(resolved):
+        used = list(dict.fromkeys([*present, "quantity", "unit_price"]))
+        amount = (f"CAST({_identifier(resolved['quantity'])} AS DOUBLE) * "
+                  f"CAST({_identifier(resolved['unit_price'])} AS DOUBLE)")
+    else:
+        raise InputError(
+            f"{label}: no column 'amount' (nor quantity and unit_price to derive it); "
+            f"columns are {names}. Pass a column mapping, e.g. --columns amount=Total."
+        )
+    if frame:
+        backend.register(source[list(dict.fromkeys(resolved[c] for c in used))])
+    select = [f"{amount} AS amount"] + [
+        f"CAST({_identifier(resolved[c])} AS {_KIND_TYPES[schema.TRANSACTION_COLUMNS[c]]}) "
+        f"AS {c}"
+        for c in present
+    ]
+    backend.execute(f"CREATE OR REPLACE TEMP VIEW {LINES_VIEW} AS SELECT {', '.join(select)} "
+                    f"FROM {SOURCE_VIEW}")
+    return ("amount", *present)
 
 
-def _fetch(con, sql: str, label: str) -> pd.DataFrame:
-    try:
-        # Through Arrow: cheaper than DuckDB's own DataFrame conversion for text.
-        return con.sql(sql).to_arrow_table().to_pandas()
-    except Exception as err:  # duckdb.ConversionException & co.
-        message = str(err).splitlines()[0]
-        if "Conversion" in type(err).__name__ or "convert" in message.lower():
-            raise InputError(
-                f"{label}: a value does not fit its column type ({message}). Dates must "
-                "be ISO (2011-12-09 12:50:00) to be read straight from a file; otherwise "
-                "leave out --no-clean so seglab's intake reads them."
-            ) from err
-        raise
+def _cleaning(clean: bool | CleaningRules) -> CleaningRules | None:
+    if isinstance(clean, CleaningRules):
+        return clean
+    if isinstance(clean, bool):
+        return CleaningRules() if clean else None
+    raise ConfigError(f"clean={clean!r} should be True, False or a seglab.clean.CleaningRules.")
 
 
 @contextmanager
 def _session(
     source: Source,
     columns: str | Mapping[str, str] | None,
-    threads: int | None,
-    memory_limit: str | None,
-) -> Iterator[tuple[object, tuple[str, ...], str]]:
-    import duckdb
+    *,
+    engine: str = "duckdb",
+    clean: bool | CleaningRules = False,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> Iterator[tuple[Backend, tuple[str, ...], str]]:
+    """Yield the backend with ``transactions`` bound, the columns and a label for errors."""
+    if engine not in ENGINES:
+        raise ConfigError(f"engine={engine!r} is not supported; use one of {list(ENGINES)}.")
+    rules = _cleaning(clean)
+    label = "transactions" if isinstance(source, pd.DataFrame) else str(source)
+    opened = _duckdb(label, threads, memory_limit) if engine == "duckdb" else _spark(label)
+    with opened as backend:
+        present = _bind(backend, source, columns, label, every_column=rules is not None)
+        if rules is None:
+            backend.execute(f"CREATE OR REPLACE TEMP VIEW transactions AS SELECT * FROM "
+                            f"{LINES_VIEW}")
+        else:
+            # A table, so that the cleaning runs once, not in every query and every
+            # reference. Spark has no temporary tables: SQLGlot writes a view there, and
+            # Spark reuses its result within each query.
+            backend.execute("CREATE OR REPLACE TEMP TABLE transactions AS "
+                            + cleaning_sql(present, rules))
+        yield backend, present, label
 
-    con = duckdb.connect()
-    try:
-        con.execute("SET preserve_insertion_order = false")
-        if threads:
-            con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            con.execute(f"SET memory_limit = {_literal(memory_limit)}")
-        label = "transactions" if isinstance(source, pd.DataFrame) else str(source)
-        present = _bind(con, source, columns)
-        yield con, present, label
-    finally:
-        con.close()
 
-
-def _as_of(con, as_of: pd.Timestamp | str | None, label: str) -> pd.Timestamp:
+def _as_of(backend: Backend, as_of: pd.Timestamp | str | None, label: str) -> pd.Timestamp:
+    """Return the analysis day: ``as_of``, or the day after the last line (uncleaned)."""
     if as_of is not None:
         return features.analysis_day(as_of)
-    last = _fetch(con, "SELECT MAX(order_date) AS last FROM transactions", label)["last"].iat[0]
+    last = backend.query(f"SELECT MAX(order_date) AS last FROM {LINES_VIEW}")["last"].iat[0]
     if pd.isna(last):
         raise InputError(f"{label}: no transactions with a date.")
     return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
-def _plan(con, present: tuple[str, ...], as_of: pd.Timestamp, options, label: str) -> Plan:
+def _plan(backend: Backend, present: tuple[str, ...], as_of: pd.Timestamp, options) -> Plan:
     """Find which optional text columns hold values, and the top values of the mixes."""
     end = _timestamp(as_of + pd.Timedelta(days=1))
     where = (f"customer_id IS NOT NULL AND order_date IS NOT NULL AND amount > 0 "
@@ -565,19 +835,19 @@ def _plan(con, present: tuple[str, ...], as_of: pd.Timestamp, options, label: st
     text = [c for c in ("category", *features.MIX_COLUMNS, *features.PLACE_COLUMNS)
             if c in present]
     text = list(dict.fromkeys(text))
-    filled: set[str] = set()
-    if text:
-        counts = _fetch(con, "SELECT " + ", ".join(f"COUNT({c}) AS {c}" for c in text)
-                        + f" FROM transactions WHERE {where}", label)
-        filled = {c for c in text if counts[c].iat[0] > 0}
+    # One query for all columns: on Spark each query costs seconds of scheduling.
+    sales = backend.query(" UNION ALL ".join(
+        f"SELECT {_literal(c)} AS name, {c} AS value, SUM(amount) AS sales "
+        f"FROM transactions WHERE {where} GROUP BY {c}" for c in text
+    )) if text else pd.DataFrame(columns=["name", "value", "sales"])
+    filled = set(sales.loc[sales["value"].notna(), "name"])
     mixes = {}
     for column in features.MIX_COLUMNS:
         if column not in filled:
             continue
-        sales = _fetch(con, f"SELECT {column} AS value, SUM(amount) AS sales FROM transactions "
-                       f"WHERE {where} GROUP BY {column}", label)
-        by_value = pd.Series(sales["sales"].to_numpy(),
-                             index=pd.Index(sales["value"], dtype="string"))
+        rows = sales[sales["name"] == column]
+        by_value = pd.Series(rows["sales"].to_numpy(),
+                             index=pd.Index(rows["value"], dtype="string"))
         top_n = options.category_top_n if column == "category" else options.channel_top_n
         chosen, other = features.top_values(by_value, top_n)
         mixes[column] = (tuple(chosen), other)
@@ -606,19 +876,21 @@ def customer_aggregates(
     window_days: int = features.FeatureOptions.window_days,
     category_top_n: int = features.FeatureOptions.category_top_n,
     channel_top_n: int = features.FeatureOptions.channel_top_n,
+    clean: bool | CleaningRules = False,
+    engine: str = "duckdb",
     threads: int | None = None,
     memory_limit: str | None = None,
 ) -> pd.DataFrame:
-    """Build the customer table in DuckDB: equal to :func:`seglab.features.customer_features`.
+    """Build the customer table in SQL: equal to :func:`seglab.features.customer_features`.
 
     Parameters
     ----------
     source : pandas.DataFrame, str or Path
-        Clean canonical transactions, or a Parquet/CSV file aggregated straight from
-        disk (no cleaning: for extracts that are clean already, e.g. a run's
-        ``transactions.parquet``).
+        Canonical transactions, or a Parquet/CSV file, a folder of Parquet files
+        (partition folders such as ``year=2011/`` included) or a glob, read straight
+        by the engine (a path or, on Spark, a URI such as ``s3a://lake/orders/``).
     as_of : pandas.Timestamp or str, optional
-        Analysis date; default the day after the last transaction.
+        Analysis date; default the day after the last transaction (before cleaning).
     columns : str or Mapping, optional
         Column mapping for a file (see :func:`seglab.schema.parse_column_mapping`);
         ``amount`` is derived as ``quantity * unit_price`` when missing.
@@ -626,10 +898,19 @@ def customer_aggregates(
         Customer attributes (see :func:`seglab.features.add_attributes`).
     time_unit, window_days, category_top_n, channel_top_n
         See :class:`seglab.features.FeatureOptions`.
+    clean : bool or CleaningRules
+        False (default): the source is clean already (e.g. a run's
+        ``transactions.parquet``). True or a :class:`seglab.clean.CleaningRules`: drop
+        the lines the cleaning rules remove, in SQL (:func:`cleaning_sql` says which
+        rules that covers).
+    engine : {"duckdb", "spark"}
+        Where the SQL runs: DuckDB in this process (default), or Spark, on the active
+        SparkSession or a local one (needs ``pip install 'seglab[spark]'``).
     threads : int, optional
-        DuckDB threads; default all cores.
+        DuckDB threads; default all cores. Not used by Spark.
     memory_limit : str, optional
-        DuckDB memory limit such as ``"2GB"``; beyond it DuckDB spills to disk.
+        DuckDB memory limit such as ``"2GB"``; beyond it DuckDB spills to disk. Not
+        used by Spark.
 
     Returns
     -------
@@ -642,17 +923,20 @@ def customer_aggregates(
     InputError
         If the source cannot be read or lacks a required column.
     ConfigError
-        For bad options or a bad column mapping.
+        For bad options, a bad column mapping, an unknown engine, or Spark not installed.
 
     Examples
     --------
     >>> table = customer_aggregates("reports/latest/transactions.parquet")  # doctest: +SKIP
+    >>> lake = customer_aggregates("s3a://lake/orders/", columns="online_retail",
+    ...                            clean=True, engine="spark")  # doctest: +SKIP
     """
     options = _options(time_unit, window_days, category_top_n, channel_top_n)
-    with _session(source, columns, threads, memory_limit) as (con, present, label):
-        day = _as_of(con, as_of, label)
-        plan = _plan(con, present, day, options, label)
-        table = _fetch(con, build_sql(plan), label)
+    with _session(source, columns, engine=engine, clean=clean, threads=threads,
+                  memory_limit=memory_limit) as (backend, present, label):
+        day = _as_of(backend, as_of, label)
+        plan = _plan(backend, present, day, options)
+        table = backend.query(build_sql(plan))
     table = features.finish_table(table)
     return features.add_attributes(table, customers, as_of=day)
 
@@ -663,14 +947,16 @@ def rfm_table(
     as_of: pd.Timestamp | str | None = None,
     columns: str | Mapping[str, str] | None = None,
     time_unit: str = features.FeatureOptions.time_unit,
+    clean: bool | CleaningRules = False,
+    engine: str = "duckdb",
     threads: int | None = None,
     memory_limit: str | None = None,
 ) -> pd.DataFrame:
-    """Lifetimes RFM and the plain figures only, in DuckDB: the lean path for large logs.
+    """Lifetimes RFM and the plain figures only: the lean path for large logs.
 
     Parameters
     ----------
-    source, as_of, columns, time_unit, threads, memory_limit
+    source, as_of, columns, time_unit, clean, engine, threads, memory_limit
         As :func:`customer_aggregates`.
 
     Returns
@@ -682,10 +968,11 @@ def rfm_table(
         (same numbers as those columns of :func:`customer_aggregates`).
     """
     options = _options(time_unit, features.FeatureOptions.window_days, 1, 1)
-    with _session(source, columns, threads, memory_limit) as (con, present, label):
-        day = _as_of(con, as_of, label)
+    with _session(source, columns, engine=engine, clean=clean, threads=threads,
+                  memory_limit=memory_limit) as (backend, present, label):
+        day = _as_of(backend, as_of, label)
         plan = Plan(as_of=day, options=options, columns=present)
-        table = _fetch(con, build_sql(plan, level="rfm"), label)
+        table = backend.query(build_sql(plan, level="rfm"))
     return features.finish_table(table)
 
 
@@ -699,11 +986,13 @@ def feature_sql(
     window_days: int = features.FeatureOptions.window_days,
     category_top_n: int = features.FeatureOptions.category_top_n,
     channel_top_n: int = features.FeatureOptions.channel_top_n,
+    clean: bool | CleaningRules = False,
+    engine: str = "duckdb",
 ) -> str:
     """Return the SQL :func:`customer_aggregates` (or :func:`rfm_table`) would run.
 
-    For reading, or for transpiling to another engine: it reads a relation named
-    ``transactions`` with canonical column names.
+    For reading, or for running elsewhere: it reads a relation named ``transactions``
+    with canonical column names (with ``clean``, the lines :func:`cleaning_sql` keeps).
 
     Parameters
     ----------
@@ -711,6 +1000,8 @@ def feature_sql(
         As :func:`customer_aggregates` (the data decides the top values).
     level : {"full", "rfm"}
         Which query.
+    clean, engine
+        As :func:`customer_aggregates`; the query is in the engine's dialect.
 
     Returns
     -------
@@ -720,11 +1011,11 @@ def feature_sql(
     if level not in ("full", "rfm"):
         raise ConfigError(f"level={level!r} should be 'full' or 'rfm'.")
     options = _options(time_unit, window_days, category_top_n, channel_top_n)
-    with _session(source, columns, None, None) as (con, present, label):
-        day = _as_of(con, as_of, label)
-        plan = (_plan(con, present, day, options, label) if level == "full"
+    with _session(source, columns, engine=engine, clean=clean) as (backend, present, label):
+        day = _as_of(backend, as_of, label)
+        plan = (_plan(backend, present, day, options) if level == "full"
                 else Plan(as_of=day, options=options, columns=present))
-    return build_sql(plan, level=level)
+        return backend.dialect(build_sql(plan, level=level))
 
 
 
@@ -732,6 +1023,10 @@ def feature_sql(
 
 #: Customer-table formats :func:`export_customer_table` writes.
 OUTPUT_SUFFIXES: tuple[str, ...] = (".parquet", ".csv")
+
+
+#: What ``clean`` of :func:`export_customer_table` accepts besides True and False.
+SQL_CLEANING = "sql"
 
 
 def export_customer_table(
@@ -745,38 +1040,46 @@ def export_customer_table(
     sheet: str | int | None = None,
     bad_dates: str = "fail",
     as_of: str | pd.Timestamp | None = None,
-    clean: bool = True,
+    clean: bool | str = True,
     segments: bool = True,
     params: Mapping[str, object] | None = None,
+    engine: str = "duckdb",
 ) -> tuple[Path, int]:
     """Score a transaction file into the customer table, without notebooks.
 
     By default the file goes through the same intake and cleaning as ``seglab run``
     (:func:`seglab.io.load_transactions`, :func:`seglab.clean.clean_transactions`
-    with default rules), then DuckDB aggregates it and the rule segments are added,
-    so the table equals a run's ``customers.csv`` before clustering. With
-    ``clean=False`` DuckDB reads a Parquet or CSV file straight from disk (no
-    intake checks, no cleaning): for extracts that are clean already, e.g. a run's
-    ``transactions.parquet``; it is faster and holds only the result in memory.
+    with default rules), then the engine aggregates it and the rule segments are
+    added, so the table equals a run's ``customers.csv`` before clustering. With
+    ``clean=False`` the engine reads Parquet or CSV straight (no intake checks, no
+    cleaning): for extracts that are clean already, e.g. a run's
+    ``transactions.parquet``; it is faster and holds only the result in memory. With
+    ``clean="sql"`` it reads them straight and drops what the default cleaning rules
+    remove in SQL (:func:`cleaning_sql`): for raw extracts too large for pandas.
 
     Parameters
     ----------
     data : str or Path
-        Transaction file.
+        Transaction file; with ``clean=False`` or ``"sql"`` also a folder of Parquet
+        files, a glob, or (Spark) a URI.
     output : str or Path
-        Where to write: ``.parquet`` or ``.csv`` (dates as YYYY-MM-DD).
+        Where to write: ``.parquet`` or ``.csv`` (dates as YYYY-MM-DD), a path on this
+        machine (the Spark driver's).
     columns, customers, customer_columns, encoding, sheet, bad_dates
         As ``seglab run``.
     as_of : str or pandas.Timestamp, optional
         Analysis date; default the day after the last transaction.
-    clean : bool
-        Run the intake and cleaning first (default), or aggregate the file as it is.
+    clean : bool or "sql"
+        True: seglab's intake and cleaning first, in pandas (default); False: the
+        data as it is; "sql": the row-filter cleaning rules, in the engine.
     segments : bool
         Add the rule segments.
     params : Mapping, optional
         Notebook parameters (a ``seglab run`` params file): ``time_unit``,
         ``window_days``, ``category_top_n``, ``channel_top_n`` and ``segment_rules``
         are used, other keys ignored.
+    engine : {"duckdb", "spark"}
+        Where the aggregation runs (see :func:`customer_aggregates`).
 
     Returns
     -------
@@ -786,7 +1089,8 @@ def export_customer_table(
     Raises
     ------
     ConfigError
-        For an output suffix other than .parquet or .csv, or bad parameters.
+        For an output suffix other than .parquet or .csv, bad parameters, an unknown
+        ``clean`` or engine, or Spark not installed.
     InputError
         For unreadable or invalid input.
     """
@@ -800,6 +1104,10 @@ def export_customer_table(
             f"{output}: cannot write a {output.suffix or 'suffix-less'} file; name the "
             "output .parquet or .csv."
         )
+    if clean not in (True, False, SQL_CLEANING):
+        raise ConfigError(f"clean={clean!r} should be True, False or {SQL_CLEANING!r}.")
+    if engine not in ENGINES:
+        raise ConfigError(f"engine={engine!r} is not supported; use one of {list(ENGINES)}.")
     params = dict(params or {})
     option_names = ("time_unit", "window_days", "category_top_n", "channel_top_n")
     options = {k: params[k] for k in option_names if k in params}
@@ -808,17 +1116,18 @@ def export_customer_table(
         seglab_io.load_customers(customers, columns=customer_columns, encoding=encoding)
         if customers else None
     )
-    if clean:
+    if clean is True:
         transactions = seglab_io.load_transactions(
             data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates
         )
         day = (features.analysis_day(as_of) if as_of is not None
                else features.default_as_of(transactions))
         kept = seglab_clean.clean_transactions(transactions, as_of=day).transactions
-        table = customer_aggregates(kept, as_of=day, customers=attributes, **options)
+        table = customer_aggregates(kept, as_of=day, customers=attributes, engine=engine,
+                                    **options)
     else:
         table = customer_aggregates(data, as_of=as_of, columns=columns, customers=attributes,
-                                    **options)
+                                    clean=clean == SQL_CLEANING, engine=engine, **options)
     if segments:
         table = seglab_segments.rule_segments(table, rules=rules)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 from collections.abc import Iterator
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -618,6 +620,11 @@ def segment_pnl_bars(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
+#: Most dots (or line points) a chart draws; above it, a seeded random sample (or every
+#: n-th point of a curve), so a chart of ten million customers draws in a second.
+MAX_DOTS = 50_000
+
+
 def whale_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """Cumulative profit against customers ranked by profit, with its peak marked.
 
@@ -633,7 +640,11 @@ def whale_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     matplotlib.axes.Axes
     """
     ax = _axes(ax, (7, 4.2))
-    ax.plot(curve["customer_share"], curve["cumulative_profit_share"])
+    drawn = curve
+    if len(curve) > MAX_DOTS:  # a line of millions of points draws the same, slowly
+        step = len(curve) // MAX_DOTS
+        drawn = curve.iloc[np.unique(np.r_[np.arange(0, len(curve), step), len(curve) - 1])]
+    ax.plot(drawn["customer_share"], drawn["cumulative_profit_share"])
     peak = curve["cumulative_profit_share"].idxmax()
     x, y = curve.loc[peak, ["customer_share", "cumulative_profit_share"]]
     ax.scatter([x], [y], color="#c44e52", zorder=3)
@@ -905,6 +916,10 @@ def revenue_profit_scatter(customers: pd.DataFrame, *, ax: Axes | None = None) -
     """
     ax = _axes(ax, (8, 5))
     shown = customers[customers["revenue"] > 0]
+    title = "Profit against revenue, one dot per customer"
+    if len(shown) > MAX_DOTS:
+        title += f" (a random {MAX_DOTS:,} of {len(shown):,})"
+        shown = shown.sample(MAX_DOTS, random_state=0)
     turned = (shown["gross_margin"] > 0) & (shown["profit"] < 0)
     losing = (shown["profit"] < 0) & ~turned
     earning = shown["profit"] >= 0
@@ -917,8 +932,7 @@ def revenue_profit_scatter(customers: pd.DataFrame, *, ax: Axes | None = None) -
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=100)
-    ax.set(title="Profit against revenue, one dot per customer",
-           xlabel="revenue (log scale)", ylabel="profit (symmetric log scale)")
+    ax.set(title=title, xlabel="revenue (log scale)", ylabel="profit (symmetric log scale)")
     ax.legend(fontsize=8, loc="upper left")
     _thousands(ax, "x")
     return ax
@@ -1286,3 +1300,23 @@ def value_pyramid(customers: pd.DataFrame, *, order: list, tier_col: str = "valu
            xlim=(0, 1), ylim=(-0.6, len(order) - 0.4))
     ax.axis("off")
     return ax
+
+
+def note(text: str) -> Any:
+    """Show a sentence to the reader (escaped), or nothing for empty text.
+
+    Parameters
+    ----------
+    text : str
+        Plain text, e.g. :meth:`seglab.study.StudyInputs.sample_note`.
+
+    Returns
+    -------
+    IPython.display.HTML or None
+        Displayed by Jupyter when it is the last expression of a cell.
+    """
+    if not text:
+        return None
+    from IPython.display import HTML
+
+    return HTML(f'<p class="seglab-note"><strong>Note.</strong> {html.escape(text)}</p>')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,7 +316,7 @@ def _orders(lines: pd.DataFrame, costs: CostTable) -> pd.DataFrame:
 
 
 def _customer_charges(
-    lines: pd.DataFrame,
+    lines: pd.DataFrame | None,
     costs: CostTable,
     *,
     segments: pd.Series | None,
@@ -341,6 +342,92 @@ def _customer_charges(
         {"service": contacts * costs.service_contact_cost, "marketing": rate * years},
         index=ids,
     )
+
+
+#: Per-customer sums :func:`customer_line_sums` takes from the lines and orders.
+LINE_SUMS: tuple[str, ...] = ("gross_sales", "discounts", "returns", "revenue",
+                              "cost_of_goods", "rent", "handling", "shipping",
+                              "returns_handling")
+
+
+def customer_line_sums(transactions: pd.DataFrame, costs: CostTable | None = None
+                       ) -> pd.DataFrame:
+    """Sum the P&L lines that come from transactions, per customer.
+
+    The first half of :func:`customer_pnl`; a large log is summed bucket by bucket of
+    customers and finished once with :func:`pnl_from_line_sums`.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        Clean canonical transactions (see :func:`customer_pnl`).
+    costs : CostTable, optional
+        Cost assumptions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id`` (sorted): the columns of :data:`LINE_SUMS` and
+        ``first_order`` (first transaction time).
+    """
+    return line_sums_and_totals(transactions, costs)[0]
+
+
+def line_sums_and_totals(transactions: pd.DataFrame, costs: CostTable | None = None
+                         ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Return :func:`customer_line_sums` and :func:`line_totals` of one log together.
+
+    Both come from the same priced lines and orders (computed once), added up two
+    ways: by customer, and straight over lines and orders.
+    """
+    _check_transactions(transactions)
+    costs = costs or CostTable()
+    lines = _lines(transactions, costs)
+    orders = _orders(lines, costs)
+    sums = lines.groupby("customer_id", sort=True)[list(LINE_SUMS[:6])].sum()
+    served = orders.groupby(level="customer_id")[
+        ["handling", "shipping", "returns_handling"]
+    ].sum()
+    first_order = transactions.groupby("customer_id", sort=True)["order_date"].min()
+    sums = sums.join(served).assign(first_order=first_order)
+    sums.index.name = "customer_id"
+    totals = {name: float((orders if name in ("handling", "shipping", "returns_handling")
+                           else lines)[name].sum()) for name in LINE_SUMS}
+    return sums, totals
+
+
+def pnl_from_line_sums(
+    sums: pd.DataFrame,
+    costs: CostTable | None = None,
+    *,
+    segments: pd.Series | None = None,
+    as_of: pd.Timestamp,
+    service_contacts: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Finish the customer P&L from :func:`customer_line_sums`: charges and totals.
+
+    Parameters
+    ----------
+    sums : pandas.DataFrame
+        Output of :func:`customer_line_sums` (for one log, or stacked over buckets).
+    costs, segments, as_of, service_contacts
+        As for :func:`customer_pnl`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`customer_pnl`.
+    """
+    costs = costs or CostTable()
+    pnl = sums.drop(columns="first_order").join(
+        _customer_charges(None, costs, segments=segments, as_of=pd.Timestamp(as_of),
+                          first_order=sums["first_order"], service_contacts=service_contacts)
+    )
+    pnl["gross_margin"] = pnl["revenue"] - pnl["cost_of_goods"]
+    pnl["cost_to_serve"] = pnl[list(COST_TO_SERVE_PARTS)].sum(axis=1)
+    pnl["profit"] = pnl["gross_margin"] - pnl["cost_to_serve"]
+    pnl.index.name = "customer_id"
+    return pnl[list(PNL_COLUMNS)]
 
 
 def customer_pnl(
@@ -384,26 +471,20 @@ def customer_pnl(
         If a required column is missing.
     """
     _check_transactions(transactions)
-    costs = costs or CostTable()
     if as_of is None:
         as_of = transactions["order_date"].max().normalize() + pd.Timedelta(days=1)
-    lines = _lines(transactions, costs)
-    by_customer = lines.groupby("customer_id", sort=True)
-    money = ["gross_sales", "discounts", "returns", "revenue", "cost_of_goods", "rent"]
-    pnl = by_customer[money].sum()
-    served = _orders(lines, costs).groupby(level="customer_id")[
-        ["handling", "shipping", "returns_handling"]
-    ].sum()
-    first_order = transactions.groupby("customer_id", sort=True)["order_date"].min()
-    pnl = pnl.join(served).join(
-        _customer_charges(lines, costs, segments=segments, as_of=pd.Timestamp(as_of),
-                          first_order=first_order, service_contacts=service_contacts)
-    )
-    pnl["gross_margin"] = pnl["revenue"] - pnl["cost_of_goods"]
-    pnl["cost_to_serve"] = pnl[list(COST_TO_SERVE_PARTS)].sum(axis=1)
-    pnl["profit"] = pnl["gross_margin"] - pnl["cost_to_serve"]
-    pnl.index.name = "customer_id"
-    return pnl[list(PNL_COLUMNS)]
+    return pnl_from_line_sums(customer_line_sums(transactions, costs), costs,
+                              segments=segments, as_of=as_of,
+                              service_contacts=service_contacts)
+
+
+def line_totals(transactions: pd.DataFrame, costs: CostTable | None = None
+                ) -> dict[str, float]:
+    """Totals of :data:`LINE_SUMS` straight from the lines and orders, not by customer.
+
+    The first half of :func:`ledger`; totals of buckets of a large log add up.
+    """
+    return line_sums_and_totals(transactions, costs)[1]
 
 
 def ledger(
@@ -427,23 +508,48 @@ def ledger(
         Total of every column of :data:`PNL_COLUMNS`.
     """
     _check_transactions(transactions)
-    costs = costs or CostTable()
     if as_of is None:
         as_of = transactions["order_date"].max().normalize() + pd.Timedelta(days=1)
-    lines = _lines(transactions, costs)
-    orders = _orders(lines, costs)
     first_order = transactions.groupby("customer_id")["order_date"].min()
-    charges = _customer_charges(lines, costs, segments=segments, as_of=pd.Timestamp(as_of),
+    return ledger_from_totals([line_totals(transactions, costs)], first_order, costs,
+                              segments=segments, as_of=as_of,
+                              service_contacts=service_contacts)
+
+
+def ledger_from_totals(
+    totals: list[dict[str, float]],
+    first_order: pd.Series,
+    costs: CostTable | None = None,
+    *,
+    segments: pd.Series | None = None,
+    as_of: pd.Timestamp,
+    service_contacts: pd.Series | None = None,
+) -> dict[str, float]:
+    """Finish :func:`ledger` from :func:`line_totals` of one log or of its buckets.
+
+    Parameters
+    ----------
+    totals : list of dict
+        :func:`line_totals` of each part of the log.
+    first_order : pandas.Series
+        First transaction time per customer id (for the marketing charge).
+    costs, segments, as_of, service_contacts
+        As for :func:`customer_pnl`.
+
+    Returns
+    -------
+    dict
+        Total of every column of :data:`PNL_COLUMNS`.
+    """
+    costs = costs or CostTable()
+    charges = _customer_charges(None, costs, segments=segments, as_of=pd.Timestamp(as_of),
                                 first_order=first_order, service_contacts=service_contacts)
-    totals = {name: float(lines[name].sum()) for name in
-              ("gross_sales", "discounts", "returns", "revenue", "cost_of_goods", "rent")}
-    totals |= {name: float(orders[name].sum()) for name in
-               ("handling", "shipping", "returns_handling")}
-    totals |= {name: float(charges[name].sum()) for name in ("service", "marketing")}
-    totals["gross_margin"] = totals["revenue"] - totals["cost_of_goods"]
-    totals["cost_to_serve"] = sum(totals[name] for name in COST_TO_SERVE_PARTS)
-    totals["profit"] = totals["gross_margin"] - totals["cost_to_serve"]
-    return {name: totals[name] for name in PNL_COLUMNS}
+    out = {name: math.fsum(part[name] for part in totals) for name in LINE_SUMS}
+    out |= {name: float(charges[name].sum()) for name in ("service", "marketing")}
+    out["gross_margin"] = out["revenue"] - out["cost_of_goods"]
+    out["cost_to_serve"] = sum(out[name] for name in COST_TO_SERVE_PARTS)
+    out["profit"] = out["gross_margin"] - out["cost_to_serve"]
+    return {name: out[name] for name in PNL_COLUMNS}
 
 
 def _money_columns(customers: pd.DataFrame) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import importlib.metadata
 import logging
 import os
@@ -70,8 +71,24 @@ class RunOptions:
     keep: int | None = None
     wait: bool = False
     mask_pii: bool = False
+    engine: str = "duckdb"
     pii_columns: tuple[str, ...] = ("customer_id",)
     notebook_dir: Path = NOTEBOOK_DIR
+
+
+def _sha256(path: Path) -> str:
+    """SHA-256 of a file; of a folder or glob of Parquet files, of their names and hashes."""
+    from seglab import buckets
+
+    files = buckets.parquet_files(path)
+    if len(files) == 1 and Path(path).is_file():
+        return sha256_file(path)
+    if not files:
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(f"{file.name} {sha256_file(file)}\n".encode())
+    return digest.hexdigest()
 
 
 def load_params(path: Path | None) -> dict[str, Any]:
@@ -290,7 +307,7 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
             customer_columns=options.customer_columns, encoding=options.encoding,
             sheet=options.sheet, as_of=options.as_of, seed=options.seed,
             n_customers=options.synthetic_customers, bad_dates=options.bad_dates,
-            mask_pii=options.mask_pii,
+            mask_pii=options.mask_pii, engine=options.engine,
         )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -298,12 +315,13 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
     for label, path in (("data", options.data), ("customers", options.customers)):
         if path is not None:
             manifest["inputs"][label] = {"path": str(Path(path).resolve()),
-                                         "sha256": sha256_file(path)}
+                                         "sha256": _sha256(path)}
     if options.data is None:
         staged = work / study.INPUT_DIR / "transactions.parquet"
         manifest["inputs"]["data"] = {"synthetic": inputs.source,
                                       "sha256": sha256_file(staged)}
     manifest["parameters"]["as_of"] = inputs.as_of.date().isoformat()
+    manifest["parameters"]["engine"] = options.engine
 
     failure: str | None = None
     for name, title, summary in NOTEBOOKS:
@@ -335,6 +353,7 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
         report.notebook_to_html(executed, work / entry["html"])
         logger.info("%s %s in %.1fs", name, entry["status"], entry["seconds"])
 
+    study.export_customers_csv(work)
     if options.mask_pii:
         private = privacy.make_shareable(work, options.out / "private" / run_id,
                                          privacy.salt_for(options.out), options.pii_columns)

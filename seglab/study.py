@@ -19,7 +19,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from seglab import cluster, clv, features, persona, profit, segments, synth
+from seglab import buckets, clean, cluster, clv, features, persona, profit, segments, synth
 from seglab import io as seglab_io
 from seglab.errors import ConfigError, InputError
 
@@ -106,13 +106,74 @@ def record_metrics(run_dir: Path, section: str, values: dict) -> dict:
 
 @dataclass(frozen=True)
 class StudyInputs:
-    """Canonical inputs of a study, as staged in the run folder."""
+    """Canonical inputs of a study, as staged in the run folder.
+
+    For a large log (``partition`` set) ``transactions`` holds only a random sample of
+    customers with all their lines (``sample_buckets``); the whole log is in the
+    partition, and :meth:`overview` describes all of it.
+    """
 
     transactions: pd.DataFrame
     customers: pd.DataFrame | None
     truth: pd.DataFrame | None
     as_of: pd.Timestamp
     source: str
+    partition: buckets.Partition | None = None
+    sample_buckets: tuple[int, ...] = ()
+
+    def overview(self) -> pd.DataFrame:
+        """Key figures of the whole raw log (:func:`seglab.profile.overview`)."""
+        from seglab import profile
+
+        if self.partition is None:
+            return profile.overview(self.transactions)
+        rows = read_json(self.partition.path.parent / "overview.json")["rows"]
+        return pd.DataFrame(
+            [(metric, pd.Timestamp(value) if metric.startswith("Period") else value)
+             for metric, value in rows], columns=["metric", "value"])
+
+    def missing_values(self) -> pd.DataFrame:
+        """Missing values of the whole raw log (:func:`seglab.profile.missing_values`)."""
+        from seglab import profile
+
+        if self.partition is None:
+            return profile.missing_values(self.transactions)
+        return pd.read_csv(self.partition.path.parent / "missing_values.csv")
+
+    def sample_note(self, whole: str = "Totals, missing values and the cleaning log",
+                    sampled: str = "the charts and tables computed from individual lines"
+                    ) -> str:
+        """Say what covers the whole log and what a customer sample ("" if no sample).
+
+        Parameters
+        ----------
+        whole, sampled : str
+            What the report computed on every line, and what on the sample.
+        """
+        if self.partition is None:
+            return ""
+        customers = self.transactions["customer_id"].nunique()
+        return (
+            f"This log is large ({self.partition.lines:,} lines), so seglab works on it "
+            f"bucket by bucket of customers. {whole} cover every line; {sampled} cover a "
+            f"random sample of {customers:,} customers with all their "
+            f"{len(self.transactions):,} lines ({len(self.sample_buckets)} of "
+            f"{self.partition.buckets} customer buckets)."
+        )
+
+
+#: Engines that aggregate transactions into the customer table.
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+
+
+def check_engine(engine: str) -> None:
+    """Raise :class:`ConfigError` for an unknown engine, or Spark without pyspark."""
+    import importlib.util
+
+    if engine not in ENGINES:
+        raise ConfigError(f"engine={engine!r} is unknown; use one of {list(ENGINES)}.")
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        raise ConfigError("engine='spark' needs pyspark: pip install 'seglab[spark]'.")
 
 
 def stage_inputs(
@@ -129,6 +190,7 @@ def stage_inputs(
     n_customers: int = 2000,
     bad_dates: str = "fail",
     mask_pii: bool = False,
+    engine: str = "duckdb",
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
 
@@ -156,6 +218,8 @@ def stage_inputs(
         Whether a few unparseable dates fail the run or are dropped with a warning.
     mask_pii : bool
         Whether reports must show customer ids as pseudonyms (recorded in study.json).
+    engine : {"duckdb", "spark"}
+        Engine of the customer aggregation (recorded in study.json).
 
     Returns
     -------
@@ -167,8 +231,13 @@ def stage_inputs(
     InputError
         If a file cannot be read or does not fit the schema.
     """
+    check_engine(engine)
     folder = run_folder(run_dir) / INPUT_DIR
     folder.mkdir(exist_ok=True)
+    if data is not None and buckets.is_large(data):
+        return _stage_large_inputs(folder, data, customers=customers, columns=columns,
+                                   customer_columns=customer_columns, encoding=encoding,
+                                   as_of=as_of, seed=seed, mask_pii=mask_pii, engine=engine)
     truth = None
     if data is None:
         study = synth.make_study(n_customers, seed=seed)
@@ -198,17 +267,65 @@ def stage_inputs(
         truth.to_csv(folder / "truth.csv", index=False)
     write_json(folder.parent / "study.json",
                {"as_of": as_of_ts, "source": source, "synthetic": data is None, "seed": seed,
-                "mask_pii": mask_pii})
+                "mask_pii": mask_pii, "engine": engine})
     return StudyInputs(transactions, attributes, truth, as_of_ts, source)
 
 
-def load_inputs(run_dir: str | Path | None) -> StudyInputs:
+#: Lines of the customer sample that line-level tables use on a large log.
+SAMPLE_LINES = 500_000
+
+
+def _stage_large_inputs(
+    folder: Path,
+    data: str | Path,
+    *,
+    customers: str | Path | None,
+    columns: str | None,
+    customer_columns: str | None,
+    encoding: str | None,
+    as_of: str | None,
+    seed: int,
+    mask_pii: bool,
+    engine: str,
+) -> StudyInputs:
+    """Split a large Parquet log into customer buckets under ``inputs/transactions``."""
+    part = buckets.partition(data, folder / "transactions", columns=columns)
+    overview, missing = buckets.overview(part)
+    write_json(folder / "overview.json", {"rows": overview.to_numpy().tolist()})
+    missing.to_csv(folder / "missing_values.csv", index=False)
+    figures = overview.set_index("metric")["value"]
+    found = int(figures.get("Customers", 0))
+    if found < MIN_CUSTOMERS:
+        raise InputError(
+            f"{Path(data).name}: column customer_id has {found} distinct customers; a "
+            f"segmentation needs at least {MIN_CUSTOMERS} (more data, or check which "
+            "column is mapped to customer_id).")
+    as_of_ts = (pd.Timestamp(as_of) if as_of else
+                pd.Timestamp(figures["Period end"]).normalize() + pd.Timedelta(days=1))
+    attributes = (seglab_io.load_customers(customers, columns=customer_columns,
+                                           encoding=encoding) if customers else None)
+    if attributes is not None:
+        attributes.to_parquet(folder / "customers.parquet", index=False)
+    sample = tuple(buckets.sample_buckets(part, SAMPLE_LINES))
+    stored = {**part.to_json(), "path": str(part.path.relative_to(folder.parent))}
+    write_json(folder.parent / "study.json",
+               {"as_of": as_of_ts, "source": str(data), "synthetic": False, "seed": seed,
+                "mask_pii": mask_pii, "engine": engine, "partition": stored,
+                "sample_buckets": list(sample)})
+    return StudyInputs(part.read_many(sample), attributes, None, as_of_ts, str(data), part,
+                       sample)
+
+
+def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInputs:
     """Read the staged inputs; stage the synthetic default first if there are none.
 
     Parameters
     ----------
     run_dir : str or Path or None
         Run folder.
+    lines : bool
+        Read a large log's sample lines into ``transactions`` (False: leave it empty,
+        for callers that need only the dates, attributes and partition).
 
     Returns
     -------
@@ -225,22 +342,33 @@ def load_inputs(run_dir: str | Path | None) -> StudyInputs:
         name: inputs / file for name, file in
         (("customers", "customers.parquet"), ("truth", "truth.csv"))
     }
+    part, sample = None, ()
+    if "partition" in meta:
+        part = buckets.Partition.from_json(meta["partition"], base=folder)
+        sample = tuple(meta["sample_buckets"])
     return StudyInputs(
-        transactions=pd.read_parquet(inputs / "transactions.parquet"),
+        transactions=(pd.read_parquet(inputs / "transactions.parquet") if part is None
+                      else part.read_many(sample if lines else [])),
         customers=pd.read_parquet(optional["customers"]) if optional["customers"].exists()
         else None,
         truth=pd.read_csv(optional["truth"], dtype={"customer_id": "string"})
         if optional["truth"].exists() else None,
         as_of=pd.Timestamp(meta["as_of"]),
         source=meta["source"],
+        partition=part,
+        sample_buckets=sample,
     )
 
 
 # --- Stage 1: cleaning -------------------------------------------------------------------
 
 
-def clean_stage(run_dir: str | Path | None, **rules: Any) -> Any:
+def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResult:
     """Clean the staged transactions, write them and the cleaning log.
+
+    A large log is cleaned bucket by bucket of customers (every rule looks at one
+    customer's lines, or at one line, so this equals cleaning the whole log) into the
+    partition ``transactions/``; the log adds up over all buckets.
 
     Parameters
     ----------
@@ -252,28 +380,172 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> Any:
     Returns
     -------
     seglab.clean.CleaningResult
-        Kept transactions and the log.
+        Kept transactions (on a large log, those of the sample) and the log.
     """
-    from seglab import clean
-
     folder = run_folder(run_dir)
-    inputs = load_inputs(folder)
+    inputs = load_inputs(folder, lines=False)
     known = {f.name for f in fields(clean.CleaningRules)}
     unknown = sorted(set(rules) - known)
     if unknown:
         raise ConfigError(f"unknown cleaning rule(s) {unknown}; known: {sorted(known)}.")
-    result = clean.clean_transactions(
-        inputs.transactions, as_of=inputs.as_of, rules=clean.CleaningRules(**rules)
-    )
-    result.transactions.to_parquet(folder / "transactions.parquet", index=False)
+    rule_set = clean.CleaningRules(**rules)
+    if inputs.partition is not None:
+        result = _clean_partition(folder, inputs, rule_set)
+    else:
+        result = clean.clean_transactions(inputs.transactions, as_of=inputs.as_of,
+                                          rules=rule_set)
+        result.transactions.to_parquet(folder / "transactions.parquet", index=False)
     result.log.to_csv(folder / "cleaning_log.csv", index=False)
     record_metrics(folder, "cleaning", clean.cleaning_metrics(result))
     return result
 
 
-def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
-    """Return the run's clean transactions, cleaning with default rules if needed."""
+#: Folder of a large log's clean transactions, partitioned as its input.
+CLEAN_PARTITION = "transactions"
+
+
+@dataclass(frozen=True)
+class BucketedCleaning(clean.CleaningResult):
+    """A large log's cleaning, bucket by bucket.
+
+    The log and the totals cover every bucket; ``transactions``, ``removed`` and
+    ``missing_customer`` the sample buckets only.
+    """
+
+    kept_rows: int = 0
+    kept_revenue: float = 0.0
+
+    @property
+    def rows_kept(self) -> int:
+        """Lines kept, in every bucket."""
+        return self.kept_rows
+
+    @property
+    def revenue_kept(self) -> float:
+        """Sum of ``amount`` over the kept lines of every bucket."""
+        return self.kept_revenue
+
+
+@dataclass
+class _BucketCleaning:
+    log: pd.DataFrame
+    rows_in: int
+    revenue_in: float
+    rows_kept: int
+    revenue_kept: float
+    result: clean.CleaningResult | None
+
+
+def _clean_bucket(bucket: int, *, part: buckets.Partition, out: Path, as_of: pd.Timestamp,
+                  rules: clean.CleaningRules, keep: bool) -> _BucketCleaning | None:
+    """Clean one bucket into ``out/bucket=<n>/``.
+
+    The bucket without customer ids is read in chunks: its lines are judged line by
+    line (no customer, nothing to compare them with).
+    """
+    frames = (part.read_chunks(bucket) if bucket == part.buckets else [part.read(bucket)])
+    target = out / f"bucket={bucket}"
+    logs, rows_in, revenue_in, rows_kept, revenue_kept, kept = [], 0, [], 0, [], None
+    for number, frame in enumerate(frames):
+        if frame.empty:
+            continue
+        result = clean.clean_transactions(frame, as_of=as_of, rules=rules)
+        if len(result.transactions):
+            target.mkdir(parents=True, exist_ok=True)
+            result.transactions.to_parquet(target / f"part-{number:04d}.parquet", index=False)
+        logs.append(result.log)
+        rows_in += result.rows_in
+        revenue_in.append(result.revenue_in)
+        rows_kept += result.rows_kept
+        revenue_kept.append(result.revenue_kept)
+        kept = result if keep else None
+    if not logs:
+        return None
+    import math
+
+    return _BucketCleaning(_add_logs(logs), rows_in, math.fsum(revenue_in), rows_kept,
+                           math.fsum(revenue_kept), kept)
+
+
+def _add_logs(logs: list[pd.DataFrame]) -> pd.DataFrame:
+    """Add up cleaning logs of the same rules (rows, and revenue summed exactly)."""
+    import math
+
+    stacked = pd.concat(logs, ignore_index=True)
+    first = logs[0].set_index("step")
+    first["rows"] = stacked.groupby("step")["rows"].sum()
+    first["revenue"] = stacked.groupby("step")["revenue"].agg(lambda v: math.fsum(v))
+    return first.reset_index()
+
+
+def _clean_partition(folder: Path, inputs: StudyInputs, rules: clean.CleaningRules
+                     ) -> BucketedCleaning:
+    import functools
+    import math
+    import shutil
+
+    part = inputs.partition
+    out = folder / CLEAN_PARTITION
+    shutil.rmtree(out, ignore_errors=True)
+    work = functools.partial(_clean_bucket, part=part, out=out, as_of=inputs.as_of,
+                             rules=rules, keep=False)
+    done = [d for d in buckets.map_buckets(work, list(part.all_buckets), n_jobs=BUCKET_JOBS)
+            if d is not None]
+    sample = pd.concat([_read_clean(out, b) for b in inputs.sample_buckets],
+                       ignore_index=True)
+    return BucketedCleaning(
+        transactions=sample,
+        log=_add_logs([d.log for d in done]),
+        missing_customer=sample.iloc[:0],
+        removed=sample.iloc[:0],
+        rows_in=sum(d.rows_in for d in done),
+        revenue_in=math.fsum(d.revenue_in for d in done),
+        as_of=inputs.as_of,
+        rules=rules,
+        kept_rows=sum(d.rows_kept for d in done),
+        kept_revenue=math.fsum(d.revenue_kept for d in done),
+    )
+
+
+#: Worker processes for bucket-by-bucket work on a large log.
+BUCKET_JOBS = 2
+
+
+def _read_clean(out: Path, bucket: int) -> pd.DataFrame:
+    files = sorted((out / f"bucket={bucket}").glob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def clean_partition(run_dir: str | Path | None) -> buckets.Partition | None:
+    """Return the clean partition of a large log's run (None for a log in memory)."""
     folder = run_folder(run_dir)
+    inputs = load_inputs(folder, lines=False)
+    if inputs.partition is None:
+        return None
+    if not (folder / CLEAN_PARTITION).is_dir():
+        clean_stage(folder)
+    return buckets.Partition(folder / CLEAN_PARTITION, inputs.partition.buckets,
+                             int(read_json(folder / "metrics.json")["cleaning"]["rows_kept"]))
+
+
+def transactions_source(run_dir: str | Path | None) -> Path:
+    """Return the run's clean transactions as a file or partition folder (engine input)."""
+    folder = run_folder(run_dir)
+    part = clean_partition(folder)
+    if part is not None:
+        return part.path
+    if not (folder / "transactions.parquet").exists():
+        clean_stage(folder)
+    return folder / "transactions.parquet"
+
+
+def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
+    """Return the run's clean transactions (a large log's: those of the sample)."""
+    folder = run_folder(run_dir)
+    part = clean_partition(folder)
+    if part is not None:
+        sample = load_inputs(folder, lines=False).sample_buckets
+        return pd.concat([_read_clean(part.path, b) for b in sample], ignore_index=True)
     path = folder / "transactions.parquet"
     if not path.exists():
         clean_stage(folder)
@@ -283,10 +555,44 @@ def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
 # --- Stage 2: features and rule segments -------------------------------------------------
 
 
+#: Customer tables longer than this skip the CSV export in each stage (pandas writes
+#: about 15,000 rows a second); ``seglab run`` exports it once at the end instead.
+CSV_ROWS = 250_000
+
+
 def write_customers(run_dir: Path, table: pd.DataFrame) -> None:
     """Write the customer table: Parquet for the next stage, CSV as the CRM export."""
     table.to_parquet(run_dir / "customers.parquet", index=False)
+    if len(table) > CSV_ROWS:
+        (run_dir / "customers.csv").unlink(missing_ok=True)  # stale now; see export_csv
+        return
     table.to_csv(run_dir / "customers.csv", index=False, date_format="%Y-%m-%d")
+
+
+def export_customers_csv(run_dir: str | Path) -> Path | None:
+    """Write ``customers.csv`` from ``customers.parquet`` when a stage left it out.
+
+    DuckDB writes it in parallel: a ten-million-row table in about a minute rather
+    than the ten pandas would take. Dates are written as YYYY-MM-DD, as in each stage.
+
+    Returns
+    -------
+    Path or None
+        The CSV written, or None when it was up to date (or there is no table).
+    """
+    import duckdb
+
+    folder = Path(run_dir)
+    source, target = folder / "customers.parquet", folder / "customers.csv"
+    if not source.exists() or target.exists():
+        return None
+    con = duckdb.connect()
+    try:
+        con.execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' "
+                    "(HEADER, DATEFORMAT '%Y-%m-%d', TIMESTAMPFORMAT '%Y-%m-%d')")
+    finally:
+        con.close()
+    return target
 
 
 @dataclass
@@ -344,15 +650,14 @@ def feature_stage(
     from seglab import engine
 
     folder = run_folder(run_dir)
-    inputs = load_inputs(folder)
+    inputs = load_inputs(folder, lines=False)
     rule_set = segments.segment_rules(**{**(segment_rules or {}), **rules})
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
-    if not (folder / "transactions.parquet").exists():
-        clean_stage(folder)
     # One DuckDB thread: parallel float sums add in varying order, and a study must give
     # byte-identical numbers on every run (nightly `seglab features` uses all cores).
     table = engine.customer_aggregates(
-        folder / "transactions.parquet", as_of=inputs.as_of, customers=inputs.customers,
+        transactions_source(folder), as_of=inputs.as_of, customers=inputs.customers,
+        engine=read_json(folder / "study.json").get("engine", "duckdb"),
         time_unit=options.time_unit, window_days=options.window_days,
         category_top_n=options.category_top_n, channel_top_n=options.channel_top_n,
         threads=1,
@@ -367,7 +672,7 @@ def feature_stage(
     record_metrics(folder, "features", {
         "customers": len(table),
         "time_unit": time_unit,
-        "engine": "duckdb",
+        "engine": read_json(folder / "study.json").get("engine", "duckdb"),
         "revenue": float(table["revenue"].sum()),
         "repeat_customer_share": float((table["frequency"] > 0).mean()),
         "transform_set": transform_set,
@@ -414,9 +719,13 @@ def customer_table(run_dir: str | Path | None, *, needs: str = "rfm_segment") ->
 class ClusterStage:
     """What the clustering stage produced, for display.
 
-    ``labels`` maps every compared method (and rule baseline, as ``"rule: <column>"``)
-    to its value-ordered labels; ``map_xy`` are 2-D coordinates of the customers in
-    ``map_rows`` for the cluster maps.
+    Methods are compared on the customers at ``compared_rows`` of ``customers`` (every
+    customer, or a random sample of a large table). ``labels`` maps every compared
+    method (and rule baseline, as ``"rule: <column>"``) to its value-ordered labels of
+    those customers, ``matrix`` holds their features and ``profile`` describes them;
+    ``map_xy`` are 2-D coordinates of the compared customers in ``map_rows`` for the
+    cluster maps. ``customers`` is every customer, with the chosen method's ``cluster``;
+    ``summary`` and ``truth`` cover every customer too.
     """
 
     comparison: pd.DataFrame
@@ -433,12 +742,22 @@ class ClusterStage:
     map_rows: np.ndarray | None = field(default=None)
     rules: cluster.SelectionRules = field(default_factory=cluster.SelectionRules)
     feature_names: list[str] = field(default_factory=list)
+    compared_rows: np.ndarray | None = field(default=None)
 
     @property
     def method_labels(self) -> dict[str, np.ndarray]:
         """Labels of the clustering methods only (no rule baselines)."""
         methods = self.comparison.loc[self.comparison["kind"] == "clustering", "method"]
         return {name: self.labels[name] for name in methods}
+
+    @property
+    def sampling_note(self) -> str:
+        """One sentence saying the methods were compared on a sample; empty if not."""
+        if self.compared_rows is None or len(self.compared_rows) == len(self.customers):
+            return ""
+        return (f"Methods compared on a random sample of {len(self.compared_rows):,} of "
+                f"{len(self.customers):,} customers; every customer was then assigned by "
+                f"the chosen method ({self.chosen}).")
 
 
 def cluster_stage(
@@ -453,11 +772,18 @@ def cluster_stage(
     silhouette_sample: int = 5000,
     n_resamples: int = 3,
     fit_sample: int = 20_000,
+    compare_sample: int = 200_000,
     min_stability: float = cluster.SelectionRules.min_stability,
     baselines: str = ",".join(cluster.RULE_BASELINES),
     map_sample: int = 3000,
 ) -> ClusterStage:
     """Compare clustering methods and the rule segments; keep the chosen labels.
+
+    Above ``compare_sample`` customers, everything compared (the transform, every
+    method's fit, k scan, scores, stability, the rule baselines, agreement, profile and
+    map) uses a seeded random sample of that many customers; then only the chosen
+    method assigns every customer, transforming and predicting in chunks
+    (:meth:`seglab.cluster.SegmentModel.predict`), so memory stays bounded.
 
     Writes to the run folder: the ``cluster`` and ``cluster_method`` columns of
     ``customers.csv`` (cluster 0 = highest mean revenue, -1 = noise),
@@ -486,8 +812,11 @@ def cluster_stage(
     n_resamples : int
         Refits on 80% subsamples behind each stability figure.
     fit_sample : int
-        Most customers a method is fitted on; above it, the rest are assigned with
-        ``predict``.
+        Most customers a method is fitted on; above it, the rest of the compared
+        customers are assigned with ``predict``.
+    compare_sample : int
+        Most customers the methods are compared on (at least 100); above it, a random
+        sample is compared and the chosen method assigns everyone.
     min_stability : float
         Stability a k or a method needs (:class:`seglab.cluster.SelectionRules`).
     baselines : str
@@ -498,19 +827,21 @@ def cluster_stage(
     Returns
     -------
     ClusterStage
-        Comparison table, k scores, labels per method, profiles and map coordinates.
+        Comparison table, k scores, labels per method (of the compared customers),
+        profile, summary and map coordinates.
 
     Raises
     ------
     ConfigError
-        For an unknown feature set or method, or a bad k range.
+        For an unknown feature set or method, a bad k range or sample size.
     """
     import time
+
+    from sklearn.metrics import adjusted_rand_score
 
     started = time.perf_counter()
     folder = run_folder(run_dir)
     table = customer_table(folder)
-    inputs = load_inputs(folder)
     if not 2 <= k_min <= k_max:
         raise ConfigError(f"k_min={k_min}, k_max={k_max}: need 2 <= k_min <= k_max.")
     if len(table) < 3 * k_max:
@@ -520,35 +851,47 @@ def cluster_stage(
         )
     if n_resamples < 1:
         raise ConfigError(f"n_resamples={n_resamples} should be >= 1 (stability needs refits).")
-    transform = cluster.FeatureTransform(feature_set).fit(table)
-    X = transform.transform(table)
+    if compare_sample < 100:
+        raise ConfigError(f"compare_sample={compare_sample} is too small; use at least 100.")
+    compared_rows = cluster.sample_rows(len(table), compare_sample, seed)
+    sampled = len(compared_rows) < len(table)
+    compared = table.iloc[compared_rows] if sampled else table
+    transform = cluster.FeatureTransform(feature_set).fit(compared)
+    X = transform.transform(compared)
     truth = None
-    if inputs.truth is not None:
-        truth = table[["customer_id"]].merge(inputs.truth, on="customer_id", how="left")[
-            "segment"
-        ]
+    # Only the planted truth is needed: load_inputs would also read every transaction.
+    truth_file = folder / INPUT_DIR / "truth.csv"
+    if truth_file.exists():
+        planted = pd.read_csv(truth_file, dtype={"customer_id": "string"})
+        truth = table[["customer_id"]].merge(planted, on="customer_id", how="left")["segment"]
     rules = cluster.SelectionRules(min_stability=min_stability)
-    value = table["revenue"].to_numpy(dtype=float)
+    compare_started = time.perf_counter()
     result = cluster.compare_methods(
         X,
-        value,
+        compared["revenue"].to_numpy(dtype=float),
         methods=cluster.parse_names(methods, what="methods"),
         k_range=range(k_min, k_max + 1),
         random_state=seed,
         sample_size=silhouette_sample,
         n_resamples=n_resamples,
         fit_sample=fit_sample,
-        truth=None if truth is None else truth.to_numpy(),
-        baselines={c: table[c].to_numpy() for c in cluster.parse_names(baselines)
+        truth=None if truth is None else truth.to_numpy()[compared_rows],
+        baselines={c: compared[c].to_numpy() for c in cluster.parse_names(baselines)
                    if c in table},
         rules=rules,
     )
+    compare_seconds = time.perf_counter() - compare_started
     comparison = result.table
     chosen = cluster.pick_method(comparison, method, rules)
     comparison.insert(1, "chosen", comparison["method"] == chosen)
     labels = {name: r.labels for name, r in result.results.items()}
+    best = result.results[chosen]
+    model = cluster.SegmentModel(chosen, transform, best.model, best.order)
+    assign_started = time.perf_counter()
+    assigned = model.predict(table) if sampled else labels[chosen]
+    assign_seconds = time.perf_counter() - assign_started
     table = table.drop(columns=["cluster", "cluster_method"], errors="ignore")
-    table["cluster"] = labels[chosen]
+    table["cluster"] = assigned
     table["cluster_method"] = chosen
     write_customers(folder, table)
     comparison.to_csv(folder / "clustering_comparison.csv", index=False)
@@ -557,10 +900,12 @@ def cluster_stage(
         k_table.insert(0, "method", k_table.pop("method"))
         k_table.to_csv(folder / "k_selection.csv", index=False)
     result.agreement.rename_axis("method").to_csv(folder / "cluster_agreement.csv")
-    best = result.results[chosen]
-    joblib.dump(cluster.SegmentModel(chosen, transform, best.model, best.order),
-                folder / "cluster_model.joblib")
+    joblib.dump(model, folder / "cluster_model.joblib")
     row = comparison.set_index("method").loc[chosen]
+    ari_all = None
+    if truth is not None:
+        known = truth.notna().to_numpy()
+        ari_all = adjusted_rand_score(pd.factorize(truth[known])[0], assigned[known])
     record_metrics(folder, "clustering", {
         "chosen_method": chosen,
         "feature_set": feature_set,
@@ -569,20 +914,26 @@ def cluster_stage(
         "stability": row["stability"],
         "noise_share": row["noise_share"],
         "ari_truth": row.get("ari_truth"),
+        "ari_truth_all_customers": ari_all,
+        "customers": len(table),
+        "compared_customers": len(compared_rows),
         "fit_customers": int(row["fit_customers"]),
+        "compare_seconds": round(compare_seconds, 2),
+        "assign_seconds": round(assign_seconds, 2),
         "seconds": round(time.perf_counter() - started, 2),
         "peak_memory_mb": cluster.peak_memory_mb(),
         "methods": comparison.drop(columns="chosen").to_dict("records"),
     })
-    standardised = transform.standardised(table)
-    profile = cluster.cluster_profile(standardised, table["cluster"].to_numpy(),
+    standardised = transform.standardised(compared)
+    profile = cluster.cluster_profile(standardised, assigned[compared_rows],
                                       list(standardised.columns))
-    summary = cluster.cluster_summary(table, table["cluster"].to_numpy())
+    summary = cluster.cluster_summary(table, assigned)
     map_rows, map_xy = cluster.map_coordinates(X, sample_size=map_sample, random_state=seed)
     return ClusterStage(
         comparison, result.k_scores, chosen, labels, X, table, profile, truth,
         agreement=result.agreement, summary=summary, map_xy=map_xy, map_rows=map_rows,
         rules=rules, feature_names=[cluster.feature_label(c) for c in transform.columns_],
+        compared_rows=compared_rows,
     )
 
 
@@ -607,6 +958,54 @@ class ProfitStage:
     holdout: pd.DataFrame = field(default_factory=pd.DataFrame)
     rules: pd.DataFrame = field(default_factory=pd.DataFrame)
     truth: pd.Series | None = None
+
+
+#: Most customers the CLV models are fitted (and the holdout check is run) on.
+CLV_FIT_SAMPLE = 500_000
+
+
+@dataclass
+class _TransactionFigures:
+    """What the profit stage takes from transactions, per customer or in total."""
+
+    sums: pd.DataFrame  # profit.customer_line_sums
+    totals: list[dict[str, float]]  # profit.line_totals, one per part of the log
+    main: pd.Series | None  # profit.main_value
+    holdout: pd.DataFrame  # clv.calibration_holdout
+
+
+def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: pd.Timestamp,
+                dimension: str | None, holdout_days: int, time_unit: str
+                ) -> _TransactionFigures:
+    tx = transactions[transactions["order_date"] < as_of + pd.Timedelta(days=1)]
+    sums, totals = profit.line_sums_and_totals(tx, costs)
+    return _TransactionFigures(
+        sums, [totals],
+        profit.main_value(tx, dimension) if dimension else None,
+        clv.calibration_holdout(tx, as_of=as_of, holdout_days=holdout_days,
+                                time_unit=time_unit))
+
+
+def _bucket_figures(bucket: int, *, path: Path, **options: Any) -> _TransactionFigures:
+    return _figures_of(_read_clean(path, bucket), **options)
+
+
+def _transaction_figures(folder: Path, inputs: StudyInputs, transactions: pd.DataFrame,
+                         **options: Any) -> _TransactionFigures:
+    """Per-customer figures from the whole log: at once, or a bucket at a time."""
+    import functools
+
+    options["as_of"] = inputs.as_of
+    part = clean_partition(folder)
+    if part is None:
+        return _figures_of(transactions, **options)
+    work = functools.partial(_bucket_figures, path=part.path, **options)
+    parts = buckets.map_buckets(work, list(range(part.buckets)), n_jobs=BUCKET_JOBS)
+    return _TransactionFigures(
+        pd.concat([p.sums for p in parts]).sort_index(),
+        [t for p in parts for t in p.totals],
+        None if parts[0].main is None else pd.concat([p.main for p in parts]).sort_index(),
+        pd.concat([p.holdout for p in parts]).sort_index())
 
 
 def profit_stage(
@@ -666,11 +1065,8 @@ def profit_stage(
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     if segment_col not in table:
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
-    inputs = load_inputs(folder)
-    transactions = clean_transactions(folder)
-    transactions = transactions[
-        transactions["order_date"] < inputs.as_of + pd.Timedelta(days=1)
-    ]
+    inputs = load_inputs(folder, lines=False)
+    transactions = clean_transactions(folder)  # a large log's: those of the sample
     if not isinstance(costs, profit.CostTable):
         synthetic = read_json(folder / "study.json").get("synthetic", False)
         base = synth.COST_TABLE if synthetic else profit.CostTable()
@@ -682,36 +1078,41 @@ def profit_stage(
     contacts = (table.set_index("customer_id")["service_contacts"]
                 if "service_contacts" in table else None)
     options = {"segments": labels, "as_of": inputs.as_of, "service_contacts": contacts}
-    pnl = profit.customer_pnl(transactions, costs, **options)
+    time_unit = read_json(folder / "metrics.json").get("features", {}).get("time_unit", "D")
+    dimension = profit.sub_segment_column(transactions, sub_segment_by)
+    figures = _transaction_figures(folder, inputs, transactions, costs=costs,
+                                   dimension=dimension, holdout_days=holdout_days,
+                                   time_unit=time_unit)
+    pnl = profit.pnl_from_line_sums(figures.sums, costs, **options)
     added = ["p_alive", "expected_orders_90d", "clv", "persona", "strategy"]
     stale = [c for c in (*pnl.columns, *added) if c in table and c != "revenue"]
     table = table.drop(columns=stale).join(pnl.drop(columns="revenue"), on="customer_id")
-    dimension = profit.sub_segment_column(transactions, sub_segment_by)
     sub_col = None
     if dimension is not None:
         sub_col = f"main_{dimension}"
         table = table.drop(columns=[sub_col], errors="ignore").join(
-            profit.main_value(transactions, dimension).rename(sub_col), on="customer_id")
+            figures.main.rename(sub_col), on="customer_id")
 
     seg = profit.segment_pnl(table, "segment")
     sub = profit.sub_segment_pnl(table, "segment", sub_col) if sub_col else None
-    totals = profit.ledger(transactions, costs, **options)
+    totals = profit.ledger_from_totals(figures.totals, figures.sums["first_order"], costs,
+                                       **options)
     check = profit.reconciliation(table, seg, totals, sub_segments=sub)
 
     # CLV: BG/NBD and Gamma-Gamma on the run's RFM columns, valued at the contribution
     # margin of the customer's segment.
-    time_unit = read_json(folder / "metrics.json").get("features", {}).get("time_unit", "D")
     margin = table["segment"].map(seg["profit_margin"]).fillna(0.0).to_numpy()
     predicted, bgnbd, spend = clv.customer_clv(
         table[["frequency", "recency", "T", "monetary_value"]], margin=margin,
         horizon_days=horizon_days, discount_rate=discount_rate, time_unit=time_unit,
-        forecast_days=90,
+        forecast_days=90, fit_sample=CLV_FIT_SAMPLE,
     )
     table["p_alive"] = predicted["p_alive"]
     table["expected_orders_90d"] = predicted["expected_orders"]
     table["clv"] = predicted["clv"]
-    split = clv.calibration_holdout(transactions, as_of=inputs.as_of,
-                                    holdout_days=holdout_days, time_unit=time_unit)
+    split = figures.holdout
+    if len(split) > CLV_FIT_SAMPLE:
+        split = split.sample(CLV_FIT_SAMPLE, random_state=0).sort_index()
     calibrated = clv.BetaGeoModel().fit(split["frequency"], split["recency"], split["T"])
     holdout = clv.holdout_check(split, calibrated)
 
@@ -813,6 +1214,7 @@ class DynamicsStage:
     planted_known: bool = False
     masked: bool = False
     snapshots: Any = None
+    sample_note: str = ""
 
 
 def _planted_movement(folder: Path, inputs: StudyInputs) -> pd.DataFrame | None:
@@ -943,7 +1345,8 @@ def dynamics_stage(
     churn = dynamics.fit_churn_model(
         book, tables, train_dates=churn_dates["train"], test_date=churn_dates["test"][0],
         horizon_days=horizon_days, as_of=as_of, random_state=seed)
-    risk = churn.predict(snaps.features[as_of])
+    # A large log's snapshots cover the customer sample; its customer table everyone.
+    risk = churn.predict(snaps.features[as_of] if inputs.partition is None else table)
     at_risk = dynamics.newly_at_risk(snaps, risk=risk)
 
     table = table.drop(columns=["churn_risk", "newly_at_risk"], errors="ignore")
@@ -1002,8 +1405,8 @@ def dynamics_stage(
         "migration_adds_up": bool(checks["agrees"].all()),
         "clusters_followed": assign is not None,
         "cluster_agreement_latest": None if assign is None else float(
-            (snaps.at(as_of)["cluster"].reindex(table["customer_id"]).to_numpy()
-             == table["cluster"].to_numpy()).mean()),
+            (snaps.at(as_of)["cluster"].to_numpy() == table.set_index("customer_id")[
+                "cluster"].reindex(snaps.at(as_of).index).to_numpy()).mean()),
         "newly_at_risk": len(at_risk),
         "planted_agreement": None if planted is None else planted["agreement"].iloc[-1],
     })
@@ -1020,4 +1423,8 @@ def dynamics_stage(
         planted=planted if planted is not None else pd.DataFrame(
             {"note": ["Not available: this data has no planted movement."]}),
         planted_known=planted is not None, masked=masked, snapshots=snaps,
+        sample_note=inputs.sample_note(
+            whole="Features, segments and the churn risk of every customer",
+            sampled="the snapshots, migration, cohorts, monitor and the churn model's "
+                    "training"),
     )

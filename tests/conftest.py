@@ -51,3 +51,42 @@ def random_transactions(n_customers: int = 60, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture
 def transactions() -> pd.DataFrame:
     return random_transactions()
+
+
+def dirty_log(transactions: pd.DataFrame, as_of: pd.Timestamp, *, extreme_amount: float,
+              seed: int = 0) -> pd.DataFrame:
+    """``transactions`` plus lines only the row-filter cleaning rules remove.
+
+    Exact copies of lines (some with padded text, copies once stripped), lines without
+    customer id (missing or blank), non-product codes (listed, padded lower-case, a gift
+    voucher), prices of zero and below, adjustments, no date, no amount, lines after
+    ``as_of``, padded text on kept lines, and a line of amount ``extreme_amount`` with
+    the line cancelling it (same customer and product, opposite quantity, small amount).
+    """
+    rng = np.random.default_rng(seed)
+    tx = transactions.reset_index(drop=True).copy()
+
+    def pick(n: int) -> pd.DataFrame:
+        return tx.iloc[rng.choice(len(tx), n, replace=False)].copy()
+
+    kept_padding = rng.choice(len(tx), 20, replace=False)
+    tx.loc[kept_padding, "channel"] = " " + tx.loc[kept_padding, "channel"] + "  "
+    padded = pick(20)
+    padded["category"] = "  " + padded["category"] + " "
+    parts = [tx, pick(40), padded, pick(10).assign(customer_id=pd.NA),
+             pick(5).assign(customer_id="  "), pick(5).assign(unit_price=0.0),
+             pick(4).assign(unit_price=-1.0, amount=-3.0), pick(3).assign(order_id="A563185"),
+             pick(3).assign(order_date=pd.NaT), pick(3).assign(amount=np.nan),
+             pick(5).assign(order_date=as_of + pd.Timedelta(days=3))]
+    parts += [pick(3).assign(product_id=code)
+              for code in ("POST", " post ", "gift_0001_20", "BANK CHARGES")]
+    whale = tx.iloc[[0]].assign(quantity=400.0, unit_price=extreme_amount / 400,
+                                amount=extreme_amount)
+    cancel = whale.assign(quantity=-400.0, unit_price=0.5, amount=-200.0,
+                          order_date=whale["order_date"] + pd.Timedelta(hours=2))
+    parts += [whale, cancel, cancel.assign(product_id="P-OTHER")]  # the last one is kept
+    out = pd.concat(parts, ignore_index=True)
+    for column in transactions.columns:
+        if pd.api.types.is_string_dtype(transactions[column].dtype):
+            out[column] = out[column].astype("string")
+    return out

@@ -333,3 +333,72 @@ def test_cluster_stage_errors(staged):
                             method="hdbscan")
     with pytest.raises(ConfigError, match="n_resamples=0"):
         study.cluster_stage(staged, n_resamples=0)
+
+
+@pytest.fixture(scope="module")
+def staged_1500(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cluster-sample-run")
+    study.stage_inputs(folder, n_customers=1500, seed=4)
+    study.feature_stage(folder)
+    return folder
+
+
+SAMPLED = {"methods": "kmeans,gmm", "k_max": 5, "n_resamples": 1, "fit_sample": 200,
+           "compare_sample": 300}
+
+
+def test_cluster_stage_compares_a_sample_then_assigns_everyone(staged_1500):
+    result = study.cluster_stage(staged_1500, seed=1, **SAMPLED)
+    customers = pd.read_csv(staged_1500 / "customers.csv", dtype={"customer_id": str})
+    assert len(customers) == len(result.customers) == 1500
+    rows = result.compared_rows
+    assert len(rows) == 300 and len(np.unique(rows)) == 300 and rows.max() < 1500
+    methods = result.comparison[result.comparison["kind"] == "clustering"]
+    assert (methods["fit_customers"] == 200).all()
+    assert all(len(labels) == 300 for labels in result.labels.values())
+    assert result.matrix.shape[0] == 300 and result.map_rows.max() < 300
+    # every customer is assigned by the chosen method's saved model
+    model = joblib.load(staged_1500 / "cluster_model.joblib")
+    assert model.method == result.chosen
+    assigned = model.predict(result.customers, chunk_size=111)
+    np.testing.assert_array_equal(customers["cluster"].to_numpy(), assigned)
+    assert (customers["cluster_method"] == result.chosen).all()
+    assert set(np.unique(assigned)) <= set(model.order.values())
+    assert result.summary["customers"].sum() == 1500
+    assert result.sampling_note.startswith("Methods compared on a random sample of 300 of 1,500")
+    metrics = study.read_json(staged_1500 / "metrics.json")["clustering"]
+    assert (metrics["customers"], metrics["compared_customers"]) == (1500, 300)
+    assert metrics["assign_seconds"] >= 0 and metrics["peak_memory_mb"] > 0
+    truth = pd.read_csv(staged_1500 / "inputs" / "truth.csv", dtype={"customer_id": str})
+    planted = customers.merge(truth, on="customer_id")["segment"]
+    assert metrics["ari_truth_all_customers"] == pytest.approx(
+        adjusted_rand_score(planted, customers["cluster"]), abs=1e-6)
+    sample_ari = methods.set_index("method").loc[result.chosen, "ari_truth"]
+    assert metrics["ari_truth"] == pytest.approx(sample_ari, abs=1e-6)
+
+    again = study.cluster_stage(staged_1500, seed=1, **SAMPLED)
+    np.testing.assert_array_equal(again.compared_rows, rows)
+    np.testing.assert_array_equal(again.customers["cluster"], result.customers["cluster"])
+    pd.testing.assert_frame_equal(again.comparison.drop(columns="seconds"),
+                                  result.comparison.drop(columns="seconds"))
+    other = study.cluster_stage(staged_1500, seed=2, **SAMPLED)
+    assert not np.array_equal(other.compared_rows, rows)
+
+
+def test_cluster_stage_below_compare_sample_is_unsampled(staged):
+    everyone = len(study.customer_table(staged))
+    light = {"methods": "kmeans,hdbscan", "k_max": 5, "n_resamples": 1}
+    at = study.cluster_stage(staged, compare_sample=everyone, **light)
+    above = study.cluster_stage(staged, compare_sample=10 * everyone, **light)
+    np.testing.assert_array_equal(at.compared_rows, np.arange(everyone))
+    assert at.sampling_note == ""
+    for name, labels in above.labels.items():
+        assert len(labels) == everyone
+        np.testing.assert_array_equal(at.labels[name], labels)
+    np.testing.assert_array_equal(at.customers["cluster"], at.labels[at.chosen])
+    np.testing.assert_array_equal(at.matrix, above.matrix)
+    pd.testing.assert_frame_equal(at.comparison.drop(columns="seconds"),
+                                  above.comparison.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(at.profile, above.profile)
+    with pytest.raises(ConfigError, match="compare_sample=50 is too small"):
+        study.cluster_stage(staged, compare_sample=50, **light)

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import random_transactions
+from conftest import SHARED_RETAIL, dirty_log, random_transactions
 from typer.testing import CliRunner
 
-from seglab import engine, synth
+from seglab import clean, engine, features, io, synth
 from seglab.cli import app
 from seglab.errors import ConfigError, InputError
 from seglab.features import customer_features
@@ -114,6 +114,67 @@ def test_errors_name_the_problem(tmp_path):
     bad.write_text("customer_id,order_date,amount\n1,12/31/2023 10:00,5\n2,yesterday,3\n")
     with pytest.raises(InputError, match="Dates must be ISO"):
         engine.customer_aggregates(bad)
+
+
+def test_folders_and_globs_read_like_files(tmp_path):
+    tx = random_transactions(40, seed=11)
+    folder = tmp_path / "lake"
+    tx.assign(month=tx["order_date"].dt.strftime("%Y-%m")).to_parquet(
+        folder, partition_cols=["month"], index=False)  # month=2023-01/...parquet
+    reference = engine.customer_aggregates(tx)
+    assert_same(engine.customer_aggregates(folder), reference)
+    assert_same(engine.customer_aggregates(f"{folder}/month=*/*.parquet"), reference)
+    with pytest.raises(InputError, match="DuckDB cannot read it"):
+        engine.customer_aggregates(tmp_path / "empty*.parquet")
+
+
+def test_engine_is_checked_and_spark_is_optional(monkeypatch):
+    tx = random_transactions(5)
+    with pytest.raises(ConfigError, match="engine='polars' is not supported"):
+        engine.customer_aggregates(tx, engine="polars")
+    monkeypatch.setitem(__import__("sys").modules, "pyspark", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"pip install 'seglab\[spark\]'"):
+        engine.rfm_table(tx, engine="spark")
+
+
+# --- cleaning in SQL -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("outlier_rule", ["flag", "drop"])
+def test_sql_cleaning_equals_pandas_cleaning(outlier_rule):
+    study = synth.make_study(200, seed=4)
+    as_of = features.default_as_of(study.transactions)
+    biggest = study.transactions["amount"].abs().max()
+    raw = dirty_log(study.transactions, as_of, extreme_amount=20 * biggest)
+    rules = clean.CleaningRules(outlier_rule=outlier_rule, outlier_amount=10 * biggest)
+    kept = clean.clean_transactions(raw, as_of=as_of, rules=rules).transactions
+    ours = engine.customer_aggregates(raw, as_of=as_of, clean=rules)
+    assert_same(ours, customer_features(kept, as_of=as_of))
+    # The dirt matters: without cleaning the numbers differ.
+    assert not ours.equals(engine.customer_aggregates(raw.dropna(subset="customer_id"),
+                                                      as_of=as_of))
+
+
+@pytest.mark.skipif(not SHARED_RETAIL.exists(), reason="shared Online Retail data absent")
+def test_sql_cleaning_equals_pandas_on_online_retail():
+    # Every rule that fires on this log (missing customers, duplicates, non-product codes,
+    # zero prices, padded text) is one the SQL covers, so the tables are equal.
+    raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
+    as_of = features.default_as_of(raw)
+    kept = clean.clean_transactions(raw, as_of=as_of).transactions
+    ours = engine.customer_aggregates(SHARED_RETAIL, columns="online_retail", clean=True)
+    assert_same(ours, engine.customer_aggregates(kept, as_of=as_of))
+    assert len(ours) == kept["customer_id"].nunique() > 4000
+
+
+def test_cleaning_sql_says_what_it_removes():
+    sql = engine.cleaning_sql(["amount", "customer_id", "order_date", "product_id"],
+                              clean.CleaningRules(drop_exact_duplicates=False,
+                                                  non_product_pattern=None))
+    assert "DISTINCT" not in sql and "regexp" not in sql and "'POST'" in sql
+    assert "unit_price" not in sql and "amount = 0" in sql  # no unit_price: zero amounts
+    with pytest.raises(ConfigError, match="clean='yes'"):
+        engine.customer_aggregates(random_transactions(5), clean="yes")
 
 
 # --- the command -----------------------------------------------------------------------

@@ -1,0 +1,416 @@
+"""Large transaction logs, one bucket of customers at a time.
+
+A log too large for memory (a Parquet file, folder or glob of hundreds of millions of
+lines) is split once, by DuckDB, into buckets of customers: every line of a customer
+lands in the same bucket (``hash(customer_id) % buckets``), and the lines without a
+customer id in one more bucket. Everything seglab computes per customer (cleaning,
+P&L, holdout splits) then runs with the ordinary pandas code on one bucket at a time,
+with the same results as on the whole log, and memory bounded by the bucket size.
+Whole-log figures that do not add up over buckets (the overview's distinct counts,
+missing values) are computed by DuckDB on the whole log.
+
+Layout of a partitioned log: ``<path>/bucket=<n>/*.parquet`` (hive style, readable by
+DuckDB, Spark and pyarrow as one dataset), canonical column names and types.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seglab import profile, schema
+from seglab.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: Logs with more lines than this are studied bucket by bucket; smaller ones in memory.
+LARGE_LINES = 5_000_000
+
+#: Lines per bucket aimed at (about 1.5 GB of pandas per bucket being worked on).
+BUCKET_LINES = 2_500_000
+
+#: SQL type of every canonical transaction column.
+SQL_TYPES: dict[str, str] = {
+    column: {"id": "VARCHAR", "text": "VARCHAR", "date": "TIMESTAMP", "number": "DOUBLE"}[kind]
+    for column, kind in schema.TRANSACTION_COLUMNS.items()
+}
+
+#: Source order of each line (file, then row), so a bucket reads back in input order.
+LINE_COLUMN = "_line"
+
+
+def _literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def parquet_files(source: str | Path) -> list[Path]:
+    """Return the Parquet files of a file, a folder (searched recursively) or a glob.
+
+    Parameters
+    ----------
+    source : str or Path
+        ``log.parquet``, ``lake/receipts/`` or ``lake/receipts/*.parquet``.
+
+    Returns
+    -------
+    list of Path
+        Sorted; empty when ``source`` is not Parquet.
+    """
+    text = str(source)
+    if any(ch in text for ch in "*?["):
+        return sorted(Path(p) for p in glob.glob(text, recursive=True)
+                      if p.endswith((".parquet", ".pq")))
+    path = Path(source)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in (".parquet", ".pq"))
+    return [path] if path.suffix.lower() in (".parquet", ".pq") and path.is_file() else []
+
+
+def count_lines(files: Sequence[Path]) -> int:
+    """Lines in Parquet files, from their footers (nothing else is read)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def is_large(source: str | Path | None) -> bool:
+    """Whether ``source`` is a Parquet log of more than :data:`LARGE_LINES` lines."""
+    if source is None:
+        return False
+    files = parquet_files(source)
+    return bool(files) and (Path(source).is_dir() or count_lines(files) > LARGE_LINES)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A transaction log split into buckets of customers.
+
+    Attributes
+    ----------
+    path : Path
+        Folder holding ``bucket=<n>/`` subfolders.
+    buckets : int
+        Customer buckets ``0 .. buckets - 1``; bucket ``buckets`` holds the lines
+        without a customer id.
+    lines : int
+        Lines in all buckets.
+    """
+
+    path: Path
+    buckets: int
+    lines: int
+
+    @property
+    def all_buckets(self) -> range:
+        """Every bucket, the one of lines without a customer id last."""
+        return range(self.buckets + 1)
+
+    def files(self, bucket: int) -> list[Path]:
+        """Parquet files of one bucket (none when the bucket is empty)."""
+        return sorted((self.path / f"bucket={bucket}").glob("*.parquet"))
+
+    def read(self, bucket: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Read one bucket in source order, canonical dtypes, without the bucket column."""
+        files = self.files(bucket)
+        if not files:
+            return _empty(columns)
+        frame = pd.concat([pd.read_parquet(f, columns=None if columns is None else
+                                           [*columns, LINE_COLUMN] if _has_line(f) else
+                                           list(columns)) for f in files],
+                          ignore_index=True)
+        if LINE_COLUMN in frame:
+            frame = frame.sort_values(LINE_COLUMN, kind="stable").drop(columns=LINE_COLUMN)
+        frame = frame.drop(columns="bucket", errors="ignore").reset_index(drop=True)
+        if "order_date" in frame:
+            frame["order_date"] = frame["order_date"].astype("datetime64[ns]")
+        return frame
+
+    def read_chunks(self, bucket: int, lines: int = BUCKET_LINES) -> Iterator[pd.DataFrame]:
+        """Read one bucket ``lines`` at a time (order within the bucket not kept)."""
+        import pyarrow.parquet as pq
+
+        for file in self.files(bucket):
+            for batch in pq.ParquetFile(file).iter_batches(batch_size=lines):
+                frame = batch.to_pandas().drop(columns=[LINE_COLUMN, "bucket"],
+                                               errors="ignore")
+                if "order_date" in frame:
+                    frame["order_date"] = frame["order_date"].astype("datetime64[ns]")
+                yield frame
+
+    def read_many(self, buckets: Sequence[int]) -> pd.DataFrame:
+        """Read several buckets into one table (bucket by bucket, in the given order)."""
+        if not buckets:
+            return _empty(None)
+        return pd.concat([self.read(b) for b in buckets], ignore_index=True)
+
+    def glob(self) -> str:
+        """Return a glob of every Parquet file, for DuckDB or Spark."""
+        return str(self.path / "*" / "*.parquet")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready description (for ``study.json``)."""
+        return {**asdict(self), "path": str(self.path)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], base: Path | None = None) -> Partition:
+        """Inverse of :meth:`to_json`; a relative ``path`` is taken from ``base``."""
+        path = Path(data["path"])
+        return cls(path if path.is_absolute() or base is None else base / path,
+                   int(data["buckets"]), int(data["lines"]))
+
+
+def _has_line(file: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    return LINE_COLUMN in pq.ParquetFile(file).schema_arrow.names
+
+
+def _empty(columns: Sequence[str] | None) -> pd.DataFrame:
+    names = list(columns) if columns is not None else list(SQL_TYPES)
+    dtypes = {"VARCHAR": "string", "TIMESTAMP": "datetime64[ns]", "DOUBLE": "float64"}
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[SQL_TYPES.get(c, "VARCHAR")])
+                         for c in names})
+
+
+def _connect(threads: int | None = None, memory_limit: str | None = None):
+    import duckdb
+
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+    return con
+
+
+def _source_view(con, files: Sequence[Path], columns: str | None, label: str) -> list[str]:
+    """Create the view ``source`` (canonical names and types, ``_line``) over the files."""
+    listed = "[" + ", ".join(_literal(f) for f in files) + "]"
+    relation = (f"read_parquet({listed}, filename = true, file_row_number = true, "
+                "union_by_name = true)")
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    except Exception as err:  # duckdb raises its own error classes
+        raise InputError(f"{label}: DuckDB cannot read it: {str(err).splitlines()[0]}") from err
+    types = {row[0]: row[1] for row in described if row[0] not in ("filename",
+                                                                    "file_row_number")}
+    resolved = schema.resolve_column_mapping(list(types), schema.parse_column_mapping(columns),
+                                             source=label, kind="transactions")
+    if "amount" not in resolved and not {"quantity", "unit_price"} <= set(resolved):
+        raise InputError(
+            f"{label}: no column 'amount' (nor quantity and unit_price to derive it); "
+            f"columns are {list(types)}. Map one with --columns amount=<your column>.")
+    for column in schema.REQUIRED_TRANSACTION_COLUMNS:
+        if column not in resolved:
+            raise InputError(f"{label}: no column {column!r}; columns are {list(types)}. Map "
+                             f"one with --columns {column}=<your column>.")
+    select = []
+    for column, source_name in resolved.items():
+        raw = _identifier(source_name)
+        if SQL_TYPES[column] == "VARCHAR" and types[source_name] in ("DOUBLE", "FLOAT"):
+            raw = f"CAST({raw} AS BIGINT)"  # ids stored as floats: 12346.0 -> '12346'
+        select.append(f"TRY_CAST({raw} AS {SQL_TYPES[column]}) AS {column}")
+    _check_casts(con, relation, resolved, types, label)
+    if "amount" not in resolved:
+        select.append("TRY_CAST(quantity AS DOUBLE) * TRY_CAST(unit_price AS DOUBLE) AS amount")
+    file_index = f"list_position({listed}, filename)"
+    select.append(f"CAST({file_index} AS BIGINT) * 4294967296 + file_row_number AS {LINE_COLUMN}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW source AS SELECT {', '.join(select)} "
+                f"FROM {relation}")
+    return [c for c in SQL_TYPES if c in resolved or c == "amount"]
+
+
+def _check_casts(con, relation: str, resolved: dict[str, str], types: dict[str, str],
+                 label: str) -> None:
+    """Raise one clear error for the first column with values that are not its type."""
+    typed = {c: s for c, s in resolved.items() if SQL_TYPES[c] != "VARCHAR"
+             and not types[s].startswith(("TIMESTAMP", "DATE", "DOUBLE", "FLOAT", "DECIMAL",
+                                          "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
+                                          "HUGEINT", "UBIGINT", "UINTEGER"))}
+    for column, source_name in typed.items():
+        raw = _identifier(source_name)
+        bad = (f"{raw} IS NOT NULL AND TRIM(CAST({raw} AS VARCHAR)) <> '' AND "
+               f"TRY_CAST({raw} AS {SQL_TYPES[column]}) IS NULL")
+        count, example = con.execute(
+            f"SELECT COUNT(*), ANY_VALUE(CAST({raw} AS VARCHAR)) FROM {relation} WHERE {bad}"
+        ).fetchone()
+        if count:
+            kind = "date" if SQL_TYPES[column] == "TIMESTAMP" else "number"
+            raise InputError(
+                f"{label}: column {source_name!r} (mapped to {column}) has {count:,} "
+                f"value{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'} not a "
+                f"{kind} (e.g. {example!r}); large logs are read by DuckDB, which needs ISO "
+                "dates (2011-12-09 12:50:00) and plain numbers.")
+
+
+def partition(
+    source: str | Path,
+    out: str | Path,
+    *,
+    columns: str | None = None,
+    buckets: int | None = None,
+    threads: int | None = None,
+) -> Partition:
+    """Split a Parquet transaction log into buckets of customers, with canonical columns.
+
+    The input is only read. Text ids stored as floats lose their ``.0``; amounts are
+    derived as ``quantity * unit_price`` when there is no amount column.
+
+    Parameters
+    ----------
+    source : str or Path
+        Parquet file, folder or glob.
+    out : str or Path
+        Folder to write (must not exist yet).
+    columns : str, optional
+        Column mapping (see :func:`seglab.schema.parse_column_mapping`).
+    buckets : int, optional
+        Customer buckets; default one per :data:`BUCKET_LINES` lines.
+    threads : int, optional
+        DuckDB threads (default all cores).
+
+    Returns
+    -------
+    Partition
+        The written buckets.
+
+    Raises
+    ------
+    InputError
+        If the source is not Parquet, cannot be read, lacks a required column or has
+        values that are not of their column's type.
+    """
+    label = str(source)
+    files = parquet_files(source)
+    if not files:
+        raise InputError(f"{label}: no Parquet files found; a large log must be Parquet "
+                         "(a file, a folder of files or a glob).")
+    lines = count_lines(files)
+    buckets = buckets or max(1, -(-lines // BUCKET_LINES))
+    out = Path(out)
+    con = _connect(threads)
+    try:
+        _source_view(con, files, columns, label)
+        customer = "customer_id IS NULL OR TRIM(customer_id) = ''"
+        con.execute(
+            f"COPY (SELECT *, CASE WHEN {customer} THEN {buckets} "
+            f"ELSE CAST(hash(customer_id) % {buckets} AS INTEGER) END AS bucket FROM source) "
+            f"TO {_literal(out)} (FORMAT parquet, PARTITION_BY (bucket), COMPRESSION zstd)")
+    finally:
+        con.close()
+    logger.info("split %s (%d lines) into %d customer buckets", label, lines, buckets)
+    return Partition(out, buckets, lines)
+
+
+def map_buckets(fn: Callable[[int], Any], buckets: Sequence[int], *, n_jobs: int = 1
+                ) -> list[Any]:
+    """Call ``fn(bucket)`` for every bucket, in ``n_jobs`` processes; results in order.
+
+    Parameters
+    ----------
+    fn : callable
+        A picklable function of the bucket number (e.g. a :func:`functools.partial`
+        of a module-level function).
+    buckets : sequence of int
+        Buckets to process.
+    n_jobs : int
+        Worker processes (1: in this process).
+
+    Returns
+    -------
+    list
+        ``fn``'s results, in the order of ``buckets``.
+    """
+    if n_jobs == 1 or len(buckets) < 2:
+        return [fn(b) for b in buckets]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_jobs)(delayed(fn)(b) for b in buckets)
+
+
+def sample_buckets(part: Partition, lines: int) -> list[int]:
+    """Return the first customer buckets holding about ``lines`` lines: a customer sample.
+
+    Buckets are hash-random sets of customers, so the first few are a simple random
+    sample of customers with all their lines.
+    """
+    per_bucket = part.lines / max(part.buckets, 1)
+    return list(range(min(part.buckets, max(1, round(lines / per_bucket)))))
+
+
+# --- whole-log profile in SQL ----------------------------------------------------------------
+
+
+def _blank_sql(column: str) -> str:
+    kind = SQL_TYPES.get(column, "VARCHAR")
+    if kind == "VARCHAR":
+        return f"({column} IS NULL OR TRIM({column}) = '')"
+    return f"({column} IS NULL)"
+
+
+def overview(part: Partition) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Compute the raw log's overview and missing values in DuckDB.
+
+    Same tables as :func:`seglab.profile.overview` and
+    :func:`seglab.profile.missing_values` give for a table in memory.
+
+    Parameters
+    ----------
+    part : Partition
+        The partitioned raw log.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        ``(overview, missing_values)`` with the same columns as the pandas functions.
+    """
+    con = _connect()
+    try:
+        names = [r[0] for r in con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({_literal(part.glob())}, "
+            "hive_partitioning = true)").fetchall()]
+        present = [c for c in SQL_TYPES if c in names]
+        signed = "quantity" if "quantity" in present else "amount"
+        dims = [c for c in profile.DIMENSIONS if c in present]
+        exprs = [
+            "MIN(order_date)", "MAX(order_date)", "COUNT(DISTINCT CAST(order_date AS DATE))",
+            "COUNT(*)", *(f"COUNT(DISTINCT {c})" for c in dims),
+            f"SUM(CASE WHEN {_blank_sql('customer_id')} THEN 1 ELSE 0 END)",
+            "SUM(amount)", f"SUM(CASE WHEN {signed} < 0 THEN amount ELSE 0 END)",
+            f"AVG(CASE WHEN {signed} < 0 THEN 1.0 ELSE 0.0 END)",
+            *(f"SUM(CASE WHEN {_blank_sql(c)} THEN 1 ELSE 0 END)" for c in present),
+        ]
+        row = con.execute(f"SELECT {', '.join(exprs)} FROM read_parquet("
+                          f"{_literal(part.glob())}, hive_partitioning = true)").fetchone()
+    finally:
+        con.close()
+    start, end, days_with, lines, *rest = row
+    counts, rest = rest[:len(dims)], rest[len(dims):]
+    no_customer, revenue, returns, return_share, *missing = rest
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    rows = [("Period start", start), ("Period end", end),
+            ("Days covered", (end.normalize() - start.normalize()).days + 1),
+            ("Days with orders", days_with), ("Lines", lines)]
+    rows += [(profile.DIMENSIONS[c], n) for c, n in zip(dims, counts, strict=True)]
+    rows += [("Lines without customer id", int(no_customer)),
+             ("Revenue (net of returns)", revenue), ("Returns (revenue)", returns),
+             ("Share of lines that are returns", return_share)]
+    dtypes = {"VARCHAR": "str", "TIMESTAMP": "datetime64[ns]", "DOUBLE": "float64"}
+    missing_table = pd.DataFrame({
+        "column": present,
+        "dtype": [dtypes[SQL_TYPES[c]] for c in present],
+        "missing": np.asarray(missing, dtype="int64"),
+        "missing_share": np.asarray(missing, dtype=float) / lines if lines else np.nan,
+    })
+    return pd.DataFrame(rows, columns=["metric", "value"]), missing_table

@@ -1,0 +1,123 @@
+"""A large log studied bucket by bucket gives the numbers of the same log in memory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seglab import buckets, profile, study, synth
+from seglab.errors import InputError
+
+
+def _dirty_log(n_customers: int = 400, seed: int = 5) -> pd.DataFrame:
+    """Synthetic lines plus what cleaning must catch: no customer id, exact duplicates."""
+    tx = synth.make_study(n_customers, seed=seed).transactions
+    no_id = tx.sample(40, random_state=1).assign(customer_id=pd.NA)
+    copies = tx.sample(25, random_state=2)
+    return pd.concat([tx, no_id, copies], ignore_index=True)
+
+
+def _write_parts(tx: pd.DataFrame, folder: Path, parts: int = 3) -> Path:
+    folder.mkdir(parents=True)
+    for i, chunk in enumerate(np.array_split(np.arange(len(tx)), parts)):
+        tx.iloc[chunk].to_parquet(folder / f"part-{i}.parquet", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory) -> tuple[pd.DataFrame, Path, Path]:
+    base = tmp_path_factory.mktemp("large")
+    tx = _dirty_log()
+    tx.to_parquet(base / "log.parquet", index=False)
+    return tx, _write_parts(tx, base / "lake"), base / "log.parquet"
+
+
+def test_partition_keeps_every_line_in_its_customers_bucket(log, tmp_path):
+    tx, lake, _ = log
+    part = buckets.partition(lake, tmp_path / "p", buckets=3)
+    assert part.lines == len(tx)
+    frames = {b: part.read(b) for b in part.all_buckets}
+    assert sum(len(f) for f in frames.values()) == len(tx)
+    assert frames[3]["customer_id"].isna().all() and len(frames[3]) == 40
+    seen = [set(frames[b]["customer_id"]) for b in range(3)]
+    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1:])
+    assert set().union(*seen) == set(tx["customer_id"].dropna())
+    # Each bucket reads back in the order of the source.
+    expected = tx[tx["customer_id"].isin(seen[1])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(frames[1][list(tx.columns)], expected, check_dtype=False)
+
+
+def test_whole_log_overview_equals_pandas(log, tmp_path):
+    tx, lake, _ = log
+    overview, missing = buckets.overview(buckets.partition(lake, tmp_path / "p", buckets=2))
+    expected = profile.overview(tx).set_index("metric")["value"]
+    got = overview.set_index("metric")["value"]
+    assert list(got.index) == list(expected.index)
+    for metric, value in expected.items():
+        if isinstance(value, float):
+            assert got[metric] == pytest.approx(value, rel=1e-12), metric
+        else:
+            assert got[metric] == value, metric
+    pandas_missing = profile.missing_values(tx).set_index("column")["missing"]
+    assert missing.set_index("column")["missing"].to_dict() == pandas_missing.to_dict()
+
+
+def test_value_of_the_wrong_type_names_file_and_column(tmp_path):
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"], "order_date": ["2024-01-02", "soon"],
+                  "amount": [1.0, 2.0]}).to_parquet(folder / "p.parquet")
+    with pytest.raises(InputError, match=r"lake.*'order_date'.*1 value that is not a date"):
+        buckets.partition(folder, tmp_path / "out")
+
+
+def test_not_parquet_is_refused(tmp_path):
+    (tmp_path / "a.csv").write_text("customer_id,order_date,amount\n")
+    with pytest.raises(InputError, match="no Parquet files"):
+        buckets.partition(tmp_path / "a.csv", tmp_path / "out")
+
+
+def _study(run_dir: Path, data: Path) -> dict:
+    study.stage_inputs(run_dir, data=data)
+    study.clean_stage(run_dir)
+    study.feature_stage(run_dir)
+    study.cluster_stage(run_dir, methods="kmeans", k_max=4, n_resamples=1)
+    study.profit_stage(run_dir)
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_bucketed_study_equals_the_study_in_memory(log, tmp_path, monkeypatch):
+    _, lake, single = log
+    monkeypatch.setattr(buckets, "BUCKET_LINES", 3_000)  # about 5 buckets
+    large = _study(tmp_path / "large", lake)
+    small = _study(tmp_path / "memory", single)
+    assert json.loads((tmp_path / "large" / "study.json").read_text())["partition"]["buckets"] > 3
+    assert large["cleaning"] == small["cleaning"]
+    assert large["cleaning"]["rules"]["missing_customer"]["rows"] == 40
+    assert large["cleaning"]["reconciles"]
+    for section in ("features", "profit", "bgnbd", "clv"):
+        timed = {k for k in large[section] if k.endswith("seconds")}
+        assert ({k: v for k, v in large[section].items() if k not in timed}
+                == {k: v for k, v in small[section].items() if k not in timed}), section
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "large" / "customers.parquet"),
+                                  pd.read_parquet(tmp_path / "memory" / "customers.parquet"))
+
+
+def test_line_level_tables_use_a_customer_sample(log, tmp_path, monkeypatch):
+    _, lake, _ = log
+    monkeypatch.setattr(buckets, "BUCKET_LINES", 3_000)
+    monkeypatch.setattr(study, "SAMPLE_LINES", 3_000)
+    inputs = study.stage_inputs(tmp_path, data=lake)
+    assert inputs.sample_buckets == (0,)
+    assert set(inputs.transactions["customer_id"]) == set(inputs.partition.read(0)["customer_id"])
+    note = inputs.sample_note()
+    assert f"{inputs.partition.lines:,} lines" in note
+    assert f"{inputs.transactions['customer_id'].nunique():,} customers" in note
+    stage = study.dynamics_stage(tmp_path, steps=2, horizon_days=60)
+    customers = pd.read_parquet(tmp_path / "customers.parquet")
+    assert customers["churn_risk"].notna().all()  # everyone scored, snapshots on the sample
+    assert stage.snapshots.table["customer_id"].isin(inputs.transactions["customer_id"]).all()
