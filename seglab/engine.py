@@ -14,14 +14,19 @@ source; :func:`cleaning_sql` optionally drops what the cleaning rules remove), a
 keeps to plain SQL so that SQLGlot transpiles it to Spark unchanged in meaning
 (``sqlglot.transpile(sql, read="duckdb", write="spark")``): CTEs, ``GROUP BY``,
 ``CASE``, ``COALESCE``/``NULLIF``, ``CAST``, ``EXTRACT``, window ``LAG``/``ROW_NUMBER``,
-``STDDEV_SAMP``. Two functions have no ANSI form and were picked for their one-to-one
-equivalents: ``DATE_DIFF('day', a, b)`` (Spark ``DATEDIFF(DAY, a, b)``) and
+``STDDEV_SAMP``. Three functions have no ANSI form and were picked for their one-to-one
+equivalents: ``DATE_DIFF('day', a, b)`` (Spark ``DATEDIFF(DAY, a, b)``),
 ``ARG_MIN(x, y)`` (Spark ``MIN_BY``; its ties cannot happen, periods are unique per
-customer). Written so both engines agree to the last bit that matters: ``/`` divides
-as doubles in both; week numbers floor a non-negative day count; window orders are
-total (no ties: ``ROW_NUMBER`` orders by sales, then the value, and SQLGlot keeps
-DuckDB's NULL ordering); timestamps carry no time zone (Spark ``TIMESTAMP_NTZ``); CSV
-columns are read as text and cast here, so neither engine guesses types.
+customer) and, for cleaning, ``regexp_matches`` (Spark ``RLIKE``).
+
+Written so both engines agree to 1e-9 (sums only add in another order): ``/`` divides
+as doubles in both; ``FLOOR`` is a true floor for weeks before 1970 in both;
+``EXTRACT`` takes only years and months (integers in both); ``STDDEV_SAMP`` of one
+value is NULL in both; window orders are total (``ROW_NUMBER`` orders by sales, then
+the value, compared byte by byte in both; SQLGlot keeps DuckDB's NULL ordering);
+timestamps carry no time zone (Spark ``TIMESTAMP_NTZ``, sessions in UTC); CSV columns
+are read as text and cast here, so neither engine guesses types. What stays
+engine-specific (reading a source, running a statement) is the :class:`Backend`.
 """
 
 from __future__ import annotations
@@ -585,12 +590,12 @@ def cleaning_sql(
 class Backend:
     """An engine that runs seglab's SQL (written for DuckDB) and returns pandas.
 
-    ``read`` makes a file, folder or glob the view ``source`` and returns its
-    columns; ``register`` does the same for a DataFrame; ``execute`` runs a statement;
-    ``query`` a query; ``dialect`` turns a DuckDB statement into the engine's own.
+    ``read`` makes a file, folder or glob (location, kind) the view
+    :data:`SOURCE_VIEW` and returns its columns; ``register`` does the same for a
+    DataFrame; ``execute`` runs a statement; ``query`` a query; ``dialect`` turns a
+    DuckDB statement into the engine's own.
     """
 
-    name: str
     read: Callable[[str, str], list[str]]
     register: Callable[[pd.DataFrame], None]
     execute: Callable[[str], None]
@@ -695,7 +700,6 @@ def _duckdb(label: str, threads: int | None, memory_limit: str | None) -> Iterat
         if memory_limit:
             con.execute(f"SET memory_limit = {_literal(memory_limit)}")
         yield Backend(
-            name="duckdb",
             read=read,
             register=lambda frame: con.register(SOURCE_VIEW, frame),
             execute=con.execute,
@@ -713,7 +717,6 @@ def _spark(label: str) -> Iterator[Backend]:
     with spark.sql_session() as session:
         try:
             yield Backend(
-                name="spark",
                 read=lambda location, kind: spark.register_file(
                     session, location, "parquet" if kind == "parquet-folder" else kind,
                     SOURCE_VIEW, sep="\t" if _suffix(location) == ".tsv" else ","),

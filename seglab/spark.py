@@ -12,7 +12,6 @@ zone) from end to end, so pandas' naive timestamps never shift.
 from __future__ import annotations
 
 import glob
-import logging
 import os
 import warnings
 from collections.abc import Iterable, Iterator
@@ -23,8 +22,6 @@ import pandas as pd
 
 from seglab.engine import is_remote
 from seglab.errors import ConfigError, InputError
-
-logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'seglab[spark]'"
 
@@ -52,7 +49,9 @@ SESSION_CONF: dict[str, str] = {
 
 def _pyspark():
     try:
-        import pyspark.sql
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="pyspark")  # pyspark on pandas 3
+            import pyspark.sql
         import sqlglot  # noqa: F401 - needed to transpile
     except ImportError as err:
         raise ConfigError(
@@ -89,7 +88,9 @@ def spark_session():
     builder = sql.SparkSession.builder.master("local[*]").appName("seglab")
     for key, value in LOCAL_CONF.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="pyspark")  # pyspark on pandas 3
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -228,10 +229,10 @@ def register_file(session, location: str, kind: str, name: str, *, sep: str = ",
         If Spark cannot read it.
     """
     reader = session.read
-    glob = min((location.find(c) for c in "*?[" if c in location), default=-1)
-    if glob > 0 and "/" in location[:glob]:
+    wildcard = min((location.find(c) for c in "*?[" if c in location), default=-1)
+    if wildcard > 0 and "/" in location[:wildcard]:
         # Partition folders (year=2011/) under a glob become columns, as in DuckDB.
-        reader = reader.option("basePath", location[:glob].rsplit("/", 1)[0] or "/")
+        reader = reader.option("basePath", location[:wildcard].rsplit("/", 1)[0] or "/")
     try:
         if kind == "parquet":
             data = _read_parquet(session, reader, location)

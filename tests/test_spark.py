@@ -18,6 +18,7 @@ pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'se
 
 from seglab import clean, engine, features, io, spark_job, synth
 from seglab import spark as seglab_spark
+from seglab.errors import InputError
 
 USER_TIME_ZONE = "America/New_York"  # DST gaps: naive times would shift or fail
 
@@ -142,3 +143,13 @@ def test_spark_job_writes_the_customer_table(spark, study, tmp_path, capsys):
     assert {"rfm_segment", "value_tier"} <= set(written.columns)
     assert spark_job.main(["--data", str(tmp_path / "none.parquet"), "--output", output]) == 2
     assert "none.parquet" in capsys.readouterr().err
+
+
+def test_spark_errors_name_the_file(spark, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("customer_id,order_date,amount\n1,12/31/2023 10:00,5\n2,yesterday,3\n")
+    with pytest.raises(InputError, match="Dates must be ISO"):
+        engine.customer_aggregates(bad, engine="spark")
+    with pytest.raises(InputError, match="Spark cannot read it"):
+        engine.rfm_table((tmp_path / "lake").as_uri(), engine="spark")
+    assert "MIN_BY" in engine.feature_sql(bad, as_of="2024-01-01", level="rfm", engine="spark")
