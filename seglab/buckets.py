@@ -334,9 +334,16 @@ def map_buckets(fn: Callable[[int], Any], buckets: Sequence[int], *, n_jobs: int
     """
     if n_jobs == 1 or len(buckets) < 2:
         return [fn(b) for b in buckets]
+    import warnings
+
     from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=n_jobs)(delayed(fn)(b) for b in buckets)
+    with warnings.catch_warnings():
+        # loky replaces a worker whose memory grew between buckets and says so; the
+        # results are complete, and a report reader cannot act on the message.
+        warnings.filterwarnings("ignore", message="A worker stopped while some jobs",
+                                category=UserWarning)
+        return Parallel(n_jobs=n_jobs)(delayed(fn)(b) for b in buckets)
 
 
 def sample_buckets(part: Partition, lines: int) -> list[int]:

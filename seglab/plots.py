@@ -126,8 +126,15 @@ def _note(ax: Axes, text: str, *, title: str) -> Axes:
 
 
 def _thousands(ax: Axes, axis: str = "y") -> None:
-    fmt = FuncFormatter(lambda v, _: f"{v:,.0f}")
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+    target = ax.yaxis if axis == "y" else ax.xaxis
+
+    def label(value: float, _: int) -> str:
+        # Billions in full ("5,000,000,000") overlap; write them as "5.00bn".
+        if max(abs(x) for x in target.get_view_interval()) >= 1e9:
+            return _short(value)
+        return f"{value:,.0f}"
+
+    target.set_major_formatter(FuncFormatter(label))
 
 
 def volume_over_time(volume: pd.DataFrame, *, value: str = "revenue",
