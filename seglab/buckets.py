@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from seglab import profile, schema
+from seglab.engine import _identifier, _literal
 from seglab.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -44,14 +45,6 @@ SQL_TYPES: dict[str, str] = {
 
 #: Source order of each line (file, then row), so a bucket reads back in input order.
 LINE_COLUMN = "_line"
-
-
-def _literal(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def parquet_files(source: str | Path) -> list[Path]:

@@ -491,8 +491,7 @@ def _clean_partition(folder: Path, inputs: StudyInputs, rules: clean.CleaningRul
                              rules=rules, keep=False)
     done = [d for d in buckets.map_buckets(work, list(part.all_buckets), n_jobs=BUCKET_JOBS)
             if d is not None]
-    sample = pd.concat([_read_clean(out, b) for b in inputs.sample_buckets],
-                       ignore_index=True)
+    sample = buckets.Partition(out, part.buckets, 0).read_many(inputs.sample_buckets)
     return BucketedCleaning(
         transactions=sample,
         log=_add_logs([d.log for d in done]),
@@ -509,11 +508,6 @@ def _clean_partition(folder: Path, inputs: StudyInputs, rules: clean.CleaningRul
 
 #: Worker processes for bucket-by-bucket work on a large log.
 BUCKET_JOBS = 2
-
-
-def _read_clean(out: Path, bucket: int) -> pd.DataFrame:
-    files = sorted((out / f"bucket={bucket}").glob("*.parquet"))
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
 def clean_partition(run_dir: str | Path | None) -> buckets.Partition | None:
@@ -544,8 +538,7 @@ def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
     folder = run_folder(run_dir)
     part = clean_partition(folder)
     if part is not None:
-        sample = load_inputs(folder, lines=False).sample_buckets
-        return pd.concat([_read_clean(part.path, b) for b in sample], ignore_index=True)
+        return part.read_many(load_inputs(folder, lines=False).sample_buckets)
     path = folder / "transactions.parquet"
     if not path.exists():
         clean_stage(folder)
@@ -996,8 +989,9 @@ def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: p
                                 time_unit=time_unit))
 
 
-def _bucket_figures(bucket: int, *, path: Path, **options: Any) -> _TransactionFigures:
-    return _figures_of(_read_clean(path, bucket), **options)
+def _bucket_figures(bucket: int, *, part: buckets.Partition, **options: Any
+                    ) -> _TransactionFigures:
+    return _figures_of(part.read(bucket), **options)
 
 
 def _transaction_figures(folder: Path, inputs: StudyInputs, transactions: pd.DataFrame,
@@ -1009,7 +1003,7 @@ def _transaction_figures(folder: Path, inputs: StudyInputs, transactions: pd.Dat
     part = clean_partition(folder)
     if part is None:
         return _figures_of(transactions, **options)
-    work = functools.partial(_bucket_figures, path=part.path, **options)
+    work = functools.partial(_bucket_figures, part=part, **options)
     parts = buckets.map_buckets(work, list(range(part.buckets)), n_jobs=BUCKET_JOBS)
     return _TransactionFigures(
         pd.concat([p.sums for p in parts]).sort_index(),
