@@ -71,10 +71,23 @@ def parquet_files(source: str | Path) -> list[Path]:
 
 
 def count_lines(files: Sequence[Path]) -> int:
-    """Lines in Parquet files, from their footers (nothing else is read)."""
+    """Lines in Parquet files, from their footers (nothing else is read).
+
+    Raises
+    ------
+    InputError
+        For a file that is not readable Parquet.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    total = 0
+    for file in files:
+        try:
+            total += pq.ParquetFile(file).metadata.num_rows
+        except (OSError, pa.ArrowException) as err:
+            raise InputError(f"{file}: not a readable Parquet file ({err}).") from err
+    return total
 
 
 def is_large(source: str | Path | None) -> bool:

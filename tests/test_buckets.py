@@ -75,6 +75,14 @@ def test_value_of_the_wrong_type_names_file_and_column(tmp_path):
         buckets.partition(folder, tmp_path / "out")
 
 
+def test_broken_parquet_file_is_named(tmp_path):
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    (folder / "broken.parquet").write_bytes(b"x")
+    with pytest.raises(InputError, match=r"broken\.parquet: not a readable Parquet file"):
+        study.stage_inputs(tmp_path / "run", data=folder)
+
+
 def test_not_parquet_is_refused(tmp_path):
     (tmp_path / "a.csv").write_text("customer_id,order_date,amount\n")
     with pytest.raises(InputError, match="no Parquet files"):
