@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -601,6 +602,7 @@ class Backend:
     execute: Callable[[str], None]
     query: Callable[[str], pd.DataFrame]
     dialect: Callable[[str], str]
+    arrow: Callable[[str], Any] | None = None  # a query's pyarrow.Table (DuckDB only)
 
 
 def _suffix(path: str) -> str:
@@ -679,10 +681,9 @@ def _duckdb(label: str, threads: int | None, memory_limit: str | None) -> Iterat
         except duckdb.Error as err:
             raise InputError(f"{label}: DuckDB cannot read it: {_first_line(err)}") from err
 
-    def query(sql: str) -> pd.DataFrame:
+    def arrow(sql: str):
         try:
-            # Through Arrow: cheaper than DuckDB's own DataFrame conversion for text.
-            return con.sql(sql).to_arrow_table().to_pandas()
+            return con.sql(sql).to_arrow_table()
         except duckdb.Error as err:
             if not isinstance(err, duckdb.ConversionException):
                 raise
@@ -703,8 +704,10 @@ def _duckdb(label: str, threads: int | None, memory_limit: str | None) -> Iterat
             read=read,
             register=lambda frame: con.register(SOURCE_VIEW, frame),
             execute=con.execute,
-            query=query,
+            # Through Arrow: cheaper than DuckDB's own DataFrame conversion for text.
+            query=lambda sql: arrow(sql).to_pandas(),
             dialect=lambda sql: sql,
+            arrow=arrow,
         )
     finally:
         con.close()
@@ -830,8 +833,8 @@ def _as_of(backend: Backend, as_of: pd.Timestamp | str | None, label: str) -> pd
     return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
-def _plan(backend: Backend, present: tuple[str, ...], as_of: pd.Timestamp, options) -> Plan:
-    """Find which optional text columns hold values, and the top values of the mixes."""
+def _plan_sales_sql(present: tuple[str, ...], as_of: pd.Timestamp) -> str | None:
+    """Sales by value of each optional text column (the plan's one query), or None."""
     end = _timestamp(as_of + pd.Timedelta(days=1))
     where = (f"customer_id IS NOT NULL AND order_date IS NOT NULL AND amount > 0 "
              f"AND order_date < {end}")
@@ -839,10 +842,15 @@ def _plan(backend: Backend, present: tuple[str, ...], as_of: pd.Timestamp, optio
             if c in present]
     text = list(dict.fromkeys(text))
     # One query for all columns: on Spark each query costs seconds of scheduling.
-    sales = backend.query(" UNION ALL ".join(
+    return " UNION ALL ".join(
         f"SELECT {_literal(c)} AS name, {c} AS value, SUM(amount) AS sales "
         f"FROM transactions WHERE {where} GROUP BY {c}" for c in text
-    )) if text else pd.DataFrame(columns=["name", "value", "sales"])
+    ) or None
+
+
+def _plan_from_sales(sales: pd.DataFrame, present: tuple[str, ...], as_of: pd.Timestamp,
+                     options: features.FeatureOptions) -> Plan:
+    """The plan, from the sales by value of :func:`_plan_sales_sql`."""
     filled = set(sales.loc[sales["value"].notna(), "name"])
     mixes = {}
     for column in features.MIX_COLUMNS:
@@ -862,6 +870,16 @@ def _plan(backend: Backend, present: tuple[str, ...], as_of: pd.Timestamp, optio
         places=tuple(c for c in features.PLACE_COLUMNS if c in filled),
         top_category="category" in filled,
     )
+
+
+_NO_SALES = pd.DataFrame(columns=["name", "value", "sales"])
+
+
+def _plan(backend: Backend, present: tuple[str, ...], as_of: pd.Timestamp, options) -> Plan:
+    """Find which optional text columns hold values, and the top values of the mixes."""
+    sql = _plan_sales_sql(present, as_of)
+    sales = backend.query(sql) if sql else _NO_SALES
+    return _plan_from_sales(sales, present, as_of, options)
 
 
 def _options(time_unit: str, window_days: int, category_top_n: int,
@@ -941,6 +959,83 @@ def customer_aggregates(
         plan = _plan(backend, present, day, options)
         table = backend.query(build_sql(plan))
     table = features.finish_table(table)
+    return features.add_attributes(table, customers, as_of=day)
+
+
+def partitioned_aggregates(
+    parts: Sequence[str | Path],
+    *,
+    as_of: pd.Timestamp | str,
+    customers: pd.DataFrame | None = None,
+    time_unit: str = features.FeatureOptions.time_unit,
+    window_days: int = features.FeatureOptions.window_days,
+    category_top_n: int = features.FeatureOptions.category_top_n,
+    channel_top_n: int = features.FeatureOptions.channel_top_n,
+    jobs: int = 2,
+    memory_limit: str | None = None,
+) -> pd.DataFrame:
+    """:func:`customer_aggregates` of a log split by customer, one part at a time, in DuckDB.
+
+    Every line of a customer must be in one part (as :func:`seglab.buckets.partition`
+    writes them). Each part is aggregated on one DuckDB thread, ``jobs`` parts at a
+    time: the sums do not depend on how threads share the work (parallel float sums
+    add in varying order), so runs give byte-identical tables, and memory is that of
+    ``jobs`` parts, not of the whole log. The mixes' top values come from every
+    part's sales, added exactly.
+
+    Parameters
+    ----------
+    parts : sequence of str or Path
+        Parquet folders (or files) of clean canonical transactions, one per part.
+    as_of : pandas.Timestamp or str
+        Analysis date.
+    customers : pandas.DataFrame, optional
+        Customer attributes (see :func:`seglab.features.add_attributes`).
+    time_unit, window_days, category_top_n, channel_top_n
+        See :class:`seglab.features.FeatureOptions`.
+    jobs : int
+        Parts aggregated at once (threads, each with its own DuckDB connection).
+    memory_limit : str, optional
+        DuckDB memory limit per part, such as ``"2GB"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`customer_aggregates`: one row per customer, ordered by id.
+    """
+    import math
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+
+    if not parts:
+        raise InputError("partitioned_aggregates: no parts given.")
+    options = _options(time_unit, window_days, category_top_n, channel_top_n)
+    day = features.analysis_day(as_of)
+
+    def on_part(part: str | Path, work: Callable[[Backend, tuple[str, ...]], Any]) -> Any:
+        with _session(part, None, threads=1, memory_limit=memory_limit) as (backend, present,
+                                                                           _label):
+            return work(backend, present)
+
+    def sales(backend: Backend, present: tuple[str, ...]) -> tuple[tuple[str, ...],
+                                                                    pd.DataFrame]:
+        sql = _plan_sales_sql(present, day)
+        return present, backend.query(sql) if sql else _NO_SALES
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        found = list(pool.map(lambda part: on_part(part, sales), parts))
+        present = found[0][0]
+        by_value = (pd.concat([frame for _, frame in found], ignore_index=True)
+                    .groupby(["name", "value"], dropna=False)["sales"].agg(math.fsum)
+                    .reset_index())
+        sql = build_sql(_plan_from_sales(by_value, present, day, options))
+        tables = list(pool.map(
+            lambda part: on_part(part, lambda backend, _present: backend.arrow(sql)), parts))
+    # Arrow concatenates without copying and sorts with one take per column.
+    table = pa.concat_tables(tables).sort_by("customer_id")
+    del tables
+    table = features.finish_table(table.to_pandas(self_destruct=True, split_blocks=True))
     return features.add_attributes(table, customers, as_of=day)
 
 

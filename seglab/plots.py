@@ -206,8 +206,18 @@ def distribution(values: pd.Series | None, *, label: str, log: bool = True,
     ax = _axes(ax)
     if values is None or values.dropna().empty:
         return _note(ax, f"No {label} in this data", title=f"Distribution of {label}")
-    shown = values[values > 0] if log else values
-    sns.histplot(shown, log_scale=log, bins=40, ax=ax, color="#4c72b0")
+    shown = (values[values > 0] if log else values).dropna().to_numpy(dtype=float)
+    # Binned by numpy and drawn from the counts: seaborn's histplot takes seconds per
+    # chart on ten million customers, numpy a tenth of one.
+    low, high = (np.log10(shown.min()), np.log10(shown.max())) if log else (shown.min(),
+                                                                          shown.max())
+    edges = np.linspace(low, high, 41) if high > low else np.array([low - 0.5, high + 0.5])
+    edges = 10 ** edges if log else edges
+    counts, edges = np.histogram(shown, bins=edges)
+    ax.hist(edges[:-1], bins=edges, weights=counts, color="#4c72b0", alpha=0.75,
+            edgecolor="white", linewidth=0.5)
+    if log:
+        ax.set_xscale("log")
     ax.set(title=f"Distribution of {label}", xlabel=label, ylabel="count")
     return ax
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -396,6 +396,118 @@ def line_sums_and_totals(transactions: pd.DataFrame, costs: CostTable | None = N
     return sums, totals
 
 
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _sql_number(value: float) -> str:
+    # DuckDB reads 0.35 as a DECIMAL; pandas computes in doubles, and so must the SQL.
+    return f"CAST({float(value)!r} AS DOUBLE)"
+
+
+def _sql_lookup(column: str, rates: Mapping[str, float], default: float) -> str:
+    """SQL for ``rates.get(column, default)``, as pandas' ``map(...).fillna(default)``."""
+    if not rates:
+        return _sql_number(default)
+    cases = " ".join(f"WHEN {_sql_text(key)} THEN {_sql_number(rate)}"
+                     for key, rate in rates.items())
+    return f"COALESCE(CASE {column} {cases} END, {_sql_number(default)})"
+
+
+def line_sums_sql(columns: Sequence[str], costs: CostTable | None = None, *,
+                  as_of: pd.Timestamp, dimension: str | None = None) -> str:
+    """The DuckDB query of :func:`line_sums_and_totals` (and :func:`main_value`).
+
+    It reads the relation ``transactions`` (clean canonical columns, and
+    ``line_number``: the lines' order, for an order's first channel) up to the end of
+    ``as_of``, and returns one row per customer with the columns of
+    :func:`customer_line_sums`, plus one row with ``is_total`` true: the sums over every
+    line and order (:func:`line_totals`). With ``dimension``, ``main`` is
+    :func:`main_value` of that column.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        Columns the transactions have.
+    costs : CostTable, optional
+        Cost assumptions.
+    as_of : pandas.Timestamp
+        Analysis date (its whole day counts).
+    dimension : str, optional
+        Column whose main value per customer to add.
+
+    Returns
+    -------
+    str
+        One query.
+    """
+    costs = costs or CostTable()
+    end = f"TIMESTAMP '{pd.Timestamp(as_of) + pd.Timedelta(days=1)}'"
+    zero = _sql_number(0)
+    discount = (f"CASE WHEN amount > 0 THEN COALESCE(CAST(discount AS DOUBLE), {zero}) "
+                f"ELSE {zero} END" if "discount" in columns else zero)
+    rate = _sql_lookup("category", costs.category_margin_rates, costs.default_margin_rate)
+    if "category" not in columns:
+        rate = _sql_number(costs.default_margin_rate)
+    estimated = f"amount * ({_sql_number(1)} - {rate})"
+    cost_of_goods = (f"COALESCE(CAST(cost AS DOUBLE), {estimated})" if "cost" in columns
+                     else estimated)
+    rent = zero
+    if "channel" in columns and "store" in columns:
+        share = _sql_lookup("store", costs.store_rent_share, costs.default_store_rent_share)
+        rent = f"CASE WHEN channel = 'store' THEN amount * {share} ELSE {zero} END"
+    order_key = "order_id" if "order_id" in columns else "order_date"
+    channel = "channel" if "channel" in columns else "CAST(NULL AS VARCHAR)"
+    handling = _sql_lookup("o.channel", costs.order_cost_by_channel, costs.default_order_cost)
+    shipping = _sql_lookup("o.channel", costs.shipping_cost_by_channel,
+                           costs.default_shipping_cost)
+    line_sums = ", ".join(f"SUM({name}) AS {name}" for name in LINE_SUMS[:6])
+    main, main_join = "", ""
+    if dimension:
+        # Sales rounded and ties broken by name, as main_value does, so both pick the
+        # same value whatever order their sums add in.
+        main = ", ANY_VALUE(m.main) AS main"
+        main_join = f"""
+LEFT JOIN (
+    SELECT customer_id, FIRST(value ORDER BY sales DESC, value) AS main
+    FROM (SELECT customer_id, {dimension} AS value, ROUND(SUM(amount), {MAIN_DECIMALS}) AS sales
+          FROM transactions
+          WHERE amount > 0 AND {dimension} IS NOT NULL AND order_date < {end}
+          GROUP BY customer_id, {dimension})
+    GROUP BY customer_id
+) AS m ON m.customer_id = o.customer_id"""
+    return f"""
+WITH lines AS (
+    SELECT customer_id, {order_key} AS order_key, {channel} AS channel, order_date,
+           line_number,
+           CASE WHEN amount > 0 THEN amount ELSE {zero} END + {discount} AS gross_sales,
+           {discount} AS discounts,
+           CASE WHEN amount < 0 THEN -amount ELSE {zero} END AS returns,
+           amount AS revenue,
+           {cost_of_goods} AS cost_of_goods,
+           {rent} AS rent
+    FROM transactions
+    WHERE order_date < {end}
+), orders AS (
+    SELECT customer_id, {line_sums}, MIN(order_date) AS first_order,
+           ARG_MIN(channel, line_number) AS channel
+    FROM lines
+    GROUP BY customer_id, order_key
+)
+SELECT o.customer_id, GROUPING(o.customer_id) = 1 AS is_total,
+       {", ".join(f"SUM(o.{name}) AS {name}" for name in LINE_SUMS[:6])},
+       SUM(CASE WHEN o.revenue > 0 THEN {handling} ELSE {zero} END)
+           AS handling,
+       SUM(CASE WHEN o.revenue > 0 THEN {shipping} ELSE {zero} END)
+           AS shipping,
+       SUM(CASE WHEN o.revenue < 0 THEN {_sql_number(costs.return_cost)} ELSE {zero} END)
+           AS returns_handling,
+       MIN(o.first_order) AS first_order{main}
+FROM orders AS o{main_join}
+GROUP BY GROUPING SETS ((o.customer_id), ())
+"""
+
+
 def pnl_from_line_sums(
     sums: pd.DataFrame,
     costs: CostTable | None = None,
@@ -681,8 +793,13 @@ def sub_segment_column(transactions: pd.DataFrame, by: str = "auto") -> str | No
     return None
 
 
+#: Decimals a customer's sales per value are rounded to before :func:`main_value`
+#: picks the largest: sums a float rounding apart are ties, broken by name.
+MAIN_DECIMALS = 6
+
+
 def main_value(transactions: pd.DataFrame, column: str) -> pd.Series:
-    """Find the value of ``column`` on which each customer spent most (ties: first).
+    """Find the value of ``column`` on which each customer spent most (ties: first by name).
 
     Parameters
     ----------
@@ -699,7 +816,8 @@ def main_value(transactions: pd.DataFrame, column: str) -> pd.Series:
     """
     sales = transactions.loc[transactions["amount"] > 0, ["customer_id", column, "amount"]]
     sales = sales.dropna(subset=[column])
-    totals = sales.groupby(["customer_id", column], sort=True, observed=True)["amount"].sum()
+    totals = (sales.groupby(["customer_id", column], sort=True, observed=True)["amount"].sum()
+              .round(MAIN_DECIMALS))
     if totals.empty:
         return pd.Series(dtype="string", name=column)
     best = totals.groupby(level="customer_id").idxmax()

@@ -646,15 +646,23 @@ def feature_stage(
     inputs = load_inputs(folder, lines=False)
     rule_set = segments.segment_rules(**{**(segment_rules or {}), **rules})
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
-    # One DuckDB thread: parallel float sums add in varying order, and a study must give
-    # byte-identical numbers on every run (nightly `seglab features` uses all cores).
-    table = engine.customer_aggregates(
-        transactions_source(folder), as_of=inputs.as_of, customers=inputs.customers,
-        engine=read_json(folder / "study.json").get("engine", "duckdb"),
-        time_unit=options.time_unit, window_days=options.window_days,
-        category_top_n=options.category_top_n, channel_top_n=options.channel_top_n,
-        threads=1,
-    )
+    chosen = read_json(folder / "study.json").get("engine", "duckdb")
+    option_values = {"time_unit": options.time_unit, "window_days": options.window_days,
+                     "category_top_n": options.category_top_n,
+                     "channel_top_n": options.channel_top_n}
+    part = clean_partition(folder)
+    if part is not None and chosen == "duckdb":
+        table = engine.partitioned_aggregates(
+            [part.path / f"bucket={b}" for b in part.all_buckets if part.files(b)],
+            as_of=inputs.as_of, customers=inputs.customers, jobs=BUCKET_JOBS,
+            **option_values)
+    else:
+        # One DuckDB thread: parallel float sums add in varying order, and a study must
+        # give byte-identical numbers on every run (nightly `seglab features` uses all
+        # cores).
+        table = engine.customer_aggregates(
+            transactions_source(folder), as_of=inputs.as_of, customers=inputs.customers,
+            engine=chosen, threads=1, **option_values)
     table = segments.rule_segments(table, rules=rule_set)
     transform = features.fit_transform_for(
         table, feature_set=transform_set, scaling=transform_scaling,
@@ -665,7 +673,7 @@ def feature_stage(
     record_metrics(folder, "features", {
         "customers": len(table),
         "time_unit": time_unit,
-        "engine": read_json(folder / "study.json").get("engine", "duckdb"),
+        "engine": chosen,
         "revenue": float(table["revenue"].sum()),
         "repeat_customer_share": float((table["frequency"] > 0).mean()),
         "transform_set": transform_set,
@@ -989,27 +997,51 @@ def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: p
                                 time_unit=time_unit))
 
 
-def _bucket_figures(bucket: int, *, part: buckets.Partition, **options: Any
-                    ) -> _TransactionFigures:
-    return _figures_of(part.read(bucket), **options)
+def _bucket_holdout(bucket: int, *, part: buckets.Partition, as_of: pd.Timestamp,
+                    holdout_days: int, time_unit: str) -> pd.DataFrame:
+    tx = part.read(bucket, columns=["customer_id", "order_date", "amount"])
+    return clv.calibration_holdout(tx[tx["order_date"] < as_of + pd.Timedelta(days=1)],
+                                   as_of=as_of, holdout_days=holdout_days,
+                                   time_unit=time_unit)
 
 
 def _transaction_figures(folder: Path, inputs: StudyInputs, transactions: pd.DataFrame,
                          **options: Any) -> _TransactionFigures:
-    """Per-customer figures from the whole log: at once, or a bucket at a time."""
+    """Per-customer figures from the whole log: at once, or a bucket at a time.
+
+    On a large log, DuckDB sums the P&L lines of each bucket
+    (:func:`seglab.profit.line_sums_sql`), and the CLV holdout split is taken from the
+    first buckets only: a random sample of whole customers, as many as the CLV check
+    uses (:data:`CLV_FIT_SAMPLE`).
+    """
     import functools
+
+    import pyarrow as pa
 
     options["as_of"] = inputs.as_of
     part = clean_partition(folder)
     if part is None:
         return _figures_of(transactions, **options)
-    work = functools.partial(_bucket_figures, part=part, **options)
-    parts = buckets.map_buckets(work, list(range(part.buckets)), n_jobs=BUCKET_JOBS)
-    return _TransactionFigures(
-        pd.concat([p.sums for p in parts]).sort_index(),
-        [t for p in parts for t in p.totals],
-        None if parts[0].main is None else pd.concat([p.main for p in parts]).sort_index(),
-        pd.concat([p.holdout for p in parts]).sort_index())
+    costs, dimension = options.pop("costs"), options.pop("dimension")
+    results = buckets.map_queries(
+        part, range(part.buckets),
+        lambda names: profit.line_sums_sql(names, costs, as_of=inputs.as_of,
+                                           dimension=dimension),
+        jobs=BUCKET_JOBS)
+    table = pa.concat_tables(results).to_pandas()
+    is_total = table.pop("is_total").to_numpy(dtype=bool)
+    totals = [{name: float(row[name]) if pd.notna(row[name]) else 0.0
+               for name in profit.LINE_SUMS} for _, row in table[is_total].iterrows()]
+    sums = (table[~is_total & table["customer_id"].notna().to_numpy()]
+            .set_index("customer_id").sort_index())
+    sums["first_order"] = sums["first_order"].astype("datetime64[ns]")
+    main = sums.pop("main").astype("string").rename(dimension) if dimension else None
+    per_bucket = max(1.0, len(sums) / max(part.buckets, 1))
+    sample = list(range(min(part.buckets, int(np.ceil(1.25 * CLV_FIT_SAMPLE / per_bucket)))))
+    work = functools.partial(_bucket_holdout, part=part, **options)
+    holdout = pd.concat(buckets.map_buckets(work, sample, n_jobs=BUCKET_JOBS)).sort_index()
+    return _TransactionFigures(sums[list(profit.LINE_SUMS) + ["first_order"]], totals, main,
+                               holdout)
 
 
 def profit_stage(

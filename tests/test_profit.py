@@ -330,3 +330,45 @@ def test_sub_segment_column():
     assert profit.sub_segment_column(no_channel) == "country"
     with pytest.raises(ConfigError, match="have no region values"):
         profit.sub_segment_column(lines, "region")
+
+
+def _sql_line_sums(transactions: pd.DataFrame, costs, as_of, dimension=None):
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("lines", transactions.assign(line_number=range(len(transactions))))
+    con.execute("CREATE VIEW transactions AS SELECT * FROM lines")
+    table = con.sql(profit.line_sums_sql(list(transactions.columns), costs, as_of=as_of,
+                                         dimension=dimension)).df()
+    totals = table[table["is_total"]].drop(columns=["is_total", "customer_id"])
+    sums = table[~table["is_total"]].drop(columns="is_total").set_index("customer_id")
+    return sums.sort_index(), totals.iloc[0]
+
+
+@pytest.mark.parametrize("drop", [[], ["order_id", "discount", "store"],
+                                  ["category", "channel", "cost"]])
+def test_line_sums_sql_equals_pandas(drop):
+    from conftest import random_transactions
+
+    tx = random_transactions(80, seed=2).drop(columns=drop, errors="ignore")
+    tx.loc[tx.index[::7], "amount"] *= -1  # returns, and orders that net negative
+    if drop != ["category", "channel", "cost"]:
+        tx["cost"] = (tx["amount"] * 0.5).where(tx.index % 3 == 0)
+    costs = profit.CostTable(category_margin_rates={"Home": 0.45}, store_rent_share={"S1": 0.2},
+                             order_cost_by_channel={"online": 2.75})
+    as_of = tx["order_date"].max() - pd.Timedelta(days=30)  # later lines are left out
+    dimension = "channel" if "channel" in tx else None
+    sums, totals = _sql_line_sums(tx, costs, as_of, dimension)
+    kept = tx[tx["order_date"] < as_of + pd.Timedelta(days=1)]
+    expected, expected_totals = profit.line_sums_and_totals(kept, costs)
+    if dimension:
+        main = sums.pop("main")
+        pd.testing.assert_series_equal(
+            main.astype("string"), profit.main_value(kept, dimension).reindex(main.index),
+            check_names=False)
+    sums["first_order"] = sums["first_order"].astype(expected["first_order"].dtype)
+    pd.testing.assert_frame_equal(sums[expected.columns], expected, check_exact=False,
+                                  atol=1e-9, rtol=0, check_index_type=False)
+    for name in profit.LINE_SUMS:
+        assert totals[name] == pytest.approx(expected_totals[name], abs=1e-9), name
+    assert totals["rent"] != 0 or not {"store", "channel"} <= set(tx)
