@@ -405,14 +405,27 @@ def discounted_clv(
         raise ConfigError(f"discount_rate={discount_rate} should be in [0, 1) (0.1 = 10% a year).")
     ends = np.minimum(np.arange(1, int(np.ceil(horizon_days / STEP_DAYS)) + 1) * STEP_DAYS,
                       horizon_days)
-    args = (rfm["frequency"], rfm["recency"], rfm["T"])
-    value = np.zeros(len(rfm))
-    previous = np.zeros(len(rfm))
+    histories, inverse = _unique_histories(rfm)
+    args = (histories["frequency"], histories["recency"], histories["T"])
+    value = np.zeros(len(histories))
+    previous = np.zeros(len(histories))
     for end in ends:
         cumulative = bgnbd.expected_purchases(end / days, *args)
         value += (cumulative - previous) / (1 + discount_rate) ** (end / 365.25)
         previous = cumulative
-    return value * np.asarray(spend, dtype=float) * np.asarray(margin, dtype=float)
+    return value[inverse] * np.asarray(spend, dtype=float) * np.asarray(margin, dtype=float)
+
+
+def _unique_histories(rfm: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct (frequency, recency, T) rows, and each customer's row among them.
+
+    The BG/NBD predictions depend on nothing else, and ten million customers have
+    about two million distinct histories: predicting those and indexing back gives the
+    same numbers five times faster.
+    """
+    columns = ["frequency", "recency", "T"]
+    inverse = rfm.groupby(columns, sort=False, dropna=False).ngroup().to_numpy()
+    return rfm[columns].drop_duplicates(), inverse
 
 
 def calibration_holdout(
@@ -567,12 +580,13 @@ def customer_clv(
         fit_on = rfm.sample(fit_sample, random_state=random_state)
     bgnbd = BetaGeoModel().fit(fit_on["frequency"], fit_on["recency"], fit_on["T"])
     spend_model = GammaGammaModel().fit(fit_on["frequency"], fit_on["monetary_value"])
-    args = (rfm["frequency"], rfm["recency"], rfm["T"])
+    histories, inverse = _unique_histories(rfm)
+    args = (histories["frequency"], histories["recency"], histories["T"])
     spend = spend_model.expected_spend(rfm["frequency"], rfm["monetary_value"])
     table = pd.DataFrame(
         {
-            "p_alive": bgnbd.p_alive(*args),
-            "expected_orders": bgnbd.expected_purchases(forecast_days / days, *args),
+            "p_alive": bgnbd.p_alive(*args)[inverse],
+            "expected_orders": bgnbd.expected_purchases(forecast_days / days, *args)[inverse],
             "expected_spend": spend,
             "clv": discounted_clv(bgnbd, spend, rfm, margin=margin, horizon_days=horizon_days,
                                   discount_rate=discount_rate, time_unit=time_unit),

@@ -157,7 +157,7 @@ class StudyInputs:
             f"This log is large ({self.partition.lines:,} lines), so seglab works on it "
             f"bucket by bucket of customers. {whole} cover every line; {sampled} cover a "
             f"random sample of {customers:,} customers with all their "
-            f"{len(self.transactions):,} lines ({len(self.sample_buckets)} of "
+            f"{len(self.transactions):,} lines (drawn from {len(self.sample_buckets)} of "
             f"{self.partition.buckets} customer buckets)."
         )
 
@@ -312,8 +312,8 @@ def _stage_large_inputs(
                {"as_of": as_of_ts, "source": str(data), "synthetic": False, "seed": seed,
                 "mask_pii": mask_pii, "engine": engine, "partition": stored,
                 "sample_buckets": list(sample)})
-    return StudyInputs(part.read_many(sample), attributes, None, as_of_ts, str(data), part,
-                       sample)
+    return StudyInputs(part.read_sample(sample, part.sample_share(sample, SAMPLE_LINES)),
+                       attributes, None, as_of_ts, str(data), part, sample)
 
 
 def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInputs:
@@ -348,7 +348,8 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
         sample = tuple(meta["sample_buckets"])
     return StudyInputs(
         transactions=(pd.read_parquet(inputs / "transactions.parquet") if part is None
-                      else part.read_many(sample if lines else [])),
+                      else part.read_sample(sample if lines else [],
+                                            part.sample_share(sample, SAMPLE_LINES))),
         customers=pd.read_parquet(optional["customers"]) if optional["customers"].exists()
         else None,
         truth=pd.read_csv(optional["truth"], dtype={"customer_id": "string"})
@@ -491,7 +492,8 @@ def _clean_partition(folder: Path, inputs: StudyInputs, rules: clean.CleaningRul
                              rules=rules, keep=False)
     done = [d for d in buckets.map_buckets(work, list(part.all_buckets), n_jobs=BUCKET_JOBS)
             if d is not None]
-    sample = buckets.Partition(out, part.buckets, 0).read_many(inputs.sample_buckets)
+    sample = buckets.Partition(out, part.buckets, 0).read_sample(
+        inputs.sample_buckets, part.sample_share(inputs.sample_buckets, SAMPLE_LINES))
     return BucketedCleaning(
         transactions=sample,
         log=_add_logs([d.log for d in done]),
@@ -538,7 +540,9 @@ def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
     folder = run_folder(run_dir)
     part = clean_partition(folder)
     if part is not None:
-        return part.read_many(load_inputs(folder, lines=False).sample_buckets)
+        inputs = load_inputs(folder, lines=False)
+        return part.read_sample(inputs.sample_buckets, inputs.partition.sample_share(
+            inputs.sample_buckets, SAMPLE_LINES))
     path = folder / "transactions.parquet"
     if not path.exists():
         clean_stage(folder)

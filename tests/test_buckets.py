@@ -129,3 +129,20 @@ def test_line_level_tables_use_a_customer_sample(log, tmp_path, monkeypatch):
     customers = pd.read_parquet(tmp_path / "customers.parquet")
     assert customers["churn_risk"].notna().all()  # everyone scored, snapshots on the sample
     assert stage.snapshots.table["customer_id"].isin(inputs.transactions["customer_id"]).all()
+
+
+def test_sample_smaller_than_a_bucket_keeps_whole_customers(log, tmp_path, monkeypatch):
+    _, lake, _ = log
+    monkeypatch.setattr(buckets, "BUCKET_LINES", 6_000)
+    monkeypatch.setattr(study, "SAMPLE_LINES", 1_500)
+    inputs = study.stage_inputs(tmp_path, data=lake)
+    bucket = inputs.partition.read(0)
+    sampled = inputs.transactions
+    assert 0.5 * 1_500 < len(sampled) < 1.5 * 1_500 < len(bucket)
+    ids = set(sampled["customer_id"])
+    assert len(sampled) == bucket["customer_id"].isin(ids).sum()  # all their lines
+    again = study.load_inputs(tmp_path).transactions
+    pd.testing.assert_frame_equal(again, sampled)  # the same customers on every read
+    clean_ids = set(study.clean_transactions(tmp_path)["customer_id"])
+    assert clean_ids <= ids and len(clean_ids) > 0.9 * len(ids)
+    assert f"{len(ids):,} customers" in inputs.sample_note()

@@ -190,3 +190,29 @@ def test_online_retail_daily_fit_matches_lifetimes():
     for name, value in reference.params_.items():
         assert model.params_[name] == pytest.approx(value, rel=2e-3), name
     assert model.fit_seconds_ < 10
+
+
+def test_predictions_per_distinct_history_equal_predictions_per_customer():
+    # customer_clv predicts once per distinct (frequency, recency, T) and indexes back.
+    rng = np.random.default_rng(0)
+    n = 4000
+    frequency = rng.integers(0, 5, n).astype(float)
+    rfm = pd.DataFrame({
+        "frequency": frequency,
+        "recency": np.where(frequency > 0, rng.integers(0, 30, n), 0).astype(float),
+        "T": rng.integers(30, 60, n).astype(float),
+        "monetary_value": np.where(frequency > 0, rng.gamma(2.0, 20.0, n), 0.0),
+    })
+    table, bgnbd, spend = clv.customer_clv(rfm, margin=0.3)
+    args = (rfm["frequency"], rfm["recency"], rfm["T"])
+    assert len(rfm.drop_duplicates(["frequency", "recency", "T"])) < n / 1.5
+    np.testing.assert_array_equal(table["p_alive"], bgnbd.p_alive(*args))
+    np.testing.assert_array_equal(table["expected_orders"], bgnbd.expected_purchases(90, *args))
+    by_customer = np.zeros(n)
+    previous = np.zeros(n)
+    for end in np.minimum(np.arange(1, 13) * clv.STEP_DAYS, 365):
+        cumulative = bgnbd.expected_purchases(end, *args)
+        by_customer += (cumulative - previous) / 1.1 ** (end / 365.25)
+        previous = cumulative
+    np.testing.assert_allclose(table["clv"], by_customer * table["expected_spend"] * 0.3,
+                               rtol=1e-12)
