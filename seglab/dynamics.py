@@ -1125,6 +1125,10 @@ def top_share_precision(y: np.ndarray, score: np.ndarray, share: float = 0.1) ->
     return float(np.mean(np.asarray(y)[top]))
 
 
+#: Customers scored at once by :meth:`ChurnResult.predict`.
+PREDICT_CHUNK = 1_000_000
+
+
 @dataclass
 class ChurnResult:
     """A churn model validated on a later, time-separated holdout.
@@ -1188,10 +1192,16 @@ class ChurnResult:
         pandas.Series
             Risk per ``customer_id``.
         """
-        inputs = churn_inputs(table).reindex(columns=self.columns)
-        with threadpool_limits(limits=1):
-            risk = self.final_model.predict_proba(inputs.to_numpy())[:, 1]
-        return pd.Series(risk, index=inputs.index, name="churn_risk")
+        parts = []
+        # In chunks: the model's inputs for ten million customers at once would hold
+        # gigabytes beside the table.
+        for start in range(0, max(len(table), 1), PREDICT_CHUNK):
+            inputs = churn_inputs(table.iloc[start:start + PREDICT_CHUNK]).reindex(
+                columns=self.columns)
+            with threadpool_limits(limits=1):
+                risk = self.final_model.predict_proba(inputs.to_numpy())[:, 1]
+            parts.append(pd.Series(risk, index=inputs.index, name="churn_risk"))
+        return pd.concat(parts) if len(parts) > 1 else parts[0]
 
     def summary(self) -> pd.DataFrame:
         """Return the holdout scores of the model and its baselines as a table."""

@@ -585,6 +585,7 @@ def export_customers_csv(run_dir: str | Path) -> Path | None:
         return None
     con = duckdb.connect()
     try:
+        con.execute(f"SET memory_limit = '{buckets.MEMORY_LIMIT}'")  # default: 80% of RAM
         con.execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' "
                     "(HEADER, DATEFORMAT '%Y-%m-%d', TIMESTAMPFORMAT '%Y-%m-%d')")
     finally:
@@ -1048,6 +1049,27 @@ def _transaction_figures(folder: Path, inputs: StudyInputs, transactions: pd.Dat
                                holdout)
 
 
+def _drop_in_place(table: pd.DataFrame, columns: list[str | None]) -> None:
+    """Drop the ``columns`` present without copying the rest of the table."""
+    for name in columns:
+        if name in table:
+            del table[name]
+
+
+def _add_by_customer(table: pd.DataFrame, columns: pd.DataFrame) -> None:
+    """Add ``columns`` (indexed by customer id) to ``table`` in place, as a left join.
+
+    The customer table and the per-customer sums are both ordered by id, so the
+    columns usually line up as they are; only otherwise are they looked up by id
+    (a join would copy all ten million rows of a large table).
+    """
+    ids = table["customer_id"]
+    if not (len(columns) == len(ids) and columns.index.equals(pd.Index(ids))):
+        columns = columns.reindex(ids)
+    for name in columns:
+        table[name] = columns[name].to_numpy()
+
+
 def profit_stage(
     run_dir: str | Path | None,
     *,
@@ -1126,12 +1148,11 @@ def profit_stage(
     pnl = profit.pnl_from_line_sums(figures.sums, costs, **options)
     added = ["p_alive", "expected_orders_90d", "clv", "persona", "strategy"]
     stale = [c for c in (*pnl.columns, *added) if c in table and c != "revenue"]
-    table = table.drop(columns=stale).join(pnl.drop(columns="revenue"), on="customer_id")
-    sub_col = None
-    if dimension is not None:
-        sub_col = f"main_{dimension}"
-        table = table.drop(columns=[sub_col], errors="ignore").join(
-            figures.main.rename(sub_col), on="customer_id")
+    sub_col = f"main_{dimension}" if dimension is not None else None
+    _drop_in_place(table, [*stale, sub_col])
+    _add_by_customer(table, pnl.drop(columns="revenue"))
+    if sub_col is not None:
+        _add_by_customer(table, figures.main.rename(sub_col).to_frame())
 
     seg = profit.segment_pnl(table, "segment")
     sub = profit.sub_segment_pnl(table, "segment", sub_col) if sub_col else None
@@ -1176,9 +1197,11 @@ def profit_stage(
     if inputs.truth is not None:
         truth = table[["customer_id"]].merge(inputs.truth, on="customer_id", how="left")[
             "segment"].rename("planted segment").set_axis(table.index)
+    money = ["segment", "revenue", "gross_margin", "cost_to_serve", "profit",
+             *(c for c in profit.COST_TO_SERVE_PARTS if c in table)]
     losers = profit.high_revenue_loss_makers(
-        table.assign(**{"planted segment": truth}) if truth is not None else table, "segment",
-        describe="planted segment" if truth is not None else None)
+        table[money].assign(**{"planted segment": truth}) if truth is not None
+        else table[money], "segment", describe="planted segment" if truth is not None else None)
     shown = ["high_revenue", "losing", "losing_share", "losing_by_cost_to_serve",
              "largest_cost", "planted segment of losers", "revenue", "gross_margin",
              "cost_to_serve", "profit"]
@@ -1389,7 +1412,7 @@ def dynamics_stage(
     risk = churn.predict(snaps.features[as_of] if inputs.partition is None else table)
     at_risk = dynamics.newly_at_risk(snaps, risk=risk)
 
-    table = table.drop(columns=["churn_risk", "newly_at_risk"], errors="ignore")
+    _drop_in_place(table, ["churn_risk", "newly_at_risk"])
     table["churn_risk"] = table["customer_id"].map(risk).to_numpy()
     table["newly_at_risk"] = table["customer_id"].isin(at_risk["customer_id"]).to_numpy()
     write_customers(folder, table)
