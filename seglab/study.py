@@ -586,8 +586,13 @@ def export_customers_csv(run_dir: str | Path) -> Path | None:
     con = duckdb.connect()
     try:
         con.execute(f"SET memory_limit = '{buckets.MEMORY_LIMIT}'")  # default: 80% of RAM
-        con.execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' "
-                    "(HEADER, DATEFORMAT '%Y-%m-%d', TIMESTAMPFORMAT '%Y-%m-%d')")
+        relation = f"read_parquet({buckets._literal(source)})"
+        columns = [
+            f"strftime({buckets._identifier(name)}, '%Y-%m-%d') AS {buckets._identifier(name)}"
+            if kind.startswith(("TIMESTAMP", "DATE")) else buckets._identifier(name)
+            for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+        con.execute(f"COPY (SELECT {', '.join(columns)} FROM {relation}) TO "
+                    f"{buckets._literal(target)} (HEADER)")
     finally:
         con.close()
     return target

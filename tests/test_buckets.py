@@ -146,3 +146,19 @@ def test_sample_smaller_than_a_bucket_keeps_whole_customers(log, tmp_path, monke
     clean_ids = set(study.clean_transactions(tmp_path)["customer_id"])
     assert clean_ids <= ids and len(clean_ids) > 0.9 * len(ids)
     assert f"{len(ids):,} customers" in inputs.sample_note()
+
+
+def test_long_customer_table_is_exported_to_csv_once_at_the_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(study, "CSV_ROWS", 50)
+    study.stage_inputs(tmp_path, data=None)
+    study.feature_stage(tmp_path)
+    assert not (tmp_path / "customers.csv").exists()
+    written = study.export_customers_csv(tmp_path)
+    assert written == tmp_path / "customers.csv"
+    table = pd.read_parquet(tmp_path / "customers.parquet")
+    exported = pd.read_csv(written, dtype={"customer_id": "string"})
+    assert list(exported.columns) == list(table.columns)
+    assert exported["customer_id"].tolist() == table["customer_id"].tolist()
+    assert exported["first_order"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    np.testing.assert_allclose(exported["revenue"], table["revenue"])
+    assert study.export_customers_csv(tmp_path) is None  # up to date
