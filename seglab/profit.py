@@ -461,7 +461,7 @@ def line_sums_sql(columns: Sequence[str], costs: CostTable | None = None, *,
     handling = _sql_lookup("o.channel", costs.order_cost_by_channel, costs.default_order_cost)
     shipping = _sql_lookup("o.channel", costs.shipping_cost_by_channel,
                            costs.default_shipping_cost)
-    line_sums = ", ".join(f"SUM({name}) AS {name}" for name in LINE_SUMS[:6])
+    line_sums = ", ".join(f"FSUM({name}) AS {name}" for name in LINE_SUMS[:6])
     main, main_join = "", ""
     if dimension:
         # Sales rounded and ties broken by name, as main_value does, so both pick the
@@ -470,12 +470,14 @@ def line_sums_sql(columns: Sequence[str], costs: CostTable | None = None, *,
         main_join = f"""
 LEFT JOIN (
     SELECT customer_id, FIRST(value ORDER BY sales DESC, value) AS main
-    FROM (SELECT customer_id, {dimension} AS value, ROUND(SUM(amount), {MAIN_DECIMALS}) AS sales
+    FROM (SELECT customer_id, {dimension} AS value, ROUND(FSUM(amount), {MAIN_DECIMALS}) AS sales
           FROM transactions
           WHERE amount > 0 AND {dimension} IS NOT NULL AND order_date < {end}
           GROUP BY customer_id, {dimension})
     GROUP BY customer_id
 ) AS m ON m.customer_id = o.customer_id"""
+    # FSUM (Kahan) rather than SUM: the portfolio ledger of 100 million lines must agree
+    # with the customers' P&L to the cent, as pandas' compensated sums do.
     return f"""
 WITH lines AS (
     SELECT customer_id, {order_key} AS order_key, {channel} AS channel, order_date,
@@ -495,12 +497,12 @@ WITH lines AS (
     GROUP BY customer_id, order_key
 )
 SELECT o.customer_id, GROUPING(o.customer_id) = 1 AS is_total,
-       {", ".join(f"SUM(o.{name}) AS {name}" for name in LINE_SUMS[:6])},
-       SUM(CASE WHEN o.revenue > 0 THEN {handling} ELSE {zero} END)
+       {", ".join(f"FSUM(o.{name}) AS {name}" for name in LINE_SUMS[:6])},
+       FSUM(CASE WHEN o.revenue > 0 THEN {handling} ELSE {zero} END)
            AS handling,
-       SUM(CASE WHEN o.revenue > 0 THEN {shipping} ELSE {zero} END)
+       FSUM(CASE WHEN o.revenue > 0 THEN {shipping} ELSE {zero} END)
            AS shipping,
-       SUM(CASE WHEN o.revenue < 0 THEN {_sql_number(costs.return_cost)} ELSE {zero} END)
+       FSUM(CASE WHEN o.revenue < 0 THEN {_sql_number(costs.return_cost)} ELSE {zero} END)
            AS returns_handling,
        MIN(o.first_order) AS first_order{main}
 FROM orders AS o{main_join}
