@@ -389,7 +389,7 @@ def finish_table(table: pd.DataFrame) -> pd.DataFrame:
         elif name in table and name not in order:
             order.append(name)
     order += [c for c in table if c not in order]
-    out = table[order].copy()
+    out = table[order]  # copy-on-write: only the columns changed below are copied
     for column in out:
         if column in _TEXT_COLUMNS:
             out[column] = out[column].astype("string")

@@ -557,9 +557,35 @@ def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
 CSV_ROWS = 250_000
 
 
+#: Rows of the customer table converted to Arrow and written at once.
+WRITE_ROWS = 1_000_000
+
+
+def write_parquet(table: pd.DataFrame, path: Path) -> None:
+    """Write a table to Parquet a million rows at a time, replacing ``path`` when done.
+
+    ``DataFrame.to_parquet`` converts the whole table to Arrow first, doubling the
+    memory of a ten-million-customer table (6 GB more); slice by slice the file is
+    the same (one row group per slice, as pyarrow's default) for a tenth of that.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    partial = path.with_name(path.name + ".partial")
+    first = pa.Table.from_pandas(table.iloc[:WRITE_ROWS], preserve_index=False)
+    with pq.ParquetWriter(partial, first.schema) as writer:
+        writer.write_table(first)
+        del first
+        for start in range(WRITE_ROWS, len(table), WRITE_ROWS):
+            writer.write_table(pa.Table.from_pandas(table.iloc[start:start + WRITE_ROWS],
+                                                    schema=writer.schema,
+                                                    preserve_index=False))
+    partial.replace(path)
+
+
 def write_customers(run_dir: Path, table: pd.DataFrame) -> None:
     """Write the customer table: Parquet for the next stage, CSV as the CRM export."""
-    table.to_parquet(run_dir / "customers.parquet", index=False)
+    write_parquet(table, run_dir / "customers.parquet")
     if len(table) > CSV_ROWS:
         (run_dir / "customers.csv").unlink(missing_ok=True)  # stale now; see export_csv
         return

@@ -162,3 +162,15 @@ def test_long_customer_table_is_exported_to_csv_once_at_the_end(tmp_path, monkey
     assert exported["first_order"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
     np.testing.assert_allclose(exported["revenue"], table["revenue"])
     assert study.export_customers_csv(tmp_path) is None  # up to date
+
+
+def test_customer_table_written_in_slices_reads_back_the_same(tmp_path, monkeypatch):
+    study.stage_inputs(tmp_path, data=None)
+    table = study.feature_stage(tmp_path).customers
+    table["cluster"] = pd.Categorical(np.arange(len(table)) % 3)
+    monkeypatch.setattr(study, "WRITE_ROWS", 450)  # 5 slices of 2,000 customers
+    study.write_parquet(table, tmp_path / "sliced.parquet")
+    table.to_parquet(tmp_path / "whole.parquet", index=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "sliced.parquet"),
+                                  pd.read_parquet(tmp_path / "whole.parquet"))
+    assert not list(tmp_path.glob("*.partial"))
