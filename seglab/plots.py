@@ -932,7 +932,8 @@ def revenue_profit_scatter(customers: pd.DataFrame, *, ax: Axes | None = None) -
     matplotlib.axes.Axes
     """
     ax = _axes(ax, (8, 5))
-    shown = customers[customers["revenue"] > 0]
+    # Three columns before filtering: the whole table would be copied (6 GB at 10M rows).
+    shown = customers.loc[customers["revenue"] > 0, ["revenue", "gross_margin", "profit"]]
     title = "Profit against revenue, one dot per customer"
     if len(shown) > MAX_DOTS:
         title += f" (a random {MAX_DOTS:,} of {len(shown):,})"
