@@ -417,7 +417,7 @@ def discounted_clv(
 
 
 def _unique_histories(rfm: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """The distinct (frequency, recency, T) rows, and each customer's row among them.
+    """Return the distinct (frequency, recency, T) rows and each customer's row among them.
 
     The BG/NBD predictions depend on nothing else, and ten million customers have
     about two million distinct histories: predicting those and indexing back gives the

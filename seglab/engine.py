@@ -850,7 +850,7 @@ def _plan_sales_sql(present: tuple[str, ...], as_of: pd.Timestamp) -> str | None
 
 def _plan_from_sales(sales: pd.DataFrame, present: tuple[str, ...], as_of: pd.Timestamp,
                      options: features.FeatureOptions) -> Plan:
-    """The plan, from the sales by value of :func:`_plan_sales_sql`."""
+    """Make the plan from the sales by value of :func:`_plan_sales_sql`."""
     filled = set(sales.loc[sales["value"].notna(), "name"])
     mixes = {}
     for column in features.MIX_COLUMNS:

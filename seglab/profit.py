@@ -406,7 +406,7 @@ def _sql_number(value: float) -> str:
 
 
 def _sql_lookup(column: str, rates: Mapping[str, float], default: float) -> str:
-    """SQL for ``rates.get(column, default)``, as pandas' ``map(...).fillna(default)``."""
+    """Return SQL for ``rates.get(column, default)``, as ``map(...).fillna(default)``."""
     if not rates:
         return _sql_number(default)
     cases = " ".join(f"WHEN {_sql_text(key)} THEN {_sql_number(rate)}"
@@ -416,7 +416,7 @@ def _sql_lookup(column: str, rates: Mapping[str, float], default: float) -> str:
 
 def line_sums_sql(columns: Sequence[str], costs: CostTable | None = None, *,
                   as_of: pd.Timestamp, dimension: str | None = None) -> str:
-    """The DuckDB query of :func:`line_sums_and_totals` (and :func:`main_value`).
+    """Return the DuckDB query of :func:`line_sums_and_totals` (and :func:`main_value`).
 
     It reads the relation ``transactions`` (clean canonical columns, and
     ``line_number``: the lines' order, for an order's first channel) up to the end of

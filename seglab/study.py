@@ -1076,7 +1076,7 @@ def _transaction_figures(folder: Path, inputs: StudyInputs, transactions: pd.Dat
     sample = list(range(min(part.buckets, int(np.ceil(1.25 * CLV_FIT_SAMPLE / per_bucket)))))
     work = functools.partial(_bucket_holdout, part=part, **options)
     holdout = pd.concat(buckets.map_buckets(work, sample, n_jobs=BUCKET_JOBS)).sort_index()
-    return _TransactionFigures(sums[list(profit.LINE_SUMS) + ["first_order"]], totals, main,
+    return _TransactionFigures(sums[[*profit.LINE_SUMS, "first_order"]], totals, main,
                                holdout)
 
 

@@ -203,7 +203,7 @@ def test_predictions_per_distinct_history_equal_predictions_per_customer():
         "T": rng.integers(30, 60, n).astype(float),
         "monetary_value": np.where(frequency > 0, rng.gamma(2.0, 20.0, n), 0.0),
     })
-    table, bgnbd, spend = clv.customer_clv(rfm, margin=0.3)
+    table, bgnbd, _ = clv.customer_clv(rfm, margin=0.3)
     args = (rfm["frequency"], rfm["recency"], rfm["T"])
     assert len(rfm.drop_duplicates(["frequency", "recency", "T"])) < n / 1.5
     np.testing.assert_array_equal(table["p_alive"], bgnbd.p_alive(*args))
