@@ -10,6 +10,9 @@ On the clean partition of a large run (``<run>/transactions/bucket=<n>/``, the f
 - P&L line sums: ``profit.line_sums_sql`` per bucket in DuckDB (two at once) against
   pandas' ``profit.line_sums_and_totals`` per bucket (two processes).
 
+Peak memory is the case's own process: for the pandas row that leaves out its two worker
+processes (about 1.5 GB each on a 2.5-million-line bucket).
+
 Usage::
 
     python benchmarks/bench_buckets.py <run folder> --buckets 8
