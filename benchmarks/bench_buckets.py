@@ -3,7 +3,7 @@
 On the clean partition of a large run (``<run>/transactions/bucket=<n>/``, the first
 ``--buckets`` buckets), each row runs in its own process (so its peak memory is its own):
 
-- customer features: ``engine.partitioned_aggregates`` (one DuckDB thread per bucket,
+- customer features: ``buckets.customer_aggregates`` (one DuckDB thread per bucket,
   two buckets at once: what ``seglab run`` does) against one DuckDB query over the same
   files on one thread (deterministic, the old path) and on two threads (faster, but
   float sums add in varying order between runs);
@@ -44,10 +44,10 @@ def run_case(case: int, run: Path, n_buckets: int) -> dict:
     meta = json.loads((run / "study.json").read_text())
     part = buckets.Partition(run / study.CLEAN_PARTITION, meta["partition"]["buckets"], 0)
     chosen = [b for b in range(n_buckets) if part.files(b)]
-    folders = [part.path / f"bucket={b}" for b in chosen]
     started = time.perf_counter()
     if case == 0:
-        rows = len(engine.partitioned_aggregates(folders, as_of=inputs.as_of, jobs=2))
+        linked = buckets.Partition(_linked(chosen, part), n_buckets, 0)  # these buckets only
+        rows = len(buckets.customer_aggregates(linked, as_of=inputs.as_of, jobs=2))
     elif case in (1, 2):
         rows = len(engine.customer_aggregates(_linked(chosen, part), as_of=inputs.as_of,
                                               threads=case))

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seglab import profile, schema
+from seglab import features, profile, schema
 from seglab.engine import _identifier, _literal
 from seglab.errors import InputError
 
@@ -449,6 +449,7 @@ def map_queries(part: Partition, buckets: Sequence[int],
         listed = "[" + ", ".join(_literal(f) for f in files) + "]"
         con = _connect(threads=1)
         try:
+            con.execute("SET TimeZone = 'UTC'")  # as seglab.engine's DuckDB sessions
             con.execute(
                 f"CREATE TEMP VIEW transactions AS SELECT *, CAST(list_position({listed}, "
                 "filename) AS BIGINT) * 4294967296 + file_row_number AS line_number FROM "
@@ -461,6 +462,78 @@ def map_queries(part: Partition, buckets: Sequence[int],
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         return list(pool.map(run, [b for b in buckets if part.files(b)]))
+
+
+#: Columns :func:`map_queries` adds to a bucket's lines (and the hive partition column).
+QUERY_EXTRAS = ("filename", "file_row_number", "line_number", "bucket")
+
+
+def customer_aggregates(
+    part: Partition,
+    *,
+    as_of: pd.Timestamp | str,
+    customers: pd.DataFrame | None = None,
+    time_unit: str = features.FeatureOptions.time_unit,
+    window_days: int = features.FeatureOptions.window_days,
+    category_top_n: int = features.FeatureOptions.category_top_n,
+    channel_top_n: int = features.FeatureOptions.channel_top_n,
+    jobs: int = 1,
+) -> pd.DataFrame:
+    """:func:`seglab.engine.customer_aggregates` of a clean partitioned log, bucket by bucket.
+
+    Each bucket's customers are aggregated by the same SQL on one DuckDB thread
+    (:func:`map_queries`): runs give byte-identical tables while ``jobs`` buckets use
+    the cores, and memory is that of ``jobs`` buckets. The mixes' top values come
+    from every bucket's sales, added exactly.
+
+    Parameters
+    ----------
+    part : Partition
+        Clean canonical transactions, split by customer.
+    as_of : pandas.Timestamp or str
+        Analysis date.
+    customers : pandas.DataFrame, optional
+        Customer attributes (see :func:`seglab.features.add_attributes`).
+    time_unit, window_days, category_top_n, channel_top_n
+        See :class:`seglab.features.FeatureOptions`.
+    jobs : int
+        Buckets aggregated at once.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`seglab.engine.customer_aggregates`: one row per customer, by id.
+    """
+    import math
+
+    import pyarrow as pa
+
+    from seglab import engine
+
+    options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
+    day = features.analysis_day(as_of)
+    chosen = [b for b in part.all_buckets if part.files(b)]
+    if not chosen:
+        raise InputError(f"{part.path}: no transactions in any bucket.")
+    present: list[tuple[str, ...]] = []
+
+    def sales_sql(names: list[str]) -> str:
+        columns = tuple(c for c in names if c not in QUERY_EXTRAS)
+        present.append(columns)
+        return engine._plan_sales_sql(columns, day) or (
+            "SELECT NULL::VARCHAR AS name, NULL::VARCHAR AS value, NULL::DOUBLE AS sales "
+            "WHERE false")
+
+    found = map_queries(part, chosen, sales_sql, jobs=jobs)
+    by_value = (pd.concat([t.to_pandas() for t in found], ignore_index=True)
+                .groupby(["name", "value"], dropna=False)["sales"].agg(math.fsum)
+                .reset_index())
+    sql = engine.build_sql(engine._plan_from_sales(by_value, present[0], day, options))
+    # Arrow concatenates without copying and sorts with one take per column.
+    table = pa.concat_tables(map_queries(part, chosen, lambda _names: sql, jobs=jobs))
+    table = table.sort_by("customer_id")
+    table = features.finish_table(table.to_pandas(self_destruct=True, split_blocks=True))
+    return features.add_attributes(table, customers, as_of=day)
 
 
 def sample_buckets(part: Partition, lines: int) -> list[int]:

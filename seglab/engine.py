@@ -36,7 +36,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -602,7 +601,6 @@ class Backend:
     execute: Callable[[str], None]
     query: Callable[[str], pd.DataFrame]
     dialect: Callable[[str], str]
-    arrow: Callable[[str], Any] | None = None  # a query's pyarrow.Table (DuckDB only)
 
 
 def _suffix(path: str) -> str:
@@ -681,9 +679,10 @@ def _duckdb(label: str, threads: int | None, memory_limit: str | None) -> Iterat
         except duckdb.Error as err:
             raise InputError(f"{label}: DuckDB cannot read it: {_first_line(err)}") from err
 
-    def arrow(sql: str):
+    def query(sql: str) -> pd.DataFrame:
         try:
-            return con.sql(sql).to_arrow_table()
+            # Through Arrow: cheaper than DuckDB's own DataFrame conversion for text.
+            return con.sql(sql).to_arrow_table().to_pandas()
         except duckdb.Error as err:
             if not isinstance(err, duckdb.ConversionException):
                 raise
@@ -704,10 +703,8 @@ def _duckdb(label: str, threads: int | None, memory_limit: str | None) -> Iterat
             read=read,
             register=lambda frame: con.register(SOURCE_VIEW, frame),
             execute=con.execute,
-            # Through Arrow: cheaper than DuckDB's own DataFrame conversion for text.
-            query=lambda sql: arrow(sql).to_pandas(),
+            query=query,
             dialect=lambda sql: sql,
-            arrow=arrow,
         )
     finally:
         con.close()
@@ -959,83 +956,6 @@ def customer_aggregates(
         plan = _plan(backend, present, day, options)
         table = backend.query(build_sql(plan))
     table = features.finish_table(table)
-    return features.add_attributes(table, customers, as_of=day)
-
-
-def partitioned_aggregates(
-    parts: Sequence[str | Path],
-    *,
-    as_of: pd.Timestamp | str,
-    customers: pd.DataFrame | None = None,
-    time_unit: str = features.FeatureOptions.time_unit,
-    window_days: int = features.FeatureOptions.window_days,
-    category_top_n: int = features.FeatureOptions.category_top_n,
-    channel_top_n: int = features.FeatureOptions.channel_top_n,
-    jobs: int = 2,
-    memory_limit: str | None = None,
-) -> pd.DataFrame:
-    """:func:`customer_aggregates` of a log split by customer, one part at a time, in DuckDB.
-
-    Every line of a customer must be in one part (as :func:`seglab.buckets.partition`
-    writes them). Each part is aggregated on one DuckDB thread, ``jobs`` parts at a
-    time: the sums do not depend on how threads share the work (parallel float sums
-    add in varying order), so runs give byte-identical tables, and memory is that of
-    ``jobs`` parts, not of the whole log. The mixes' top values come from every
-    part's sales, added exactly.
-
-    Parameters
-    ----------
-    parts : sequence of str or Path
-        Parquet folders (or files) of clean canonical transactions, one per part.
-    as_of : pandas.Timestamp or str
-        Analysis date.
-    customers : pandas.DataFrame, optional
-        Customer attributes (see :func:`seglab.features.add_attributes`).
-    time_unit, window_days, category_top_n, channel_top_n
-        See :class:`seglab.features.FeatureOptions`.
-    jobs : int
-        Parts aggregated at once (threads, each with its own DuckDB connection).
-    memory_limit : str, optional
-        DuckDB memory limit per part, such as ``"2GB"``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        As :func:`customer_aggregates`: one row per customer, ordered by id.
-    """
-    import math
-    from concurrent.futures import ThreadPoolExecutor
-
-    import pyarrow as pa
-
-    if not parts:
-        raise InputError("partitioned_aggregates: no parts given.")
-    options = _options(time_unit, window_days, category_top_n, channel_top_n)
-    day = features.analysis_day(as_of)
-
-    def on_part(part: str | Path, work: Callable[[Backend, tuple[str, ...]], Any]) -> Any:
-        with _session(part, None, threads=1, memory_limit=memory_limit) as (backend, present,
-                                                                           _label):
-            return work(backend, present)
-
-    def sales(backend: Backend, present: tuple[str, ...]) -> tuple[tuple[str, ...],
-                                                                    pd.DataFrame]:
-        sql = _plan_sales_sql(present, day)
-        return present, backend.query(sql) if sql else _NO_SALES
-
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        found = list(pool.map(lambda part: on_part(part, sales), parts))
-        present = found[0][0]
-        by_value = (pd.concat([frame for _, frame in found], ignore_index=True)
-                    .groupby(["name", "value"], dropna=False)["sales"].agg(math.fsum)
-                    .reset_index())
-        sql = build_sql(_plan_from_sales(by_value, present, day, options))
-        tables = list(pool.map(
-            lambda part: on_part(part, lambda backend, _present: backend.arrow(sql)), parts))
-    # Arrow concatenates without copying and sorts with one take per column.
-    table = pa.concat_tables(tables).sort_by("customer_id")
-    del tables
-    table = features.finish_table(table.to_pandas(self_destruct=True, split_blocks=True))
     return features.add_attributes(table, customers, as_of=day)
 
 

@@ -688,10 +688,9 @@ def feature_stage(
                      "channel_top_n": options.channel_top_n}
     part = clean_partition(folder)
     if part is not None and chosen == "duckdb":
-        table = engine.partitioned_aggregates(
-            [part.path / f"bucket={b}" for b in part.all_buckets if part.files(b)],
-            as_of=inputs.as_of, customers=inputs.customers, jobs=BUCKET_JOBS,
-            **option_values)
+        table = buckets.customer_aggregates(part, as_of=inputs.as_of,
+                                            customers=inputs.customers, jobs=BUCKET_JOBS,
+                                            **option_values)
     else:
         # One DuckDB thread: parallel float sums add in varying order, and a study must
         # give byte-identical numbers on every run (nightly `seglab features` uses all

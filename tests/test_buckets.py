@@ -174,3 +174,27 @@ def test_customer_table_written_in_slices_reads_back_the_same(tmp_path, monkeypa
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "sliced.parquet"),
                                   pd.read_parquet(tmp_path / "whole.parquet"))
     assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize(("time_unit", "drop"), [("D", []), ("W", []),
+                                              ("D", ["category", "channel", "store"])])
+def test_customer_aggregates_by_bucket_equal_the_whole_log(tmp_path, time_unit, drop):
+    from conftest import random_transactions
+
+    from seglab import engine
+
+    # Top-2 mixes: a category whose sales spread over the buckets must still be chosen.
+    tx = random_transactions(90, seed=4).drop(columns=drop)  # no text: no mixes
+    kwargs = {"as_of": "2024-05-31", "time_unit": time_unit, "window_days": 90,
+              "category_top_n": 2, "channel_top_n": 1}
+    whole = engine.customer_aggregates(tx, **kwargs)
+    codes = tx["customer_id"].map(lambda c: sum(map(ord, str(c))) % 4)
+    for bucket in range(4):
+        (tmp_path / f"bucket={bucket}").mkdir()
+        tx[codes == bucket].to_parquet(tmp_path / f"bucket={bucket}" / "part-0000.parquet",
+                                       index=False)
+    ours = buckets.customer_aggregates(buckets.Partition(tmp_path, 4, len(tx)), jobs=2,
+                                       **kwargs)
+    pd.testing.assert_frame_equal(ours, whole, check_exact=False, atol=1e-9, rtol=0)
+    assert bool([c for c in whole if c.startswith("category_")]) != bool(drop)
+    assert len(ours) > 80

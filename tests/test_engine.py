@@ -244,29 +244,3 @@ def test_features_command_errors_are_one_line(raw_file, tmp_path):
                                  "-o", str(tmp_path / "c.csv")])
     assert result.exit_code == 2 and "new_dayz" in result.output
 
-
-def _split_by_customer(tx: pd.DataFrame, folder, parts: int) -> list:
-    """Write ``tx`` as ``parts`` folders, every line of a customer in one."""
-    codes = tx["customer_id"].map(lambda c: sum(map(ord, str(c))) % parts)
-    paths = []
-    for part in range(parts):
-        path = folder / f"part={part}"
-        path.mkdir()
-        tx[codes == part].to_parquet(path / "lines.parquet", index=False)
-        paths.append(path)
-    return paths
-
-
-@pytest.mark.parametrize("time_unit", ["D", "W"])
-def test_partitioned_aggregates_equal_the_whole_log(tmp_path, time_unit):
-    # Top-2 mixes: a category whose sales spread over the parts must still be chosen.
-    tx = random_transactions(90, seed=4)
-    kwargs = {"as_of": "2024-05-31", "time_unit": time_unit, "window_days": 90,
-              "category_top_n": 2, "channel_top_n": 1}
-    whole = engine.customer_aggregates(tx, **kwargs)
-    parts = _split_by_customer(tx, tmp_path, 4)
-    ours = engine.partitioned_aggregates(parts, jobs=2, **kwargs)
-    assert_same(ours, whole)
-    assert [c for c in whole if c.startswith("category_")] and len(ours) > 80
-    with pytest.raises(InputError, match="no parts"):
-        engine.partitioned_aggregates([], as_of="2024-05-31")
