@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from seglab.engine import _literal
 from seglab.errors import ConfigError, InputError
 
 #: P&L lines per customer, in reading order: revenue is net of discounts and returns,
@@ -396,10 +397,6 @@ def line_sums_and_totals(transactions: pd.DataFrame, costs: CostTable | None = N
     return sums, totals
 
 
-def _sql_text(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _sql_number(value: float) -> str:
     # DuckDB reads 0.35 as a DECIMAL; pandas computes in doubles, and so must the SQL.
     return f"CAST({float(value)!r} AS DOUBLE)"
@@ -409,7 +406,7 @@ def _sql_lookup(column: str, rates: Mapping[str, float], default: float) -> str:
     """Return SQL for ``rates.get(column, default)``, as ``map(...).fillna(default)``."""
     if not rates:
         return _sql_number(default)
-    cases = " ".join(f"WHEN {_sql_text(key)} THEN {_sql_number(rate)}"
+    cases = " ".join(f"WHEN {_literal(key)} THEN {_sql_number(rate)}"
                      for key, rate in rates.items())
     return f"COALESCE(CASE {column} {cases} END, {_sql_number(default)})"
 
