@@ -614,3 +614,47 @@ def overview(part: Partition) -> tuple[pd.DataFrame, pd.DataFrame]:
         "missing_share": np.asarray(missing, dtype=float) / lines if lines else np.nan,
     })
     return pd.DataFrame(rows, columns=["metric", "value"]), missing_table
+
+
+def support_counts(part: Partition, as_of: pd.Timestamp) -> dict[str, int]:
+    """Count what :class:`seglab.support.DataSupport` needs of a partitioned log, in DuckDB.
+
+    Parameters
+    ----------
+    part : Partition
+        The partitioned raw log.
+    as_of : pandas.Timestamp
+        Analysis date; lines after its day do not count.
+
+    Returns
+    -------
+    dict
+        ``lines``, ``customers``, ``repeat_customers``, ``orders`` and ``span_days``
+        (first line's day to the analysis date), and ``present``: the optional columns
+        that hold a value.
+    """
+    day = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    con = _connect(memory_limit=MEMORY_LIMIT, spill=part.path.parent)
+    source = (f"(SELECT * FROM read_parquet({_literal(part.glob())}, hive_partitioning = "
+              f"true) WHERE order_date < {_literal(day.isoformat())}::TIMESTAMP)")
+    try:
+        names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        optional = [c for c in SQL_TYPES if c in names and c not in
+                    ("customer_id", "order_date", "amount")]
+        counts = [f"COUNT({c})" for c in optional]
+        lines, first, *held = con.execute(
+            f"SELECT COUNT(*), MIN(order_date){''.join(', ' + c for c in counts)} "
+            f"FROM {source}").fetchone()
+        customers, repeat = con.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE days > 1) FROM (SELECT customer_id, "
+            f"COUNT(DISTINCT CAST(order_date AS DATE)) AS days FROM {source} "
+            "WHERE customer_id IS NOT NULL GROUP BY customer_id)").fetchone()
+        orders = (con.execute(f"SELECT COUNT(*) FROM (SELECT DISTINCT order_id FROM {source})"
+                              " WHERE order_id IS NOT NULL").fetchone()[0]
+                  if "order_id" in names else None)
+    finally:
+        _close(con, part.path.parent)
+    span = 0 if first is None else (day - pd.Timestamp(first).normalize()).days - 1
+    return {"lines": int(lines), "customers": int(customers), "repeat_customers": int(repeat),
+            "orders": None if orders is None else int(orders), "span_days": int(span),
+            "present": [c for c, n in zip(optional, held, strict=True) if n]}

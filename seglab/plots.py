@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import html
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -73,9 +74,22 @@ def set_theme() -> None:
     sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95, rc=_rc())
 
 
+def _nothing_when_empty(draw: Callable[..., Any]) -> Callable[..., Any]:
+    """Let ``draw`` show nothing for an empty table: its section was skipped (a note says why)."""
+    @functools.wraps(draw)
+    def wrapper(data: pd.DataFrame | None, *args: Any, **kwargs: Any) -> Any:
+        if data is None or len(data) == 0:
+            return None
+        return draw(data, *args, **kwargs)
+    return wrapper
+
+
+@_nothing_when_empty
 def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str, ...] = (),
           digits: int = 1) -> Styler:
     """Format a table for a business reader; text from the data is HTML-escaped.
+
+    An empty table shows nothing (a section skipped for want of data; its note says why).
 
     Parameters
     ----------
@@ -796,6 +810,7 @@ def unprofitable_share(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
+@_nothing_when_empty
 def calibration_holdout(check: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """Mean purchases in the holdout period, actual against BG/NBD's forecast.
 
@@ -980,6 +995,7 @@ def _segment_colors(labels: list) -> dict:
     return colors
 
 
+@_nothing_when_empty
 def transition_heatmap(matrix: pd.DataFrame, *, title: str | None = None, share: bool = True,
                        ax: Axes | None = None) -> Axes:
     """Heatmap of a from-segment x to-segment matrix (row shares by default).
@@ -1014,6 +1030,7 @@ def transition_heatmap(matrix: pd.DataFrame, *, title: str | None = None, share:
     return ax
 
 
+@_nothing_when_empty
 def migration_flow(migration: pd.DataFrame, *, steps: int = 2, order: list | None = None,
                    ax: Axes | None = None) -> Axes:
     """Alluvial chart of the last migration steps: bands of customers between dates.
@@ -1124,6 +1141,7 @@ def migration_flow(migration: pd.DataFrame, *, steps: int = 2, order: list | Non
     return ax
 
 
+@_nothing_when_empty
 def cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention",
                    ax: Axes | None = None) -> Axes:
     """Cohort triangle: acquisition month (rows) by months since acquisition (columns).
@@ -1159,6 +1177,7 @@ def cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention",
     return ax
 
 
+@_nothing_when_empty
 def churn_calibration(calibration: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """Predicted churn risk against the churn observed, per risk decile of the holdout.
 
@@ -1185,6 +1204,7 @@ def churn_calibration(calibration: pd.DataFrame, *, ax: Axes | None = None) -> A
     return ax
 
 
+@_nothing_when_empty
 def churn_drivers(drivers: pd.DataFrame, *, top: int = 10, ax: Axes | None = None) -> Axes:
     """Strongest drivers of churn risk: the drop in holdout ROC AUC when each is shuffled.
 
@@ -1212,6 +1232,7 @@ def churn_drivers(drivers: pd.DataFrame, *, top: int = 10, ax: Axes | None = Non
     return ax
 
 
+@_nothing_when_empty
 def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None) -> plt.Figure:
     """Small multiples: one row per segment, one column per figure, over the snapshots.
 

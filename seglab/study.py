@@ -19,7 +19,18 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from seglab import buckets, clean, cluster, clv, features, persona, profit, segments, synth
+from seglab import (
+    buckets,
+    clean,
+    cluster,
+    clv,
+    features,
+    persona,
+    profit,
+    segments,
+    support,
+    synth,
+)
 from seglab import io as seglab_io
 from seglab.errors import ConfigError, InputError
 
@@ -77,6 +88,21 @@ def write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
+def record_sections(run_dir: Path, notes: dict[str, str]) -> None:
+    """Record in ``metrics.json`` which report sections ran, adapted or were skipped.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        Run folder.
+    notes : dict
+        Section name → the note the report showed ("" when it ran as designed; see
+        :func:`seglab.support.section_notes`).
+    """
+    recorded = read_json(run_dir / "metrics.json").get("sections", {})
+    record_metrics(run_dir, "sections", {**recorded, **support.section_notes(notes)})
+
+
 def record_metrics(run_dir: Path, section: str, values: dict) -> dict:
     """Add or replace one section of the run's ``metrics.json`` and return the whole file.
 
@@ -120,6 +146,7 @@ class StudyInputs:
     source: str
     partition: buckets.Partition | None = None
     sample_buckets: tuple[int, ...] = ()
+    support: support.DataSupport | None = None
 
     def overview(self) -> pd.DataFrame:
         """Key figures of the whole raw log (:func:`seglab.profile.overview`)."""
@@ -252,14 +279,15 @@ def stage_inputs(
             if customers else None
         )
         source = str(data)
-        customers_found = transactions["customer_id"].nunique()
-        if customers_found < MIN_CUSTOMERS:
-            raise InputError(
-                f"{Path(data).name}: column customer_id has {customers_found} distinct "
-                f"customers; a segmentation needs at least {MIN_CUSTOMERS} (more data, or "
-                "check which column is mapped to customer_id)."
-            )
     as_of_ts = pd.Timestamp(as_of) if as_of else features.default_as_of(transactions)
+    derived: tuple[str, ...] = ()
+    if "order_id" not in transactions or transactions["order_id"].isna().all():
+        transactions = transactions.assign(order_id=support.derive_order_ids(transactions))
+        derived = ("order_id",)
+    found = support.DataSupport.of(transactions, as_of=as_of_ts, derived=derived,
+                                   customer_file=attributes is not None)
+    check_support(found, as_of=as_of_ts, label=Path(data).name if data else "synthetic data",
+                  transactions=transactions)
     transactions.to_parquet(folder / "transactions.parquet", index=False)
     if attributes is not None:
         attributes.to_parquet(folder / "customers.parquet", index=False)
@@ -267,8 +295,49 @@ def stage_inputs(
         truth.to_csv(folder / "truth.csv", index=False)
     write_json(folder.parent / "study.json",
                {"as_of": as_of_ts, "source": source, "synthetic": data is None, "seed": seed,
-                "mask_pii": mask_pii, "engine": engine})
-    return StudyInputs(transactions, attributes, truth, as_of_ts, source)
+                "n_customers": n_customers if data is None else None,
+                "mask_pii": mask_pii, "engine": engine, "support": found.to_json()})
+    return StudyInputs(transactions, attributes, truth, as_of_ts, source, support=found)
+
+
+def check_support(found: support.DataSupport, *, as_of: pd.Timestamp, label: str,
+                  transactions: pd.DataFrame | None = None) -> None:
+    """Refuse a log that leaves nothing to study at the analysis date.
+
+    Parameters
+    ----------
+    found : seglab.support.DataSupport
+        What the staged log holds.
+    as_of : pandas.Timestamp
+        Analysis date.
+    label : str
+        The file's name, for the message.
+    transactions : pandas.DataFrame, optional
+        The staged lines (to tell a log of only returns).
+
+    Raises
+    ------
+    InputError
+        If no line falls on or before the analysis date, the log holds only returns,
+        or it has fewer than :data:`MIN_CUSTOMERS` customers up to that date.
+    """
+    day = as_of.date().isoformat()
+    if found.lines == 0:
+        raise InputError(f"{label}: no line is dated on or before the analysis date {day} "
+                         "(column order_date); use a later --as-of.")
+    if transactions is not None:
+        kept = transactions[transactions["order_date"] < as_of.normalize()
+                            + pd.Timedelta(days=1)]
+        signed = kept["quantity"] if "quantity" in kept else kept["amount"]
+        if not (signed > 0).any():
+            raise InputError(f"{label}: every line up to {day} is a return (column "
+                             f"{signed.name} is never positive); there are no purchases to "
+                             "study.")
+    if found.customers < MIN_CUSTOMERS:
+        raise InputError(
+            f"{label}: column customer_id has {found.customers} distinct customers up to "
+            f"{day}; a segmentation needs at least {MIN_CUSTOMERS} (more data, a later "
+            "--as-of, or check which column is mapped to customer_id).")
 
 
 #: Lines of the customer sample that line-level tables use on a large log.
@@ -294,14 +363,15 @@ def _stage_large_inputs(
     write_json(folder / "overview.json", {"rows": overview.to_numpy().tolist()})
     missing.to_csv(folder / "missing_values.csv", index=False)
     figures = overview.set_index("metric")["value"]
-    found = int(figures.get("Customers", 0))
-    if found < MIN_CUSTOMERS:
-        raise InputError(
-            f"{Path(data).name}: column customer_id has {found} distinct customers; a "
-            f"segmentation needs at least {MIN_CUSTOMERS} (more data, or check which "
-            "column is mapped to customer_id).")
     as_of_ts = (pd.Timestamp(as_of) if as_of else
                 pd.Timestamp(figures["Period end"]).normalize() + pd.Timedelta(days=1))
+    counts = buckets.support_counts(part, as_of_ts)
+    found = support.DataSupport(
+        columns=tuple(c for c in support.OPTIONAL_COLUMNS if c in counts["present"]),
+        derived=(), lines=counts["lines"], customers=counts["customers"],
+        repeat_customers=counts["repeat_customers"], span_days=counts["span_days"],
+        orders=counts["orders"] or 0, customer_file=customers is not None)
+    check_support(found, as_of=as_of_ts, label=Path(data).name)
     attributes = (seglab_io.load_customers(customers, columns=customer_columns,
                                            encoding=encoding) if customers else None)
     if attributes is not None:
@@ -311,9 +381,9 @@ def _stage_large_inputs(
     write_json(folder.parent / "study.json",
                {"as_of": as_of_ts, "source": str(data), "synthetic": False, "seed": seed,
                 "mask_pii": mask_pii, "engine": engine, "partition": stored,
-                "sample_buckets": list(sample)})
+                "sample_buckets": list(sample), "support": found.to_json()})
     return StudyInputs(part.read_sample(sample, part.sample_share(sample, SAMPLE_LINES)),
-                       attributes, None, as_of_ts, str(data), part, sample)
+                       attributes, None, as_of_ts, str(data), part, sample, found)
 
 
 def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInputs:
@@ -358,6 +428,7 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
         source=meta["source"],
         partition=part,
         sample_buckets=sample,
+        support=support.DataSupport.from_json(meta["support"]),
     )
 
 
@@ -632,6 +703,7 @@ class FeatureStage:
     transform: features.CustomerTransform
     rules: segments.SegmentRules
     options: features.FeatureOptions
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def feature_stage(
@@ -681,6 +753,13 @@ def feature_stage(
     folder = run_folder(run_dir)
     inputs = load_inputs(folder, lines=False)
     rule_set = segments.segment_rules(**{**(segment_rules or {}), **rules})
+    notes = {"orders": inputs.support.order_note(), "window": ""}
+    fitted = min(window_days, max(1, inputs.support.span_days // 2))
+    if fitted != window_days:
+        notes["window"] = (
+            f"Value × growth compares the last {fitted} days with the {fitted} before, not "
+            f"{window_days} with {window_days}: the log covers {inputs.support.span_days} days.")
+        window_days = fitted
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
     chosen = read_json(folder / "study.json").get("engine", "duckdb")
     option_values = {"time_unit": options.time_unit, "window_days": options.window_days,
@@ -719,7 +798,8 @@ def feature_stage(
             for column in segments.SEGMENT_COLUMNS if column != "rfm_segment"
         },
     })
-    return FeatureStage(table, transform, rule_set, options)
+    record_sections(folder, notes)
+    return FeatureStage(table, transform, rule_set, options, notes)
 
 
 def customer_table(run_dir: str | Path | None, *, needs: str = "rfm_segment") -> pd.DataFrame:
@@ -1004,6 +1084,7 @@ class ProfitStage:
     holdout: pd.DataFrame = field(default_factory=pd.DataFrame)
     rules: pd.DataFrame = field(default_factory=pd.DataFrame)
     truth: pd.Series | None = None
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 #: Most customers the CLV models are fitted (and the holdout check is run) on.
@@ -1029,7 +1110,7 @@ def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: p
         sums, [totals],
         profit.main_value(tx, dimension) if dimension else None,
         clv.calibration_holdout(tx, as_of=as_of, holdout_days=holdout_days,
-                                time_unit=time_unit))
+                                time_unit=time_unit) if holdout_days else pd.DataFrame())
 
 
 def _bucket_holdout(bucket: int, *, part: buckets.Partition, as_of: pd.Timestamp,
@@ -1074,7 +1155,8 @@ def _transaction_figures(folder: Path, inputs: StudyInputs, transactions: pd.Dat
     per_bucket = max(1.0, len(sums) / max(part.buckets, 1))
     sample = list(range(min(part.buckets, int(np.ceil(1.25 * CLV_FIT_SAMPLE / per_bucket)))))
     work = functools.partial(_bucket_holdout, part=part, **options)
-    holdout = pd.concat(buckets.map_buckets(work, sample, n_jobs=BUCKET_JOBS)).sort_index()
+    holdout = (pd.concat(buckets.map_buckets(work, sample, n_jobs=BUCKET_JOBS)).sort_index()
+               if options["holdout_days"] else pd.DataFrame())
     return _TransactionFigures(sums[[*profit.LINE_SUMS, "first_order"]], totals, main,
                                holdout)
 
@@ -1172,6 +1254,24 @@ def profit_stage(
     options = {"segments": labels, "as_of": inputs.as_of, "service_contacts": contacts}
     time_unit = read_json(folder / "metrics.json").get("features", {}).get("time_unit", "D")
     dimension = profit.sub_segment_column(transactions, sub_segment_by)
+    found = inputs.support
+    notes = {"clv": "", "clv_holdout": ""}
+    asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 3)
+    if not found.fits_purchase_model:
+        notes["clv"] = (
+            f"Skipped: only {found.repeat_customers} customers bought on two or more days; "
+            f"the purchase models need at least {support.MIN_REPEAT_CUSTOMERS}, so p_alive, "
+            "expected_orders_90d and clv are left empty.")
+        holdout_days = 0
+    if not holdout_days:
+        notes["clv_holdout"] = notes["clv"] or (
+            f"Skipped: {found.span_days} days of history are too few to keep "
+            f"{support.MIN_WINDOW_DAYS} or more days out of a second fit.")
+    elif holdout_days != asked_holdout:
+        notes["clv_holdout"] = (
+            f"The check keeps out the last {holdout_days} days instead of {asked_holdout}: "
+            f"the log covers {found.span_days} days and the model needs twice as long "
+            "before it.")
     figures = _transaction_figures(folder, inputs, transactions, costs=costs,
                                    dimension=dimension, holdout_days=holdout_days,
                                    time_unit=time_unit)
@@ -1193,19 +1293,35 @@ def profit_stage(
     # CLV: BG/NBD and Gamma-Gamma on the run's RFM columns, valued at the contribution
     # margin of the customer's segment.
     margin = table["segment"].map(seg["profit_margin"]).fillna(0.0).to_numpy()
-    predicted, bgnbd, spend = clv.customer_clv(
-        table[["frequency", "recency", "T", "monetary_value"]], margin=margin,
-        horizon_days=horizon_days, discount_rate=discount_rate, time_unit=time_unit,
-        forecast_days=90, fit_sample=CLV_FIT_SAMPLE,
-    )
-    table["p_alive"] = predicted["p_alive"]
-    table["expected_orders_90d"] = predicted["expected_orders"]
-    table["clv"] = predicted["clv"]
-    split = figures.holdout
-    if len(split) > CLV_FIT_SAMPLE:
-        split = split.sample(CLV_FIT_SAMPLE, random_state=0).sort_index()
-    calibrated = clv.BetaGeoModel().fit(split["frequency"], split["recency"], split["T"])
-    holdout = clv.holdout_check(split, calibrated)
+    bgnbd = spend = calibrated = None
+    for name in ("p_alive", "expected_orders_90d", "clv"):
+        table[name] = np.nan
+    if not notes["clv"]:
+        try:
+            predicted, bgnbd, spend = clv.customer_clv(
+                table[["frequency", "recency", "T", "monetary_value"]], margin=margin,
+                horizon_days=horizon_days, discount_rate=discount_rate, time_unit=time_unit,
+                forecast_days=90, fit_sample=CLV_FIT_SAMPLE,
+            )
+        except InputError as error:
+            notes["clv"] = (f"Skipped: the purchase models cannot be fitted on this log "
+                            f"({error}); p_alive, expected_orders_90d and clv are left empty.")
+    if bgnbd is not None:
+        table["p_alive"] = predicted["p_alive"]
+        table["expected_orders_90d"] = predicted["expected_orders"]
+        table["clv"] = predicted["clv"]
+    holdout = pd.DataFrame()
+    if holdout_days:
+        split = figures.holdout
+        if len(split) > CLV_FIT_SAMPLE:
+            split = split.sample(CLV_FIT_SAMPLE, random_state=0).sort_index()
+        try:
+            calibrated = clv.BetaGeoModel().fit(split["frequency"], split["recency"],
+                                                split["T"])
+            holdout = clv.holdout_check(split, calibrated)
+        except InputError as error:
+            notes["clv_holdout"] = (f"Skipped: the first {found.span_days - holdout_days} "
+                                    f"days cannot be fitted on their own ({error})")
 
     strategy_rules = strategy_rules or None  # an empty list means the default table
     cards = persona.persona_cards(table, "segment", rules=strategy_rules)
@@ -1249,34 +1365,39 @@ def profit_stage(
         "segments": export[["persona", "customers", "revenue", "profit", "clv", "strategy"]]
         .rename_axis("segment").reset_index().to_dict("records"),
     })
-    record_metrics(folder, "bgnbd", bgnbd.params_)
-    predicted_total = float((holdout["predicted"] * holdout["customers"]).sum())
-    actual_total = float((holdout["actual"] * holdout["customers"]).sum())
+    record_metrics(folder, "bgnbd", bgnbd.params_ if bgnbd else {"fitted": False})
     repeat = table["frequency"] > 0
     record_metrics(folder, "clv", {
         "time_unit": time_unit,
         "horizon_days": horizon_days,
         "discount_rate": discount_rate,
-        "customers": bgnbd.n_customers_,
-        "bgnbd_fit_seconds": bgnbd.fit_seconds_,
-        "bgnbd_log_likelihood": bgnbd.log_likelihood_,
-        "gamma_gamma": spend.params_,
-        "gamma_gamma_customers": spend.n_customers_,
-        "gamma_gamma_fit_seconds": spend.fit_seconds_,
-        "frequency_spend_correlation": float(
-            table.loc[repeat, ["frequency", "monetary_value"]].corr().iloc[0, 1]),
-        "clv_total": float(table["clv"].sum()),
-        "holdout": {"days": holdout_days, "bgnbd": calibrated.params_,
-                    "predicted_purchases": predicted_total, "actual_purchases": actual_total},
+        "fitted": bgnbd is not None,
+        **({} if bgnbd is None else {
+            "customers": bgnbd.n_customers_,
+            "bgnbd_fit_seconds": bgnbd.fit_seconds_,
+            "bgnbd_log_likelihood": bgnbd.log_likelihood_,
+            "gamma_gamma": spend.params_,
+            "gamma_gamma_customers": spend.n_customers_,
+            "gamma_gamma_fit_seconds": spend.fit_seconds_,
+            "frequency_spend_correlation": float(
+                table.loc[repeat, ["frequency", "monetary_value"]].corr().iloc[0, 1]),
+            "clv_total": float(table["clv"].sum()),
+        }),
+        "holdout": None if holdout.empty else {
+            "days": holdout_days, "bgnbd": calibrated.params_,
+            "predicted_purchases": float((holdout["predicted"] * holdout["customers"]).sum()),
+            "actual_purchases": float((holdout["actual"] * holdout["customers"]).sum())},
     })
+    record_sections(folder, notes)
     return ProfitStage(
         customers=table, segment_pnl=seg, cards=cards,
         whale=profit.whale_curve(table["profit"]), ledger=totals, sub_segment_pnl=sub
         if sub is not None else pd.DataFrame(), reconciliation=check, whale_summary=whale,
         loss_makers=losers[[c for c in shown if c in losers]],
         costs=profit.cost_table_frame(costs),
-        clv_parameters=clv.parameter_table(bgnbd, spend, time_unit=time_unit),
-        holdout=holdout, rules=persona.rules_frame(strategy_rules), truth=truth,
+        clv_parameters=pd.DataFrame() if bgnbd is None else
+        clv.parameter_table(bgnbd, spend, time_unit=time_unit),
+        holdout=holdout, rules=persona.rules_frame(strategy_rules), truth=truth, notes=notes,
     )
 
 
@@ -1308,6 +1429,32 @@ class DynamicsStage:
     masked: bool = False
     snapshots: Any = None
     sample_note: str = ""
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def churn_calibration(self) -> pd.DataFrame:
+        """The churn model's calibration table (empty when the model was skipped)."""
+        return pd.DataFrame() if self.churn is None else self.churn.calibration
+
+    @property
+    def churn_drivers(self) -> pd.DataFrame:
+        """The churn model's drivers (empty when the model was skipped)."""
+        return pd.DataFrame() if self.churn is None else self.churn.drivers
+
+
+def _fitting_snapshot_dates(as_of: pd.Timestamp, cadence: str, steps: int,
+                            first_day: pd.Timestamp) -> tuple[list[pd.Timestamp], str]:
+    """Snapshot dates at ``cadence``, or monthly when the log is too short for two."""
+    from seglab import dynamics
+
+    try:
+        return dynamics.snapshot_dates(as_of, cadence=cadence, steps=steps,
+                                       first_day=first_day), cadence
+    except ConfigError:
+        if cadence == "monthly" or cadence not in dynamics.CADENCES:
+            raise
+    return dynamics.snapshot_dates(as_of, cadence="monthly", steps=max(steps, 2),
+                                   first_day=first_day), "monthly"
 
 
 def _planted_movement(folder: Path, inputs: StudyInputs) -> pd.DataFrame | None:
@@ -1401,14 +1548,22 @@ def dynamics_stage(
     transactions = clean_transactions(folder)
     transactions = transactions[transactions["order_date"] < as_of + pd.Timedelta(days=1)]
     first_day = transactions["order_date"].min().normalize()
-    dates = dynamics.snapshot_dates(as_of, cadence=cadence, steps=steps, first_day=first_day)
-    churn_dates = dynamics.churn_dates(as_of, horizon_days=horizon_days)
+    found = inputs.support
+    notes = {"snapshots": "", "churn": ""}
+    dates, used_cadence = _fitting_snapshot_dates(as_of, cadence, steps, first_day)
+    if used_cadence != cadence:
+        notes["snapshots"] = (f"Snapshots are {used_cadence}, not {cadence}: the log covers "
+                              f"{found.span_days} days, too few for two {cadence} dates.")
+    asked_horizon, horizon_days = horizon_days, found.fit_days(horizon_days, share=1 / 3)
+    if horizon_days and horizon_days != asked_horizon:
+        notes["churn"] = (f"Churn means no purchase in {horizon_days} days, not "
+                          f"{asked_horizon}: the log covers {found.span_days} days and the model "
+                          "needs two horizons of history before the analysis date.")
+    churn_dates = dynamics.churn_dates(as_of, horizon_days=max(horizon_days, 1))
     churn_dates["train"] = [d for d in churn_dates["train"] if d > first_day]
-    if not churn_dates["train"]:
-        raise ConfigError(
-            f"horizon_days={horizon_days} needs more than {2 * horizon_days} days of history "
-            f"before {as_of.date()} (train, then a later holdout); the data starts on "
-            f"{first_day.date()}. Use a shorter horizon_days.")
+    if not horizon_days or not churn_dates["train"]:
+        notes["churn"] = (f"Skipped: the log covers {found.span_days} days, too few to train "
+                          "a churn model and check it on a later holdout.")
 
     model_path = folder / "cluster_model.joblib"
     assign = None
@@ -1433,14 +1588,22 @@ def dynamics_stage(
     flows.to_csv(folder / "segment_migration.csv", index=False)
     checks = dynamics.check_migration(flows, snaps, segment_col=segment_col)
 
-    needed = sorted({d for group in churn_dates.values() for d in group})
-    tables = dynamics.features_at(transactions, needed, cache=snaps.features)
-    churn = dynamics.fit_churn_model(
-        book, tables, train_dates=churn_dates["train"], test_date=churn_dates["test"][0],
-        horizon_days=horizon_days, as_of=as_of, random_state=seed)
+    churn = None
+    if not notes["churn"].startswith("Skipped"):
+        needed = sorted({d for group in churn_dates.values() for d in group})
+        tables = dynamics.features_at(transactions, needed, cache=snaps.features)
+        try:
+            churn = dynamics.fit_churn_model(
+                book, tables, train_dates=churn_dates["train"],
+                test_date=churn_dates["test"][0], horizon_days=horizon_days, as_of=as_of,
+                random_state=seed)
+        except (ValueError, InputError) as error:
+            notes["churn"] = f"Skipped: the churn model cannot be fitted on this log ({error})."
     # A large log's snapshots cover the customer sample; its customer table everyone.
-    risk = churn.predict(snaps.features[as_of] if inputs.partition is None else table)
-    at_risk = dynamics.newly_at_risk(snaps, risk=risk)
+    risk = (pd.Series(np.nan, index=pd.Index(table["customer_id"]), name="churn_risk")
+            if churn is None else
+            churn.predict(snaps.features[as_of] if inputs.partition is None else table))
+    at_risk = dynamics.newly_at_risk(snaps, risk=None if churn is None else risk)
 
     _drop_in_place(table, ["churn_risk", "newly_at_risk"])
     table["churn_risk"] = table["customer_id"].map(risk).to_numpy()
@@ -1448,7 +1611,7 @@ def dynamics_stage(
     write_customers(folder, table)
 
     incomplete = {d: churn.predict(snaps.features[d]) for d in dates
-                  if d + pd.Timedelta(days=horizon_days) > as_of}
+                  if churn is not None and d + pd.Timedelta(days=horizon_days) > as_of}
     synthetic = read_json(folder / "study.json").get("synthetic", False)
     costs = synth.COST_TABLE if synthetic else profit.CostTable()
     monitor = dynamics.monitoring(snaps, transactions, segment_col=segment_col, costs=costs,
@@ -1473,8 +1636,9 @@ def dynamics_stage(
                                               steps=1, value="revenue", normalize=False,
                                               segment_col="value_tier")
     shown_at_risk, masked = _masked_ids(folder, at_risk)
-    s = churn.scores
-    record_metrics(folder, "churn", {
+    record_sections(folder, notes)
+    s = churn.scores if churn is not None else None
+    record_metrics(folder, "churn", {"fitted": False} if s is None else {
         "auc": s["auc"],
         "horizon_days": horizon_days,
         "baseline_auc": s["baseline_auc"],
@@ -1491,7 +1655,7 @@ def dynamics_stage(
         "drivers": churn.drivers["feature"].head(5).tolist(),
     })
     record_metrics(folder, "dynamics", {
-        "cadence": cadence,
+        "cadence": used_cadence,
         "dates": [d.date().isoformat() for d in dates],
         "segment_col": segment_col,
         "window_days": window_days,
@@ -1512,7 +1676,8 @@ def dynamics_stage(
         thresholds=snaps.thresholds.frame(), tier_flows=dynamics.tier_value_flows(snaps),
         tier_revenue=tier_revenue, at_risk=shown_at_risk,
         cohorts=dynamics.cohorts(book, as_of=as_of, months=cohort_months), churn=churn,
-        churn_summary=churn.summary(), monitoring=monitor, monitoring_order=order,
+        churn_summary=pd.DataFrame() if churn is None else churn.summary(),
+        monitoring=monitor, monitoring_order=order, notes=notes,
         planted=planted if planted is not None else pd.DataFrame(
             {"note": ["Not available: this data has no planted movement."]}),
         planted_known=planted is not None, masked=masked, snapshots=snaps,
