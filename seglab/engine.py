@@ -511,8 +511,9 @@ def cleaning_sql(
     ``is_outlier``, ``is_free``; the aggregation does not read them), keep the
     cleaning log, set aside the lines without customer, or the intake's fixes of
     :func:`seglab.io.load_transactions` (ids such as ``12346.0`` read as ``12346``,
-    dates in other formats, white space other than spaces). Duplicates are judged on the canonical columns only, so
-    columns that are not canonical do not make two lines different.
+    dates in other formats, white space other than spaces). Duplicates are judged on
+    the canonical columns only, so columns that are not canonical do not make two
+    lines different.
 
     Parameters
     ----------

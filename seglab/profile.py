@@ -101,7 +101,7 @@ def _returns(tx: pd.DataFrame) -> pd.Series:
 
 
 def _paid(tx: pd.DataFrame) -> pd.DataFrame:
-    """The lines that are not free (all lines of a table without ``is_free``)."""
+    """Return the lines that are not free (all lines of a table without ``is_free``)."""
     if FREE not in tx:
         return tx
     return tx[~tx[FREE].fillna(False).astype(bool).to_numpy()]
