@@ -21,7 +21,7 @@ SEED = 5
 
 @pytest.fixture(scope="module")
 def planted() -> synth.SyntheticStudy:
-    return synth.make_study(N, seed=SEED)
+    return synth.make_study(N, seed=SEED, dirt=False)  # dynamics of a clean log
 
 
 @pytest.fixture(scope="module")
