@@ -878,6 +878,44 @@ def check_decimal(decimal: str) -> None:
         )
 
 
+def parse_as_of(text: str, *, option: str = "--as-of") -> pd.Timestamp:
+    """Read an analysis date written as ISO ``YYYY-MM-DD`` (optionally with a time).
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``"2011-12-01"`` or ``"2011-12-01 12:00"``.
+    option : str, default "--as-of"
+        Name of the option for the message.
+
+    Returns
+    -------
+    pandas.Timestamp
+        The date (and time).
+
+    Raises
+    ------
+    ConfigError
+        ``--as-of 'bad': not a date; write it as YYYY-MM-DD, e.g. 2011-12-01``, or
+        ``--as-of '2011-02-30': no such day``.
+
+    Examples
+    --------
+    >>> parse_as_of("2011-12-01")
+    Timestamp('2011-12-01 00:00:00')
+    """
+    value = str(text).strip()
+    if not _AS_OF_RE.fullmatch(value):
+        raise ConfigError(
+            f"{option} {text!r}: not a date; write it as YYYY-MM-DD, e.g. 2011-12-01 "
+            f"(optionally with a time, 2011-12-01 12:00)"
+        )
+    try:
+        return pd.Timestamp(value.replace(" ", "T"))
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: no such day or time") from None
+
+
 def _label(df: pd.DataFrame, column: str) -> str:
     """Name a canonical column as the user knows it: ``'InvoiceDate' (order_date)``."""
     source_name = df.attrs.get(SOURCE_COLUMNS_ATTR, {}).get(column)
