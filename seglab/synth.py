@@ -67,12 +67,13 @@ matches the rows of seglab's cleaning log under the default rules:
   their orders, in an order of its own, and cancels it minutes later in an order whose
   id is ``CANCEL_PREFIX`` (``"C"``) followed by the order's id (quantity, amount and
   cost negated);
-* free lines (``free_lines``; removed by ``non_positive_price`` in older rules): one
-  unit of a cheap product at unit price 0 in a customer's order, at its cost of goods.
+* free lines (``free_lines``, kept and flagged by default): one unit of a cheap
+  product at unit price 0 in a customer's order, at its cost of goods.
 
 Lines added to customers' orders share the order's id and time, so no customer gains
-a purchase day; the outlier order adds an order, not a day. Removing the dirt (default
-rules with free lines and outliers dropped) gives the ``dirt=False`` log exactly.
+a purchase day; the outlier order adds an order, not a day. Cleaning with
+``CleaningRules(outlier_rule="drop", drop_free_lines=True)`` removes exactly the dirt
+and leaves the ``dirt=False`` log.
 :func:`write_study_parts` writes spotless logs.
 
 Large studies
@@ -614,10 +615,11 @@ class PlantedDirt:
         Postage (``"POST"``) and payment-fee (``"BANK CHARGES"``) lines added to
         customers' orders; rule ``non_product_codes``.
     outlier : int
-        The outlier order line and its cancellation (2); rule ``extreme_outliers``.
+        The outlier order line and its cancellation (2); rule ``extreme_outliers``
+        (kept and flagged ``is_outlier`` by default).
     free : int
         Lines with unit price 0 and a positive quantity added to customers' orders
-        (free gifts); caught by the rule on zero prices.
+        (free gifts); rule ``free_lines`` (kept and flagged ``is_free`` by default).
     revenue : dict of str to float
         Sum of ``amount`` over each kind's lines, under the names above.
     """

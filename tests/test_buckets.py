@@ -15,7 +15,7 @@ from seglab.errors import InputError
 
 def _dirty_log(n_customers: int = 400, seed: int = 5) -> pd.DataFrame:
     """Synthetic lines plus what cleaning must catch: no customer id, exact duplicates."""
-    tx = synth.make_study(n_customers, seed=seed).transactions
+    tx = synth.make_study(n_customers, seed=seed, dirt=False).transactions
     no_id = tx.sample(40, random_state=1).assign(customer_id=pd.NA)
     copies = tx.sample(25, random_state=2)
     return pd.concat([tx, no_id, copies], ignore_index=True)

@@ -6,8 +6,6 @@ cleaning must catch; the cleaning log of the default study is checked against th
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +15,7 @@ from seglab import clean, synth
 N, SEED = 2000, 0  # the default study of `seglab run`
 
 #: Removal rules that no planted line should trigger.
-QUIET_RULES = ("invalid_values", "adjustments")
+QUIET_RULES = ("invalid_values", "adjustments", "non_positive_price")
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +31,6 @@ def spotless() -> synth.SyntheticStudy:
 @pytest.fixture(scope="module")
 def cleaned(dirty: synth.SyntheticStudy) -> clean.CleaningResult:
     return clean.clean_transactions(dirty.transactions)
-
-
-def _free_rule(log: pd.DataFrame) -> str:
-    """The log row that handles zero-price lines: ``free_lines`` where cleaning has it."""
-    return "free_lines" if "free_lines" in set(log["rule"]) else "non_positive_price"
-
-
-def _drop_all_dirt() -> clean.CleaningRules:
-    """Default rules, but free lines and the outlier order removed rather than flagged."""
-    names = {f.name for f in dataclasses.fields(clean.CleaningRules)}
-    free = {"drop_free_lines": True} if "drop_free_lines" in names else {}
-    return clean.CleaningRules(outlier_rule="drop", **free)
 
 
 def _row(log: pd.DataFrame, rule: str) -> pd.Series:
@@ -76,21 +62,19 @@ def test_cleaning_log_of_the_default_study_matches_the_planted_dirt(dirty, clean
         "exact_duplicates": ("exact_duplicates", clean.REMOVED),
         "non_product": ("non_product_codes", clean.REMOVED),
         "outlier": ("extreme_outliers", clean.FLAGGED),
-        "free": (_free_rule(log), None),
+        "free": ("free_lines", clean.FLAGGED),
     }
     for kind, (rule, action) in planted.items():
         row = _row(log, rule)
         assert row["rows"] == getattr(dirt, kind), kind
         assert row["revenue"] == pytest.approx(dirt.revenue[kind], abs=0.005), kind
-        if action is not None:
-            assert row["action"] == action, kind
+        assert row["action"] == action, kind
     for rule in QUIET_RULES:
         assert _row(log, rule)["rows"] == 0, rule
-    if _free_rule(log) == "free_lines":
-        assert _row(log, "non_positive_price")["rows"] == 0
     removed = log.loc[log["in_reconciliation"], "rows"].sum()
-    flagged_free = 0 if _row(log, _free_rule(log))["in_reconciliation"] else dirt.free
-    assert removed == dirt.lines - dirt.outlier - flagged_free
+    assert removed == dirt.lines - dirt.outlier - dirt.free
+    assert cleaned.transactions["is_free"].sum() == dirt.free
+    assert cleaned.transactions["is_outlier"].sum() == dirt.outlier
     assert cleaned.reconciles
     assert cleaned.reconciliation().iloc[-1]["rows"] == 0
 
@@ -102,7 +86,8 @@ def test_clean_data_has_exactly_the_planted_customers(dirty, cleaned):
 
 
 def test_removing_the_dirt_gives_the_spotless_log(dirty, spotless):
-    result = clean.clean_transactions(dirty.transactions, rules=_drop_all_dirt())
+    rules = clean.CleaningRules(outlier_rule="drop", drop_free_lines=True)
+    result = clean.clean_transactions(dirty.transactions, rules=rules)
     assert result.reconciles
     assert len(result.removed) == dirty.dirt.lines
     kept = result.transactions[list(spotless.transactions.columns)].reset_index(drop=True)
