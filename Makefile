@@ -1,7 +1,17 @@
 # seglab: `make demo` sets everything up and runs the default study; `make test` runs all tests.
+# Both install the exact versions in requirements/ (locked for this machine: CPython 3.11 on
+# Linux x86_64), so a fresh machine gets the versions the tests passed with; `make upgrade`
+# tries the newest versions pyproject.toml allows and rewrites the locks if the tests pass.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# seglab's dependencies and test tools (make install, make demo) ...
+LOCK := requirements/lock.txt
+# ... and the same plus pyspark (~400 MB), for the tests that hold Spark equal to DuckDB.
+SPARK_LOCK := requirements/lock-spark.txt
+# The lock tool, used by `make upgrade` only; pinned so that a refresh writes the same file.
+UV_VERSION := 0.13.8
+UPGRADE := .cache/upgrade
 # numba (UMAP, HDBSCAN) caches compiled code here so later runs start fast.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLBACKEND ?= Agg
@@ -12,20 +22,26 @@ export MPLBACKEND ?= Agg
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(BIN)/seglab: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+# The stamp is older than a changed lock or pyproject.toml, so those reinstall. seglab
+# itself goes in without dependencies (they are all in the lock) and without build
+# isolation (setuptools and wheel are in the lock too); `pip check` then fails if
+# pyproject.toml asks for something the lock lacks: run `make upgrade`.
+$(VENV)/.installed: $(LOCK) pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@want=$$(sed -n 's/.*Python \([0-9.]*\).*/\1/p' $(LOCK) | head -n 1); \
+	  have=$$($(BIN)/python -c 'import platform; print(platform.python_version())'); \
+	  [ "$$want" = "$$have" ] || echo "warning: $(LOCK) is locked for Python $$want, $(VENV) has $$have"
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	@touch $@
 
-# The Spark extra (pyspark, ~400 MB) only for the tests that prove Spark gives the same
-# customer table as DuckDB; `make demo` does not need it.
-$(VENV)/.spark-installed: $(BIN)/seglab
-	$(BIN)/pip install --quiet -e '.[test,spark]'
+$(VENV)/.spark-installed: $(VENV)/.installed $(SPARK_LOCK)
+	$(BIN)/pip install --quiet -r $(SPARK_LOCK)
 	@touch $@
 
 .PHONY: install
-install: $(BIN)/seglab ## Create .venv and install seglab with its test extras
+install: $(VENV)/.installed ## Create .venv with the locked versions of seglab's dependencies and test tools
 
 .PHONY: demo
 demo: install ## Run the default study on the embedded synthetic data
@@ -35,6 +51,33 @@ demo: install ## Run the default study on the embedded synthetic data
 .PHONY: test
 test: install $(VENV)/.spark-installed ## Run the whole test suite, notebooks included (nbval)
 	$(BIN)/pytest tests --nbval-lax notebooks -p no:cacheprovider
+
+# A fresh venv under .cache/upgrade gets the newest versions pyproject.toml allows (resolved
+# by uv for this Python on Linux x86_64) and runs the whole test suite; only if it passes
+# do the new locks replace requirements/. Then `make install` (or demo, test) applies them.
+# The whole suite by default; e.g. UPGRADE_TESTS=tests/test_engine.py for a quick look.
+UPGRADE_TESTS ?= tests --nbval-lax notebooks
+LOCK_PYTHON = $$($(PYTHON) -c 'import platform; print(platform.python_version())')
+UV_COMPILE = $(UPGRADE)/venv/bin/uv pip compile pyproject.toml requirements/build.in \
+	--extra test --upgrade --quiet --python-version $(LOCK_PYTHON) \
+	--python-platform x86_64-manylinux_2_28 \
+	--custom-compile-command "make upgrade (uv $(UV_VERSION), Python $(LOCK_PYTHON), Linux x86_64)"
+
+.PHONY: upgrade
+upgrade: ## Test the newest allowed versions in a fresh venv; if all tests pass, rewrite the locks
+	rm -rf $(UPGRADE)
+	$(PYTHON) -m venv $(UPGRADE)/venv
+	$(UPGRADE)/venv/bin/pip install --quiet uv==$(UV_VERSION)
+	$(UV_COMPILE) -o $(UPGRADE)/lock.txt
+	$(UV_COMPILE) --extra spark -c $(UPGRADE)/lock.txt --no-annotate -o $(UPGRADE)/lock-spark.txt
+	$(UPGRADE)/venv/bin/pip install --quiet -r $(UPGRADE)/lock-spark.txt
+	$(UPGRADE)/venv/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	$(UPGRADE)/venv/bin/pip check
+	$(UPGRADE)/venv/bin/pytest $(UPGRADE_TESTS) -p no:cacheprovider
+	cp $(UPGRADE)/lock.txt $(LOCK)
+	cp $(UPGRADE)/lock-spark.txt $(SPARK_LOCK)
+	@git diff --stat -- requirements/ 2>/dev/null || true
+	@echo "Locks updated; commit requirements/ and run make install."
 
 .PHONY: lint
 lint: install ## Check style with ruff

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import glob
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -419,7 +419,8 @@ def map_buckets(fn: Callable[[int], Any], buckets: Sequence[int], *, n_jobs: int
 
 
 def map_queries(part: Partition, buckets: Sequence[int],
-                query: Callable[[list[str]], str], *, jobs: int = 1) -> list[Any]:
+                query: Callable[[list[str]], str], *, jobs: int = 1,
+                types: Mapping[str, str] | None = None) -> list[Any]:
     """Run a DuckDB query on each bucket, on one thread each, ``jobs`` buckets at once.
 
     One thread per query keeps float sums in one order, so the results are the same on
@@ -436,6 +437,11 @@ def map_queries(part: Partition, buckets: Sequence[int],
         ``transactions``: the bucket's lines with a ``line_number`` in source order.
     jobs : int
         Buckets queried at once.
+    types : mapping of str to str, optional
+        SQL type of columns to cast in ``transactions`` (those the bucket has), e.g.
+        :data:`seglab.engine.SQL_TYPES` so that SQL written for the engine's canonical
+        view sees the same types here: the partition's Parquet files hold nanosecond
+        timestamps, the engine's view microsecond ``TIMESTAMP``.
 
     Returns
     -------
@@ -450,11 +456,16 @@ def map_queries(part: Partition, buckets: Sequence[int],
         con = _connect(threads=1)
         try:
             con.execute("SET TimeZone = 'UTC'")  # as seglab.engine's DuckDB sessions
+            source = (f"read_parquet({listed}, filename = true, file_row_number = true, "
+                      "hive_partitioning = false)")
+            found = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+            casts = [f"CAST({_identifier(c)} AS {t}) AS {_identifier(c)}"
+                     for c, t in (types or {}).items() if c in found]
+            replace = f" REPLACE ({', '.join(casts)})" if casts else ""
             con.execute(
-                f"CREATE TEMP VIEW transactions AS SELECT *, CAST(list_position({listed}, "
-                "filename) AS BIGINT) * 4294967296 + file_row_number AS line_number FROM "
-                f"read_parquet({listed}, filename = true, file_row_number = true, "
-                "hive_partitioning = false)")
+                f"CREATE TEMP VIEW transactions AS SELECT *{replace}, "
+                f"CAST(list_position({listed}, filename) AS BIGINT) * 4294967296 + "
+                f"file_row_number AS line_number FROM {source}")
             names = [r[0] for r in con.execute("DESCRIBE transactions").fetchall()]
             return con.sql(query(names)).to_arrow_table()
         finally:
@@ -524,13 +535,18 @@ def customer_aggregates(
             "SELECT NULL::VARCHAR AS name, NULL::VARCHAR AS value, NULL::DOUBLE AS sales "
             "WHERE false")
 
-    found = map_queries(part, chosen, sales_sql, jobs=jobs)
+    # The engine's SQL on the engine's column types. On the partition's own nanosecond
+    # timestamps DuckDB 2.0.1 found a month number unequal to itself, so NULLIF did not
+    # guard ``repurchase_rate``'s division and 0 / 0 gave NaN where the engine gives 0.
+    types = engine.SQL_TYPES
+    found = map_queries(part, chosen, sales_sql, jobs=jobs, types=types)
     by_value = (pd.concat([t.to_pandas() for t in found], ignore_index=True)
                 .groupby(["name", "value"], dropna=False)["sales"].agg(math.fsum)
                 .reset_index())
     sql = engine.build_sql(engine._plan_from_sales(by_value, present[0], day, options))
     # Arrow concatenates without copying and sorts with one take per column.
-    table = pa.concat_tables(map_queries(part, chosen, lambda _names: sql, jobs=jobs))
+    table = pa.concat_tables(map_queries(part, chosen, lambda _names: sql, jobs=jobs,
+                                         types=types))
     table = table.sort_by("customer_id")
     table = features.finish_table(table.to_pandas(self_destruct=True, split_blocks=True))
     return features.add_attributes(table, customers, as_of=day)

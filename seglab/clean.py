@@ -16,12 +16,20 @@ same for revenue, to the cent. The order is
    "A" bad-debt adjustments (removed)
 6. ``non_product_codes`` postage, carriage, fees, manual lines, discounts, samples,
    gift vouchers (removed)
-7. ``non_positive_price`` unit price zero or below; without a unit price, an amount
-   of zero on a line that is not a return (removed)
-8. ``extreme_outliers`` a quantity (or amount) beyond a threshold, together with
+7. ``non_positive_price`` unit price below zero, such as bad-debt adjustment lines
+   (removed)
+8. ``free_lines``       unit price exactly zero; without a unit price, an amount of zero
+   on a line that is not a return: free purchases (kept, flagged ``is_free``: they
+   count as purchases for frequency, recency and ``T``, and are left out of price
+   statistics; or removed with ``drop_free_lines=True``)
+9. ``extreme_outliers`` a quantity (or amount) beyond a threshold, together with
    the lines that exactly cancel it (flagged and kept, or removed)
-9. ``returns``          cancellations and negative lines (kept, flagged
-   ``is_return``: netted against the customer's purchases)
+10. ``returns``         cancellations and negative lines (kept, flagged
+    ``is_return``: netted against the customer's purchases)
+
+Flagged lines (``free_lines``, ``extreme_outliers`` with ``outlier_rule="flag"``) stay
+in the kept lines; their log rows count the kept lines flagged and are not part of the
+reconciliation.
 
 Rules whose column is absent are skipped and logged as
 ``"not applicable (column absent)"``.
@@ -107,9 +115,15 @@ class CleaningRules:
         A regular expression (matched ignoring case) for further non-product codes;
         the default catches gift vouchers. None turns it off.
     drop_non_positive_price : bool, default True
-        Remove lines with ``unit_price <= 0`` (free lines, stock write-offs, the
-        negative bad-debt line); without ``unit_price``, lines with ``amount == 0``
-        that are not returns.
+        Remove lines with ``unit_price < 0`` (UCI: the negative bad-debt adjustment
+        lines). Needs ``unit_price``. Zero prices are ``drop_free_lines``' business.
+    drop_free_lines : bool, default False
+        What to do with free lines: ``unit_price == 0`` or, without ``unit_price``,
+        ``amount == 0`` on a line that is not a return. False (default): keep them as
+        purchases, flagged ``is_free``; a customer whose first purchase was free
+        became a customer that day (lifetimes counts every transaction date, whatever
+        its value), so they count for frequency, recency and ``T``, and price
+        statistics leave them out. True: remove them (the earlier default).
     cancellation_prefixes : tuple of str, default ("C",)
         ``order_id`` prefixes marking cancellations. Such lines, and any line with a
         negative quantity (or, without quantity, a negative amount), are returns:
@@ -145,6 +159,7 @@ class CleaningRules:
     non_product_codes: tuple[str, ...] = NON_PRODUCT_CODES
     non_product_pattern: str | None = NON_PRODUCT_PATTERN
     drop_non_positive_price: bool = True
+    drop_free_lines: bool = False
     cancellation_prefixes: tuple[str, ...] = ("C",)
     outlier_rule: str = "flag"
     outlier_quantity: float | None = 10_000
@@ -188,8 +203,8 @@ class CleaningResult:
     ----------
     transactions : pandas.DataFrame
         The kept lines, one row per order line, with the input's columns (index
-        labels kept, so a line can be traced back to the input) plus ``is_return``
-        and ``is_outlier`` (bool).
+        labels kept, so a line can be traced back to the input) plus ``is_return``,
+        ``is_outlier`` and ``is_free`` (bool).
     log : pandas.DataFrame
         One row per rule, in the order applied: ``step``, ``rule``, ``description``,
         ``action``, ``rows``, ``revenue`` (sum of ``amount``) and
@@ -359,10 +374,22 @@ def _non_product(df: pd.DataFrame, rules: CleaningRules) -> pd.Series:
     return out.fillna(False).astype(bool)
 
 
-def _non_positive_price(df: pd.DataFrame, rules: CleaningRules) -> pd.Series:
+def _negative_price(df: pd.DataFrame) -> pd.Series:
+    return (df["unit_price"] < 0).fillna(False).astype(bool)
+
+
+def _free(df: pd.DataFrame, rules: CleaningRules) -> pd.Series:
+    """Free lines: unit price exactly 0; without it, amount 0 on a line not a return."""
     if "unit_price" in df:
-        return (df["unit_price"] <= 0).fillna(False).astype(bool)
+        return (df["unit_price"] == 0).fillna(False).astype(bool)
     return (df["amount"] == 0).fillna(False).astype(bool) & ~_is_return(df, rules)
+
+
+def _free_description(df: pd.DataFrame) -> str:
+    what = ("unit price exactly zero" if "unit_price" in df
+            else "amount zero on a line that is not a return (no unit_price column)")
+    return (f"{what}: free purchases, counted for frequency, recency and T, left out of "
+            "price statistics (is_free)")
 
 
 def _outliers(df: pd.DataFrame, rules: CleaningRules) -> pd.Series:
@@ -409,8 +436,9 @@ def _removal_rules(
 ) -> list[tuple[str, str, str, pd.Series | None]]:
     """(rule, description, status, mask) for every removal rule, in order.
 
-    ``status`` is ``REMOVED`` when the rule runs (then ``mask`` is set), otherwise the
-    reason it does not.
+    ``status`` is ``REMOVED`` when the rule runs (then ``mask`` is set), ``FLAGGED``
+    for ``free_lines`` when it keeps and flags (``mask`` set, nothing removed),
+    otherwise the reason it does not run.
     """
 
     def rule(on: bool, needs: tuple[str, ...], mask_fn) -> tuple[str, pd.Series | None]:
@@ -476,14 +504,18 @@ def _removal_rules(
         ),
         (
             "non_positive_price",
-            "unit price zero or below"
-            if "unit_price" in df
-            else "amount zero on a line that is not a return (no unit_price column)",
+            "unit price below zero (e.g. bad-debt adjustment lines)",
             *rule(
                 rules.drop_non_positive_price,
-                (),
-                lambda: _non_positive_price(df, rules),
+                ("unit_price",),
+                lambda: _negative_price(df),
             ),
+        ),
+        (
+            "free_lines",
+            _free_description(df),
+            REMOVED if rules.drop_free_lines else FLAGGED,
+            _free(df, rules),
         ),
     ]
     if rules.outlier_rule == "drop":
@@ -541,7 +573,8 @@ def clean_transactions(
 
     Rules run in the order given in this module's docstring; each removed line is
     claimed by the first rule that matches it. Returns are kept as negative lines
-    (netted against the customer's purchases) and flagged. The input is not changed.
+    (netted against the customer's purchases) and flagged; free lines are kept and
+    flagged unless ``rules.drop_free_lines``. The input is not changed.
 
     Parameters
     ----------
@@ -561,8 +594,9 @@ def clean_transactions(
     Returns
     -------
     CleaningResult
-        The kept lines (input columns plus ``is_return`` and ``is_outlier``), the
-        log, the lines without customer id, all removed lines and the input totals.
+        The kept lines (input columns plus ``is_return``, ``is_outlier`` and
+        ``is_free``), the log, the lines without customer id, all removed lines and
+        the input totals.
 
     Raises
     ------
@@ -595,16 +629,25 @@ def clean_transactions(
     ]
     kept = pd.Series(True, index=df.index)
     removed_by = pd.Series(pd.NA, index=df.index, dtype="string")
+    flags: dict[int, pd.Series] = {}
     for step, (rule, description, action, mask) in enumerate(
         _removal_rules(df, rules, as_of), start=1
     ):
         claimed = None if mask is None else mask.fillna(False).astype(bool) & kept
-        if claimed is not None:
+        if action == FLAGGED:
+            # Counted once every removal has run: a later rule may still remove a line.
+            flags[len(log)] = claimed
+        elif claimed is not None:
             kept &= ~claimed
             removed_by = removed_by.mask(claimed, rule)
         log.append(_log_row(step, rule, description, action, claimed, amount))
+    for row, mask in flags.items():
+        flagged = mask & kept
+        log[row] = _log_row(log[row]["step"], log[row]["rule"], log[row]["description"],
+                            FLAGGED, flagged, amount)
 
     out = df[kept]
+    is_free = _free(out, rules)
     is_return = _is_return(out, rules)
     is_outlier = pd.Series(False, index=out.index)
     if rules.outlier_rule == "flag":
@@ -645,7 +688,8 @@ def clean_transactions(
     )
     removed = df[~kept].assign(removed_by=removed_by[~kept])
     result = CleaningResult(
-        transactions=out.assign(is_return=is_return, is_outlier=is_outlier),
+        transactions=out.assign(is_return=is_return, is_outlier=is_outlier,
+                                is_free=is_free),
         log=pd.DataFrame(log),
         missing_customer=df[removed_by.eq("missing_customer").fillna(False)],
         removed=removed,

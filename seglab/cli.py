@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from seglab.errors import LockedError, RunError, SeglabError
+from seglab.errors import ConfigError, LockedError, RunError, SeglabError
 
 #: Exit code when the reports folder is locked: EX_TEMPFAIL, "try again later".
 EXIT_LOCKED = 75
@@ -45,6 +45,32 @@ AsOfOption = Annotated[str | None, typer.Option(
 EngineOption = Annotated[str, typer.Option(
     help="Engine that aggregates transactions into the customer table: duckdb, or spark "
          "(pip install 'seglab[spark]'; same numbers).")]
+DecimalOption = Annotated[str, typer.Option(
+    help="Decimal mark of numbers in CSV input: '.' or ',' (European files: 1.234,50).")]
+DayfirstOption = Annotated[bool, typer.Option(
+    "--dayfirst", help="Read dates such as 02/01/2011 day first (2 January).")]
+
+def _checked_as_of(as_of: str | None) -> str | None:
+    """``--as-of`` as ISO text, or a ConfigError naming it (before anything is read)."""
+    if as_of is None:
+        return None
+    from seglab.schema import parse_as_of
+
+    day = parse_as_of(as_of, option="--as-of")
+    return day.date().isoformat() if day == day.normalize() else day.isoformat()
+
+
+def _check_encoding(encoding: str | None) -> None:
+    if encoding is None:
+        return
+    import codecs
+
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(f"--encoding {encoding!r}: not a known encoding; use e.g. utf-8, "
+                          "gbk, gb18030 or latin-1.") from None
+
 
 def _fail(error: SeglabError) -> None:
     typer.echo(f"seglab: error: {error}", err=True)
@@ -65,10 +91,14 @@ def run(
     encoding: EncodingOption = None,
     sheet: SheetOption = None,
     bad_dates: BadDatesOption = "fail",
+    decimal: DecimalOption = ".",
+    dayfirst: DayfirstOption = False,
     params: Annotated[Path | None, typer.Option(
         help="YAML file of notebook parameters.", dir_okay=False)] = None,
     as_of: AsOfOption = None,
-    seed: Annotated[int, typer.Option(help="Seed for every random step.")] = 0,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed for every random step (default: the params file's seed, else 0).")
+    ] = None,
     engine: EngineOption = "duckdb",
     synthetic_customers: Annotated[int, typer.Option(
         help="Customers in the synthetic data (when no --data).", min=30)] = 2000,
@@ -100,7 +130,8 @@ def run(
             bad_dates=bad_dates, params=load_params(params), as_of=as_of, seed=seed,
             synthetic_customers=synthetic_customers, out=out, run_id=run_id, keep=keep,
             wait=wait, mask_pii=mask_pii, engine=engine,
-            pii_columns=("customer_id", *(pii_column or ())),
+            pii_columns=("customer_id", *(pii_column or ())), decimal=decimal,
+            dayfirst=dayfirst, params_file=params,
         ))
     except SeglabError as error:
         _fail(error)
@@ -174,6 +205,12 @@ def features_command(
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     try:
+        as_of = _checked_as_of(as_of)
+        _check_encoding(encoding)
+        if bad_dates not in ("fail", "drop"):
+            raise ConfigError(f"--bad-dates {bad_dates!r}: should be 'fail' or 'drop'.")
+        if output.is_dir():
+            raise ConfigError(f"--output {output}: is a folder; name a .parquet or .csv file.")
         if params is not None:
             from seglab.run import load_params  # imports papermill: only when needed
 

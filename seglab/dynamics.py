@@ -36,9 +36,12 @@ Churn risk
 (:func:`churn_classifier`) learns it from the customer tables at past dates and is
 checked on a later, time-separated holdout: trained on dates whose outcome windows end
 by the holdout date, validated on the holdout date's table and what those customers
-did next (:func:`churn_dates`). Its baselines are BG/NBD's P(alive) and expected
-purchases (:mod:`seglab.clv`, fitted at the holdout date) and days since the last
-order. It is then refitted one step later to score every customer today.
+did next (:func:`churn_dates`). It is compared on the same holdout with three simple
+rules (:data:`CHURN_BASELINES`): days since the last order, BG/NBD's expected purchases
+in the horizon and 1 - P(alive) (:mod:`seglab.clv`, fitted at the holdout date). The
+headline (:meth:`ChurnResult.headline`) names the strongest of them, since BG/NBD gives
+every one-time buyer P(alive) = 1 and 1 - P(alive) alone can rank worse than chance.
+The model is then refitted one step later to score every customer today.
 """
 
 from __future__ import annotations
@@ -1128,6 +1131,81 @@ def top_share_precision(y: np.ndarray, score: np.ndarray, share: float = 0.1) ->
 #: Customers scored at once by :meth:`ChurnResult.predict`.
 PREDICT_CHUNK = 1_000_000
 
+#: The simple rules the churn model is compared with: prefix of their keys in
+#: :attr:`ChurnResult.scores` (``<prefix>auc``) and their name in the report. On a tie in
+#: holdout ROC AUC the earlier (simpler) rule is the strongest.
+CHURN_BASELINES: tuple[tuple[str, str], ...] = (
+    ("recency_", "days since last order"),
+    ("expected_", "BG/NBD expected purchases in the horizon"),
+    ("baseline_", "1 - P(alive), BG/NBD"),
+)
+
+
+def strongest_baseline(scores: dict[str, float]) -> tuple[str, str]:
+    """Pick the simple rule with the highest holdout ROC AUC.
+
+    Parameters
+    ----------
+    scores : dict
+        :attr:`ChurnResult.scores`: ``<prefix>auc`` of every rule in
+        :data:`CHURN_BASELINES`.
+
+    Returns
+    -------
+    tuple of str
+        The rule's key prefix and name; ties go to the earlier rule of
+        :data:`CHURN_BASELINES`.
+
+    Examples
+    --------
+    >>> strongest_baseline({"recency_auc": 0.69, "expected_auc": 0.69, "baseline_auc": 0.43})
+    ('recency_', 'days since last order')
+    """
+    best = CHURN_BASELINES[0]
+    for rule in CHURN_BASELINES[1:]:
+        if scores[f"{rule[0]}auc"] > scores[f"{best[0]}auc"]:
+            best = rule
+    return best
+
+
+def churn_headline(auc: float, baseline: str, baseline_auc: float, *,
+                   horizon_days: int) -> str:
+    """One sentence comparing the churn model with the strongest simple rule.
+
+    The comparison is made on the AUCs as printed (two decimals), so the sentence never
+    claims a win its own figures do not show.
+
+    Parameters
+    ----------
+    auc : float
+        Holdout ROC AUC of the churn model.
+    baseline : str
+        Name of the strongest simple rule (:func:`strongest_baseline`).
+    baseline_auc : float
+        Its holdout ROC AUC.
+    horizon_days : int
+        Churn horizon, for the sentence.
+
+    Returns
+    -------
+    str
+        For example "Churn in the next 90 days, on the holdout: the churn model ranks
+        customers better than days since last order, the strongest simple rule (ROC AUC
+        0.74 vs 0.69)."; "does not beat ... ; rank by the rule instead." when the rule
+        is ahead at two decimals, "no better than" when they are level.
+    """
+    figures = f"(ROC AUC {auc:.2f} vs {baseline_auc:.2f})"
+    lead = f"Churn in the next {horizon_days} days, on the holdout: the churn model"
+    shown, shown_baseline = round(auc, 2), round(baseline_auc, 2)
+    if shown > shown_baseline:
+        return (f"{lead} ranks customers better than {baseline}, the strongest simple rule "
+                f"{figures}.")
+    if shown == shown_baseline:
+        return (f"{lead} ranks customers no better than {baseline}, the strongest simple "
+                f"rule {figures}.")
+    return (f"{lead} does not beat {baseline}, the strongest simple rule, which ranks "
+            f"customers better {figures}; rank by the rule instead.")
+
 
 @dataclass
 class ChurnResult:
@@ -1153,8 +1231,10 @@ class ChurnResult:
     scores : dict
         ``auc``, ``baseline_auc`` (1 - P(alive) from BG/NBD), ``expected_auc`` (BG/NBD
         expected purchases in the horizon, fewer = riskier), ``recency_auc`` (days
-        silent alone), the same four as ``..._top_decile_precision``, ``base_rate``,
-        ``train_rows``, ``train_churn_rate``, ``test_customers``.
+        silent alone), the same four as ``..._top_decile_precision``,
+        ``best_baseline_auc`` and ``best_baseline_top_decile_precision`` (those of
+        :attr:`best_baseline`), ``base_rate``, ``train_rows``, ``train_churn_rate``,
+        ``test_customers``.
     holdout : pandas.DataFrame
         Per holdout customer: ``churned``, ``risk``, ``baseline`` (1 - P(alive)).
     calibration : pandas.DataFrame
@@ -1178,6 +1258,27 @@ class ChurnResult:
     calibration: pd.DataFrame
     drivers: pd.DataFrame
     bgnbd: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best_baseline(self) -> str:
+        """Name of the strongest simple rule on the holdout (:func:`strongest_baseline`)."""
+        return strongest_baseline(self.scores)[1]
+
+    @property
+    def best_baseline_auc(self) -> float:
+        """Holdout ROC AUC of :attr:`best_baseline`."""
+        return self.scores[f"{strongest_baseline(self.scores)[0]}auc"]
+
+    def headline(self) -> str:
+        """One sentence comparing the model with the strongest simple rule, by name.
+
+        Returns
+        -------
+        str
+            See :func:`churn_headline`; says so when the model does not beat the rule.
+        """
+        return churn_headline(self.scores["auc"], self.best_baseline, self.best_baseline_auc,
+                              horizon_days=self.horizon_days)
 
     def predict(self, table: pd.DataFrame) -> pd.Series:
         """Churn risk (probability of no purchase in the horizon) of a customer table.
@@ -1204,21 +1305,24 @@ class ChurnResult:
         return pd.concat(parts) if len(parts) > 1 else parts[0]
 
     def summary(self) -> pd.DataFrame:
-        """Return the holdout scores of the model and its baselines as a table."""
+        """Return the holdout scores of the model and its baselines as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row for the model, one per rule of :data:`CHURN_BASELINES` (the
+            strongest, :attr:`best_baseline`, marked "(strongest)") and one for no
+            model: ``score``, ``ROC AUC``, ``precision in top decile``.
+        """
         s = self.scores
-        return pd.DataFrame(
-            [
-                ("churn model (logistic regression)", s["auc"], s["top_decile_precision"]),
-                ("baseline: 1 - P(alive), BG/NBD", s["baseline_auc"],
-                 s["baseline_top_decile_precision"]),
-                ("baseline: BG/NBD expected purchases in the horizon", s["expected_auc"],
-                 s["expected_top_decile_precision"]),
-                ("baseline: days since last order", s["recency_auc"],
-                 s["recency_top_decile_precision"]),
-                ("no model (churn base rate)", 0.5, s["base_rate"]),
-            ],
-            columns=["score", "ROC AUC", "precision in top decile"],
-        )
+        best = strongest_baseline(s)[0]
+        rows = [("churn model (logistic regression)", s["auc"], s["top_decile_precision"])]
+        for prefix, name in reversed(CHURN_BASELINES):  # BG/NBD's P(alive) first, as before
+            mark = " (strongest)" if prefix == best else ""
+            rows.append((f"baseline: {name}{mark}", s[f"{prefix}auc"],
+                         s[f"{prefix}top_decile_precision"]))
+        rows.append(("no model (churn base rate)", 0.5, s["base_rate"]))
+        return pd.DataFrame(rows, columns=["score", "ROC AUC", "precision in top decile"])
 
 
 def _signed_log(x: np.ndarray) -> np.ndarray:
@@ -1408,6 +1512,9 @@ def fit_churn_model(
     for prefix, score in scored.items():
         scores[f"{prefix}auc"] = float(roc_auc_score(y_test, score))
         scores[f"{prefix}top_decile_precision"] = top_share_precision(y_test, score)
+    best = strongest_baseline(scores)[0]
+    scores["best_baseline_auc"] = scores[f"{best}auc"]
+    scores["best_baseline_top_decile_precision"] = scores[f"{best}top_decile_precision"]
     scores.update(base_rate=float(y_test.mean()), train_rows=len(y_train),
                   train_churn_rate=float(y_train.mean()), test_customers=len(y_test))
     observed, predicted = calibration_curve(y_test, risk, n_bins=10, strategy="quantile")

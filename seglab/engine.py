@@ -499,18 +499,21 @@ def cleaning_sql(
       (order id prefixes), ``non_product_codes`` (codes, and ``non_product_pattern``
       as a case-insensitive match at the start of the trimmed, upper-cased code; the
       pattern must mean the same to Python, RE2 and Java, as the default does),
-      ``non_positive_price`` (both forms), ``extreme_outliers`` with
+      ``non_positive_price`` (a negative unit price), ``free_lines`` with
+      ``drop_free_lines=True`` (both forms; by default free lines are kept, as in
+      pandas, and count as purchases), ``extreme_outliers`` with
       ``outlier_rule="drop"`` (with the lines cancelling them), ``exact_duplicates``
       (``SELECT DISTINCT``: copies of a line are one line);
     - ``future_dates`` is not here: the aggregation keeps only lines up to the
       analysis day itself.
 
-    What it does not do: flag returns and outliers (``is_return``, ``is_outlier``; the
-    aggregation does not read them), keep the cleaning log, set aside the lines
-    without customer, or the intake's fixes of :func:`seglab.io.load_transactions`
-    (ids such as ``12346.0`` read as ``12346``, dates in other formats, white space
-    other than spaces). Duplicates are judged on the canonical columns only, so
-    columns that are not canonical do not make two lines different.
+    What it does not do: flag returns, outliers and free lines (``is_return``,
+    ``is_outlier``, ``is_free``; the aggregation does not read them), keep the
+    cleaning log, set aside the lines without customer, or the intake's fixes of
+    :func:`seglab.io.load_transactions` (ids such as ``12346.0`` read as ``12346``,
+    dates in other formats, white space other than spaces). Duplicates are judged on
+    the canonical columns only, so columns that are not canonical do not make two
+    lines different.
 
     Parameters
     ----------
@@ -548,9 +551,11 @@ def cleaning_sql(
             # Python's re.match: anchored at the start only; (?i) is IGNORECASE.
             pattern = f"(?i)^(?:{rules.non_product_pattern})"
             removed.append(f"regexp_matches({code}, {_literal(pattern)})")
-    if rules.drop_non_positive_price:
+    if rules.drop_non_positive_price and "unit_price" in columns:
+        removed.append("unit_price < 0")
+    if rules.drop_free_lines:
         if "unit_price" in columns:
-            removed.append("unit_price <= 0")
+            removed.append("unit_price = 0")
         else:
             returns = ["quantity < 0" if "quantity" in columns else "amount < 0"]
             if rules.cancellation_prefixes and "order_id" in columns:

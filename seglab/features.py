@@ -21,8 +21,13 @@ agree:
 1. ``frequency``. The docs call it "the number of repeat purchases", then correct
    themselves: "the count of time periods the customer had a purchase in". The code
    counts periods with *any* line: all lines of a period (day, week, month) are summed
-   into one purchase, and a period whose lines are all returns still counts (lifetimes
-   sums amounts whatever their sign). seglab: distinct periods with a line, minus one.
+   into one purchase, and a period whose lines are all returns, or all free (amount
+   0), still counts (lifetimes sums amounts whatever their sign or size). seglab:
+   distinct periods with a line, minus one. So a customer whose first purchase was
+   free became a customer that day: ``T`` and ``recency`` count from it, and a
+   customer with free purchases only is in the table (``frequency`` from the free
+   days, ``orders`` 0). Cleaning keeps free lines by default
+   (:class:`seglab.clean.CleaningRules` ``drop_free_lines``).
 2. ``monetary_value``. The docs say "the sum of all a customer's purchases divided by
    the total number of purchases"; the code takes the mean of the per-period totals
    over repeat periods only (the first period is left out) and 0 for one-time buyers.
@@ -125,9 +130,12 @@ class FeatureOptions:
 #: Every feature of the customer table: name -> (unit, formula). ``<value>`` columns
 #: repeat for each of the top values of the data.
 FEATURE_DOCS: dict[str, tuple[str, str]] = {
-    "frequency": ("periods", "periods with any line (summed, returns too) - 1 (lifetimes)"),
-    "recency": ("periods", "periods between first and last purchase period (lifetimes)"),
-    "T": ("periods", "periods between first purchase period and the as_of period (lifetimes)"),
+    "frequency": ("periods", "periods with any line (summed, returns and free lines too) - 1 "
+                             "(lifetimes)"),
+    "recency": ("periods", "periods between first and last purchase period, free purchases "
+                           "too (lifetimes)"),
+    "T": ("periods", "periods between first purchase period (free or not) and the as_of "
+                     "period (lifetimes)"),
     "monetary_value": (
         "currency",
         "mean of per-period spend over repeat periods, first period left out; 0 for "

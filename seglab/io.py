@@ -27,6 +27,7 @@ from seglab.errors import ConfigError, DataWarning, InputError
 from seglab.schema import (
     TableKind,
     apply_column_mapping,
+    check_decimal,
     check_required_columns,
     find_column,
     missing_column_error,
@@ -146,6 +147,7 @@ class _TextLayout:
     delimiter: str
     names: list[str]
     skip_rows: int  # physical lines up to and including the header
+    repeated: tuple[str, ...] = ()  # header names that appear more than once
 
 
 def _codec(encoding: str | None) -> str:
@@ -231,8 +233,11 @@ def _sniff_delimiter(lines: list[str], suffix: str) -> str:
     return best if header_counts.get(best) else ","
 
 
-def _unique_names(names: list[str], source: str) -> list[str]:
-    """Name blank header cells ``column_<n>`` and number repeats (``Qty``, ``Qty.1``)."""
+def _unique_names(names: list[str]) -> tuple[list[str], list[str]]:
+    """Name blank header cells ``column_<n>`` and number repeats (``Qty``, ``Qty.1``).
+
+    Returns the names and the names that were repeated, in order of first repeat.
+    """
     out: list[str] = []
     seen: set[str] = set()
     repeated: list[str] = []
@@ -246,6 +251,11 @@ def _unique_names(names: list[str], source: str) -> list[str]:
             name = f"{name}.{suffix}"
         seen.add(name)
         out.append(name)
+    return out, list(dict.fromkeys(repeated))
+
+
+def _warn_repeats(source: str, repeated: Sequence[str]) -> None:
+    """Warn that a header repeats a column name (read as ``name.1`` and so on)."""
     if repeated:
         warnings.warn(
             f"{source}: header repeats column {repeated[0]!r}; the repeat is read as "
@@ -253,11 +263,15 @@ def _unique_names(names: list[str], source: str) -> list[str]:
             DataWarning,
             stacklevel=4,
         )
-    return out
 
 
-def _text_layout(file: Path, source: str, suffix: str, encoding: str | None) -> _TextLayout:
-    """Decode the head of a text file; find its delimiter and header."""
+def _text_layout(
+    file: Path, source: str, suffix: str, encoding: str | None, *, warn: bool = True
+) -> _TextLayout:
+    """Decode the head of a text file; find its delimiter and header.
+
+    With ``warn``, a header that repeats a name gives a :class:`DataWarning`.
+    """
     codec = _codec(encoding)
     try:
         with _open_binary(file) as handle:
@@ -281,7 +295,10 @@ def _text_layout(file: Path, source: str, suffix: str, encoding: str | None) -> 
         lines = lines[:-1]  # may be cut short
     delimiter = _sniff_delimiter(lines, suffix)
     header = next(csv.reader([lines[0]], delimiter=delimiter))
-    return _TextLayout(codec, delimiter, _unique_names(header, source), leading + 1)
+    names, repeated = _unique_names(header)
+    if warn:
+        _warn_repeats(source, repeated)
+    return _TextLayout(codec, delimiter, names, leading + 1, tuple(repeated))
 
 
 def _read_text(
@@ -547,6 +564,48 @@ def read_table(
     return frame
 
 
+_MANGLED_RE = re.compile(r"(?P<name>.+)\.\d+")
+
+
+def _excel_repeats(header: Sequence[str]) -> list[str]:
+    """Names a workbook's header repeats: pandas reads the repeats as ``name.1`` ..."""
+    names = set(header)
+    found = []
+    for column in header:
+        match = _MANGLED_RE.fullmatch(column)
+        if match and match["name"] in names:
+            found.append(match["name"])
+    return list(dict.fromkeys(found))
+
+
+def check_decimal_for(path: str | Path, decimal: str) -> None:
+    """Raise if ``decimal`` is not a decimal mark, or is ``","`` for a typed file.
+
+    Excel and Parquet files store numbers as numbers, which are read with a decimal
+    point; a decimal comma only applies to delimited text files.
+
+    Parameters
+    ----------
+    path : str or Path
+        The input file.
+    decimal : str
+        ``"."`` or ``","``.
+
+    Raises
+    ------
+    ConfigError
+        ``decimal=';' should be '.' or ','.``, or ``--decimal ',' applies to CSV and
+        text files; orders.xlsx stores numbers as numbers``.
+    """
+    check_decimal(decimal)
+    suffix = _suffix(Path(path))
+    if decimal != "." and (suffix in _EXCEL_SUFFIXES or suffix == ".parquet"):
+        raise ConfigError(
+            f"--decimal {decimal!r} applies to CSV and text files; {path} stores numbers "
+            f"as numbers: leave --decimal out"
+        )
+
+
 def _load(
     path: str | Path,
     *,
@@ -554,21 +613,46 @@ def _load(
     columns: str | Path | Mapping[str, str] | None,
     encoding: str | None,
     sheet: str | int | None,
+    decimal: str,
 ) -> pd.DataFrame:
-    """Read only the needed columns of a file and give them canonical names."""
+    """Read only the needed columns of a file and give them canonical names.
+
+    A header that repeats a column the table uses is an error: which of the two
+    columns holds the data cannot be told.
+    """
     mapping = parse_column_mapping(columns)
-    source = str(path)
-    if _suffix(Path(path)) in _EXCEL_SUFFIXES:
+    check_decimal_for(path, decimal)
+    file, source, suffix = _checked_file(path)
+    layout = None
+    if suffix in _EXCEL_SUFFIXES:
         # A workbook is parsed whole either way: read it once.
         raw = read_table(path, sheet=sheet)
         header = list(raw.columns)
+        repeated = _excel_repeats(header)
+    elif suffix == ".parquet":
+        raw = None
+        names = _parquet_columns(file, source)
+        header, repeated = _unique_names(names)
     else:
         raw = None
-        header = read_columns(path, encoding=encoding, sheet=sheet)
+        layout = _text_layout(file, source, suffix, encoding, warn=False)
+        header, repeated = layout.names, list(layout.repeated)
     resolved = resolve_column_mapping(header, mapping, source=source, kind=kind)
+    for canonical, column in resolved.items():
+        if column in repeated:
+            what = "" if canonical == column else f" (mapped to {canonical})"
+            raise InputError(
+                f"{source}: header repeats column {column!r}{what}; which one holds "
+                f"the {canonical} cannot be told: rename or remove the other"
+            )
     check_required_columns(resolved, kind=kind, source=source, columns=header)
-    if raw is None:
-        raw = read_table(path, encoding=encoding, columns=list(resolved.values()))
+    if layout is not None:
+        started = time.perf_counter()
+        raw = _read_text(file, source, layout, list(resolved.values()))
+        logger.info("%s: read %d rows x %d columns in %.2f s", source, len(raw),
+                    len(raw.columns), time.perf_counter() - started)
+    elif raw is None:
+        raw = read_table(path, columns=list(resolved.values()))
     return apply_column_mapping(raw, resolved, source=source, kind=kind)
 
 
@@ -579,6 +663,8 @@ def load_transactions(
     encoding: str | None = None,
     sheet: str | int | None = None,
     bad_dates: str = "fail",
+    decimal: str = ".",
+    dayfirst: bool = False,
 ) -> pd.DataFrame:
     """Load a transactions file into the canonical transactions table.
 
@@ -601,6 +687,15 @@ def load_transactions(
         Excel sheet; default the first.
     bad_dates : {"fail", "drop"}, default "fail"
         What to do with order dates that cannot be read.
+    decimal : {".", ","}, default "."
+        Decimal mark of the numbers in a CSV/text file: ``","`` for European files,
+        whose thousands may be grouped with dots or spaces (``1.234,50`` is 1234.5).
+        A value that does not follow it (``10.5`` with ``","``) is an error, never a
+        guess. Excel and Parquet files store numbers as numbers: ``"."`` only.
+    dayfirst : bool, default False
+        Read day/month dates (``02/01/2011``) day first, as European files write
+        them; by default the order that reads more of the column's values wins,
+        month first on a tie (with a warning).
 
     Returns
     -------
@@ -612,10 +707,11 @@ def load_transactions(
     Raises
     ------
     InputError
-        For unreadable files, missing columns and bad values (see
-        :func:`read_table` and :func:`~seglab.schema.validate_transactions`).
+        For unreadable files, missing columns, a header that repeats a column the
+        table uses, and bad values (see :func:`read_table` and
+        :func:`~seglab.schema.validate_transactions`).
     ConfigError
-        For a bad column mapping, encoding or ``bad_dates``.
+        For a bad column mapping, encoding, ``bad_dates`` or ``decimal``.
 
     Examples
     --------
@@ -624,8 +720,10 @@ def load_transactions(
     """
     if bad_dates not in ("fail", "drop"):
         raise ConfigError(f"bad_dates={bad_dates!r} should be 'fail' or 'drop'.")
-    table = _load(path, kind="transactions", columns=columns, encoding=encoding, sheet=sheet)
-    return validate_transactions(table, source=str(path), bad_dates=bad_dates)
+    table = _load(path, kind="transactions", columns=columns, encoding=encoding, sheet=sheet,
+                  decimal=decimal)
+    return validate_transactions(table, source=str(path), bad_dates=bad_dates,
+                                 decimal=decimal, dayfirst=dayfirst)
 
 
 def load_customers(
@@ -634,6 +732,8 @@ def load_customers(
     columns: str | Path | Mapping[str, str] | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
+    decimal: str = ".",
+    dayfirst: bool = False,
 ) -> pd.DataFrame:
     """Load a customers file into the canonical customers table.
 
@@ -647,6 +747,10 @@ def load_customers(
         Text encoding, e.g. ``"gbk"``; default UTF-8.
     sheet : str or int, optional
         Excel sheet; default the first.
+    decimal : {".", ","}, default "."
+        Decimal mark of numbers, as in :func:`load_transactions`.
+    dayfirst : bool, default False
+        Read day/month dates day first, as in :func:`load_transactions`.
 
     Returns
     -------
@@ -657,9 +761,11 @@ def load_customers(
     Raises
     ------
     InputError
-        For unreadable files, missing columns, bad values and repeated ids.
+        For unreadable files, missing columns, a header that repeats a column the
+        table uses, bad values and repeated ids.
     ConfigError
-        For a bad column mapping or encoding.
+        For a bad column mapping, encoding or ``decimal``.
     """
-    table = _load(path, kind="customers", columns=columns, encoding=encoding, sheet=sheet)
-    return validate_customers(table, source=str(path))
+    table = _load(path, kind="customers", columns=columns, encoding=encoding, sheet=sheet,
+                  decimal=decimal)
+    return validate_customers(table, source=str(path), decimal=decimal, dayfirst=dayfirst)

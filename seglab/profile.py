@@ -9,7 +9,10 @@ when present and skipped when absent.
 
 A line is a *return* when the table's ``is_return`` column says so (cleaned
 tables), otherwise when its ``quantity`` (or, without quantity, its ``amount``) is
-negative.
+negative. A line is *free* when the table's ``is_free`` column says so (cleaned
+tables; a purchase at a unit price of 0, see :class:`seglab.clean.CleaningRules`):
+free lines are counted wherever lines, orders and customers are, and left out of the
+price statistics (:func:`distribution_summary`, :func:`order_values`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from seglab.clean import REMOVED, CleaningRules
+from seglab.clean import FLAGGED, REMOVED, CleaningRules
 from seglab.errors import ConfigError, InputError
 
 CUSTOMER = "customer_id"
@@ -30,6 +33,7 @@ PRODUCT = "product_id"
 QUANTITY = "quantity"
 PRICE = "unit_price"
 COUNTRY = "country"
+FREE = "is_free"
 
 #: Optional grouping columns counted by :func:`overview`, with their labels.
 DIMENSIONS: dict[str, str] = {
@@ -53,6 +57,9 @@ NEGATIVE_NET_TOLERANCE = 1.0
 
 #: Item columns :func:`main_item_column` chooses from, most aggregated first.
 ITEM_COLUMNS: tuple[str, ...] = ("category", "product_name", PRODUCT)
+
+#: Columns of prices and money, described over the lines that are not free.
+MONEY_COLUMNS: tuple[str, ...] = (PRICE, AMOUNT, "discount", "cost")
 
 #: Numeric columns :func:`distribution_summary` describes by default.
 DISTRIBUTION_COLUMNS: tuple[str, ...] = (QUANTITY, PRICE, AMOUNT)
@@ -91,6 +98,13 @@ def _returns(tx: pd.DataFrame) -> pd.Series:
         return tx["is_return"].fillna(False).astype(bool)
     signed = tx[QUANTITY] if QUANTITY in tx else tx[AMOUNT]
     return (signed < 0).fillna(False).astype(bool)
+
+
+def _paid(tx: pd.DataFrame) -> pd.DataFrame:
+    """Return the lines that are not free (all lines of a table without ``is_free``)."""
+    if FREE not in tx:
+        return tx
+    return tx[~tx[FREE].fillna(False).astype(bool).to_numpy()]
 
 
 def _known_customers(tx: pd.DataFrame) -> pd.DataFrame:
@@ -430,10 +444,11 @@ def order_values(tx: pd.DataFrame) -> pd.Series:
     pandas.Series
         One value per order (net of returns on the same order id; a cancellation
         order is its own, negative, order), indexed by ``order_id``, named
-        ``order_value``.
+        ``order_value``. Free lines (``is_free``) are left out, so an order of free
+        lines only has no value: it was given, not bought at a price of 0.
     """
     _check(tx, (ORDER, AMOUNT))
-    values = tx.groupby(ORDER, observed=True)[AMOUNT].sum()
+    values = _paid(tx).groupby(ORDER, observed=True)[AMOUNT].sum()
     return values.rename("order_value")
 
 
@@ -464,13 +479,22 @@ def distribution_summary(tx: pd.DataFrame, columns: Sequence[str] | None = None)
     -------
     pandas.DataFrame
         One row per variable (the columns, then ``order_value`` = sum of ``amount``
-        per order): ``variable``, ``count``, ``mean``, ``std``, ``min``, ``p01`` …
-        ``p99``, ``max``, ``share_negative``, ``share_zero``.
+        per order, see :func:`order_values`): ``variable``, ``count``, ``mean``,
+        ``std``, ``min``, ``p01`` … ``p99``, ``max``, ``share_negative``,
+        ``share_zero``.
+
+    Notes
+    -----
+    In a cleaned table, free lines (``is_free``) are purchases, not prices: they are
+    left out of ``unit_price``, ``amount`` and ``order_value`` (and of ``discount``
+    and ``cost`` when described), so a free gift does not pull the average price
+    toward 0. ``quantity`` and other columns count every line.
     """
     if columns is None:
         columns = [c for c in DISTRIBUTION_COLUMNS if c in tx]
     _check(tx, tuple(columns))
-    series = {col: tx[col] for col in columns}
+    paid = _paid(tx)
+    series = {col: (paid if col in MONEY_COLUMNS else tx)[col] for col in columns}
     if ORDER in tx and AMOUNT in tx:
         series["order_value"] = order_values(tx)
     rows = {name: _describe(values.astype("float64")) for name, values in series.items()}
@@ -515,6 +539,13 @@ def _alert_cleaning(log: pd.DataFrame | None, currency: str, *, aside_reported: 
         alerts.append(
             f"Cleaning removed {_n(removed['rows'].sum(), 'line')} worth "
             f"{_money(removed['revenue'].sum(), currency)}: {parts}."
+        )
+    free = log[(log["rule"] == "free_lines") & (log["action"] == FLAGGED) & (log["rows"] > 0)]
+    if len(free):
+        count = int(free["rows"].iloc[0])
+        alerts.append(
+            f"Cleaning kept {_n(count, 'free line')} (a price of zero) as purchases: "
+            "they count for frequency, recency and customer age, not in price statistics."
         )
     skipped = log[log["action"].str.startswith("not applicable (column")]
     if len(skipped):

@@ -147,9 +147,10 @@ def headline_figures(metrics: dict) -> list[tuple[str, str]]:
     if clusters.get("ari_truth") is not None:
         figures.append(("agreement with planted segments (ARI)", f"{clusters['ari_truth']:.2f}"))
     churn = metrics.get("churn", {})
-    if churn.get("auc") is not None and churn.get("baseline_auc") is not None:
+    if churn.get("auc") is not None and churn.get("best_baseline_auc") is not None:
         figures.append((f"churn risk, next {churn.get('horizon_days')} days: ROC AUC "
-                        "(P(alive) baseline)", f"{churn['auc']:.2f} ({churn['baseline_auc']:.2f})"))
+                        f"(strongest simple rule: {churn['best_baseline']})",
+                        f"{churn['auc']:.2f} ({churn['best_baseline_auc']:.2f})"))
     return figures
 
 

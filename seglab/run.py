@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import codecs
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
@@ -25,8 +28,10 @@ import yaml
 from jupyter_client.manager import KernelManager
 
 from seglab import history, privacy, report, study
+from seglab import io as seglab_io
 from seglab.errors import ConfigError, LockedError, RunError, SeglabError
 from seglab.io import sha256_file
+from seglab.schema import DECIMAL_MARKS, parse_as_of, parse_column_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,21 @@ VERSIONED_PACKAGES: tuple[str, ...] = (
     "pandas", "numpy", "scikit-learn", "hdbscan", "umap-learn", "papermill", "duckdb",
 )
 
+#: Seed of every random step when neither ``--seed`` nor the params file gives one.
+DEFAULT_SEED = 0
+#: Seeds numpy and scikit-learn accept: 0 to 2**32 - 1.
+_MAX_SEED = 2**32 - 1
+#: Parameters the runner sets itself; a params file may not.
+_RUNNER_PARAMETERS = ("run_dir",)
+_TYPE_WORDS: dict[type, str] = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a number",
+    str: "text",
+    dict: "a mapping (name: value)",
+    list: "a list",
+}
+
 
 @dataclass
 class RunOptions:
@@ -64,7 +84,7 @@ class RunOptions:
     bad_dates: str = "fail"
     params: dict[str, Any] = field(default_factory=dict)
     as_of: str | None = None
-    seed: int = 0
+    seed: int | None = None
     synthetic_customers: int = 2000
     out: Path = Path("reports")
     run_id: str | None = None
@@ -74,6 +94,9 @@ class RunOptions:
     engine: str = "duckdb"
     pii_columns: tuple[str, ...] = ("customer_id",)
     notebook_dir: Path = NOTEBOOK_DIR
+    decimal: str = "."
+    dayfirst: bool = False
+    params_file: Path | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -107,20 +130,36 @@ def load_params(path: Path | None) -> dict[str, Any]:
     Raises
     ------
     ConfigError
-        If the file is missing, not YAML or not a mapping.
+        If the file is missing, unreadable, not YAML (one line with the line and
+        column of the problem) or not a mapping of names to values.
     """
     if path is None:
         return {}
     if not path.is_file():
         raise ConfigError(f"{path}: params file not found.")
     try:
-        params = yaml.safe_load(path.read_text()) or {}
+        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = error.problem or error.context or "syntax error"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}.") from None
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error}).") from error
+        raise ConfigError(f"{path}: not valid YAML: {_first_line(error)}.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read the params file ({error}).") from None
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping of parameter: value, got "
                           f"{type(params).__name__}.")
+    names = [key for key in params if not isinstance(key, str)]
+    if names:
+        raise ConfigError(f"{path}: parameter names are words, not {names[0]!r}.")
     return params
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def notebook_parameters(notebook_dir: Path) -> dict[str, dict[str, Any]]:
@@ -136,14 +175,172 @@ def notebook_parameters(notebook_dir: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _check_params(params: dict[str, Any], known: dict[str, dict[str, Any]]) -> None:
+def _default_type(default: Any) -> type | None:
+    """Return the type of a notebook parameter's default (papermill gives its source)."""
+    if isinstance(default, str):
+        try:
+            default = ast.literal_eval(default)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
+    if default is None:
+        return None
+    if isinstance(default, tuple):
+        return list
+    return type(default) if type(default) in _TYPE_WORDS else None
+
+
+def _fits(value: Any, expected: type) -> bool:
+    """Whether a YAML value fits a parameter whose default is of type ``expected``."""
+    if expected is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False  # YAML's true/false is not a number
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)
+
+
+def check_params(params: dict[str, Any], known: dict[str, dict[str, Any]], *,
+                 source: str = "params file") -> None:
+    """Check a params file against the notebooks' parameters cells.
+
+    Parameters
+    ----------
+    params : dict
+        From :func:`load_params`.
+    known : dict
+        From :func:`notebook_parameters`.
+    source : str
+        The params file's name, for messages.
+
+    Raises
+    ------
+    ConfigError
+        For a name no notebook takes, a parameter the runner sets (``run_dir``), or
+        a value whose type differs from the default's, e.g.
+        ``params.yaml: k_max must be a whole number, got 'eight'``. An int is fine
+        where a float is expected; true/false is not a number.
+    """
     valid = set().union(*known.values())
     unknown = sorted(set(params) - valid)
     if unknown:
         raise ConfigError(
-            f"unknown parameter(s) {unknown} in the params file; notebooks take: "
-            f"{sorted(valid - {'run_dir'})}."
+            f"{source}: unknown parameter(s) {unknown}; notebooks take: "
+            f"{sorted(valid - set(_RUNNER_PARAMETERS))}."
         )
+    for name in _RUNNER_PARAMETERS:
+        if name in params:
+            raise ConfigError(f"{source}: {name} is set by seglab run; remove it.")
+    for name, value in params.items():
+        for defaults in known.values():
+            expected = _default_type(defaults[name]) if name in defaults else None
+            if expected is not None and not _fits(value, expected):
+                raise ConfigError(
+                    f"{source}: {name} must be {_TYPE_WORDS[expected]}, got {_shown(value)}."
+                )
+
+
+def _shown(value: Any) -> str:
+    """Show a params value as the YAML file spells it (true, not True)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null (an empty value)"
+    return repr(value)
+
+
+def _check_seed(seed: Any, option: str) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _MAX_SEED:
+        raise ConfigError(
+            f"{option} {seed!r}: a seed is a whole number from 0 to {_MAX_SEED}."
+        )
+    return seed
+
+
+def _check_out(out: Path) -> None:
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "is a file" if folder == out else f"is inside {folder}, a file"
+                raise ConfigError(
+                    f"--out {out}: {what}, not a folder; name a folder for the run folders."
+                )
+            return
+
+
+def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunOptions:
+    """Check every option and the params file before anything runs; resolve the seed.
+
+    Parameters
+    ----------
+    options : RunOptions
+        As the CLI (or a caller) filled it.
+    known : dict
+        The notebooks' parameters, from :func:`notebook_parameters`.
+
+    Returns
+    -------
+    RunOptions
+        A copy with ``seed`` resolved (``--seed``, else the params file's ``seed``,
+        else :data:`DEFAULT_SEED`) and ``as_of`` written as ISO text.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option or file and the problem: an ``--as-of`` that is not a
+        YYYY-MM-DD date, an ``--out`` that is a file, a bad seed, encoding, decimal
+        mark, ``--bad-dates``, engine or column mapping, ``--sheet`` for a file that
+        is not a workbook, ``--customer-columns`` without ``--customers``, or a params
+        file with unknown names or values of the wrong type (see :func:`check_params`).
+    """
+    source = str(options.params_file) if options.params_file else "params file"
+    check_params(options.params, known, source=source)
+    if options.seed is not None:
+        seed = _check_seed(options.seed, "--seed")
+    elif "seed" in options.params:
+        seed = _check_seed(options.params["seed"], f"{source}: seed")
+    else:
+        seed = DEFAULT_SEED
+    as_of = options.as_of
+    if as_of is not None:
+        day = parse_as_of(as_of, option="--as-of")
+        as_of = day.date().isoformat() if day == day.normalize() else day.isoformat()
+    _check_out(Path(options.out))
+    if options.encoding is not None:
+        try:
+            codecs.lookup(options.encoding)
+        except LookupError:
+            raise ConfigError(
+                f"--encoding {options.encoding!r}: not a known encoding; use e.g. utf-8, "
+                "gbk, gb18030 or latin-1."
+            ) from None
+    if options.decimal not in DECIMAL_MARKS:
+        raise ConfigError(f"--decimal {options.decimal!r}: should be '.' or ','.")
+    if options.bad_dates not in ("fail", "drop"):
+        raise ConfigError(f"--bad-dates {options.bad_dates!r}: should be 'fail' or 'drop'.")
+    try:
+        study.check_engine(options.engine)
+    except ConfigError as error:
+        raise ConfigError(f"--engine {options.engine!r}: {error}") from None
+    for flag, spec in (("--columns", options.columns),
+                       ("--customer-columns", options.customer_columns)):
+        try:
+            parse_column_mapping(spec)
+        except ConfigError as error:
+            message = str(error).removeprefix("column mapping: ")
+            raise ConfigError(f"{flag}: {message}") from None
+    if options.customer_columns and options.customers is None:
+        raise ConfigError("--customer-columns maps a --customers file, and none is given.")
+    for label, path in (("--data", options.data), ("--customers", options.customers)):
+        if path is None:
+            continue
+        suffix = "".join(Path(path).suffixes[-1:]).lower()
+        if label == "--data" and options.sheet is not None and Path(path).is_file() \
+                and suffix not in (".xlsx", ".xls"):
+            raise ConfigError(f"--sheet {options.sheet!r}: {path} is not an Excel workbook.")
+        if Path(path).is_file():
+            seglab_io.check_decimal_for(path, options.decimal)
+    return dataclasses.replace(options, seed=seed, as_of=as_of)
 
 
 def _versions() -> dict[str, str]:
@@ -272,7 +469,7 @@ def run_study(options: RunOptions) -> Path:
         failed run folder is kept for inspection).
     """
     known = notebook_parameters(options.notebook_dir)
-    _check_params(options.params, known)
+    options = check_options(options, known)
     with reports_lock(options.out, wait=options.wait):
         index = _run_locked(options, known)
         if options.keep:
@@ -293,8 +490,8 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
     manifest: dict[str, Any] = {
         "run_id": run_id,
         "status": "running",
-        "parameters": {"seed": options.seed, "as_of": options.as_of,
-                       "columns": options.columns, **options.params},
+        "parameters": {**options.params, "seed": options.seed, "as_of": options.as_of,
+                       "columns": options.columns},
         "inputs": {},
         "versions": _versions(),
         "started_at": _now(),
@@ -307,7 +504,8 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
             customer_columns=options.customer_columns, encoding=options.encoding,
             sheet=options.sheet, as_of=options.as_of, seed=options.seed,
             n_customers=options.synthetic_customers, bad_dates=options.bad_dates,
-            mask_pii=options.mask_pii, engine=options.engine,
+            mask_pii=options.mask_pii, engine=options.engine, decimal=options.decimal,
+            dayfirst=options.dayfirst,
         )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -322,6 +520,10 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
                                       "sha256": sha256_file(staged)}
     manifest["parameters"]["as_of"] = inputs.as_of.date().isoformat()
     manifest["parameters"]["engine"] = options.engine
+    if options.decimal != ".":
+        manifest["parameters"]["decimal"] = options.decimal
+    if options.dayfirst:
+        manifest["parameters"]["dayfirst"] = True
 
     failure: str | None = None
     for name, title, summary in NOTEBOOKS:

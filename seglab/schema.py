@@ -135,6 +135,20 @@ _EXCEL_SERIAL_RE = re.compile(r"\d{5}(\.\d+)?")
 _EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "ns")
 _EXCEL_MAX_SERIAL = 2_958_465  # 9999-12-31
 _FLOAT_ID_RE = re.compile(r"[+-]?\d+(\.0+)?")
+#: Decimal marks a number column may use (``--decimal``).
+DECIMAL_MARKS: tuple[str, ...] = (".", ",")
+#: A number written with a decimal comma: digits, optionally grouped in threes by one
+#: kind of thousands separator (dot, space, no-break space, thin no-break space), then
+#: an optional comma and decimals: ``10,50``, ``1.234,50``, ``-1 234``, ``1234``.
+_COMMA_NUMBER_RE = re.compile(
+    r"(?P<sign>[+-]?)(?P<int>\d{1,3}(?:(?P<sep>[. \u00a0\u202f])\d{3})(?:(?P=sep)\d{3})*"
+    r"|\d+)?(?:,(?P<frac>\d+))?"
+)
+#: A value that looks like a decimal-comma number (``10,50``, ``1.234,5``), to suggest
+#: ``--decimal ,`` when the column is read with a decimal point.
+_LOOKS_DECIMAL_COMMA_RE = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})*,\d{1,2}|[+-]?\d+,\d{1,2}")
+#: The analysis date as ``--as-of`` takes it: ISO day, optionally a time.
+_AS_OF_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?")
 
 
 # --------------------------------------------------------------------------- mapping
@@ -600,6 +614,8 @@ def validate_transactions(
     source: str,
     bad_dates: str = "fail",
     max_bad_fraction: float = 0.01,
+    decimal: str = ".",
+    dayfirst: bool = False,
 ) -> pd.DataFrame:
     """Check a canonical transactions table and convert each column to its kind.
 
@@ -617,6 +633,13 @@ def validate_transactions(
     max_bad_fraction : float, default 0.01
         With ``bad_dates="drop"``, the largest share of rows that may be dropped;
         beyond it the load fails.
+    decimal : {".", ","}, default "."
+        Decimal mark of numbers given as text. With ``","`` a number may group its
+        thousands with dots or spaces (``1.234,50`` is 1234.5, ``10,50`` is 10.5);
+        a dot anywhere else (``10.5``) is an error, never a guess.
+    dayfirst : bool, default False
+        Read day/month dates (``02/01/2011``) day first only; by default the order
+        that reads more of the column's values wins, month first on a tie.
 
     Returns
     -------
@@ -635,13 +658,14 @@ def validate_transactions(
         If a required column is missing or a number or date column holds values
         that are not numbers or dates (row numbers counted from 1 after the header).
     ConfigError
-        If ``bad_dates`` or ``max_bad_fraction`` is invalid.
+        If ``bad_dates``, ``max_bad_fraction`` or ``decimal`` is invalid.
 
     Warns
     -----
     DataWarning
-        When rows are dropped, dates are ambiguous (day/month order), or columns
-        that are not canonical are ignored.
+        When rows are dropped, dates are ambiguous (day/month order), columns that
+        are not canonical are ignored, or with ``decimal=","`` a column without any
+        decimal comma has dots read as thousands separators (``1.234`` as 1234).
     """
     if bad_dates not in ("fail", "drop"):
         raise ConfigError(f"bad_dates={bad_dates!r} should be 'fail' or 'drop'.")
@@ -653,6 +677,8 @@ def validate_transactions(
         source=source,
         bad_dates=bad_dates,
         max_bad_fraction=max_bad_fraction,
+        decimal=decimal,
+        dayfirst=dayfirst,
     )
     if "amount" not in out.columns:
         logger.info("%s: amount derived as quantity * unit_price", source)
@@ -661,7 +687,9 @@ def validate_transactions(
     return out
 
 
-def validate_customers(df: pd.DataFrame, *, source: str) -> pd.DataFrame:
+def validate_customers(
+    df: pd.DataFrame, *, source: str, decimal: str = ".", dayfirst: bool = False
+) -> pd.DataFrame:
     """Check a canonical customers table and convert each column to its kind.
 
     Parameters
@@ -671,6 +699,10 @@ def validate_customers(df: pd.DataFrame, *, source: str) -> pd.DataFrame:
         :data:`CUSTOMER_COLUMNS`), values as text or already typed. Not changed.
     source : str
         File name for messages.
+    decimal : {".", ","}, default "."
+        Decimal mark of numbers given as text (see :func:`validate_transactions`).
+    dayfirst : bool, default False
+        Read day/month dates day first only (see :func:`validate_transactions`).
 
     Returns
     -------
@@ -685,7 +717,8 @@ def validate_customers(df: pd.DataFrame, *, source: str) -> pd.DataFrame:
         If ``customer_id`` is missing, a customer id appears more than once, or a
         column holds values that are not of its kind.
     """
-    out = _validate(df, kind="customers", source=source, bad_dates="fail", max_bad_fraction=0.0)
+    out = _validate(df, kind="customers", source=source, bad_dates="fail", max_bad_fraction=0.0,
+                    decimal=decimal, dayfirst=dayfirst)
     ids = out["customer_id"]
     repeated = (ids.duplicated(keep="first") & ids.notna()).to_numpy()
     if repeated.any():
@@ -712,8 +745,11 @@ def _validate(
     source: str,
     bad_dates: str,
     max_bad_fraction: float,
+    decimal: str = ".",
+    dayfirst: bool = False,
 ) -> pd.DataFrame:
     """Coerce every canonical column of ``df``; shared by both tables."""
+    check_decimal(decimal)
     spec = table_columns(kind)
     names = [str(column) for column in df.columns]
     repeated = sorted({name for name in names if names.count(name) > 1})
@@ -741,13 +777,21 @@ def _validate(
         elif column_kind == "text":
             converted[column] = values.astype("string").array
         elif column_kind == "number":
-            numbers, bad = _to_number(values)
+            numbers, bad, doubtful = _to_number(values, decimal=decimal)
             if bad.any():
                 raise InputError(
                     f"{source}: column {label} has {_count(int(bad.sum()), 'value')} "
                     f"that {_are(bad)} not {_a(bad, 'number')} "
-                    f"({_examples(values, bad)}); write plain numbers such as 1234.5, "
-                    f"without currency signs or thousands separators"
+                    f"({_examples(values, bad)}); {_number_hint(values, bad, decimal)}"
+                )
+            if doubtful is not None:
+                warnings.warn(
+                    f"{source}: column {label} has no value with a decimal comma, and "
+                    f"values such as {doubtful!r} were read with the dot as a thousands "
+                    f"separator ({doubtful.replace('.', '')}) because of --decimal ','; "
+                    f"if the dot is a decimal point there, drop --decimal",
+                    DataWarning,
+                    stacklevel=3,
                 )
             converted[column] = numbers
         elif column_kind == "bool":
@@ -760,7 +804,7 @@ def _validate(
                 )
             converted[column] = flags
         elif column_kind == "date":
-            dates, bad, ambiguous = _to_date(values)
+            dates, bad, ambiguous = _to_date(values, dayfirst=dayfirst)
             if ambiguous is not None:
                 warnings.warn(
                     f"{source}: column {label} has dates such as {ambiguous!r} that "
@@ -773,8 +817,9 @@ def _validate(
                 n_bad = int(bad.sum())
                 what = f"{_count(n_bad, 'value')} that {_are(bad)} not {_a(bad, 'date')}"
                 if bad_dates == "fail":
+                    order = " (read day first, as --dayfirst asks)" if dayfirst else ""
                     raise InputError(
-                        f"{source}: column {label} has {what} "
+                        f"{source}: column {label} has {what}{order} "
                         f"({_examples(values, bad)}); write dates such as 2010-12-01 "
                         f"or 2010-12-01 08:26, or drop such rows with --bad-dates drop"
                     )
@@ -799,6 +844,76 @@ def _validate(
     if drop.any():
         out = out.loc[~drop]
     return out
+
+
+def _number_hint(values: pd.Series, bad: np.ndarray, decimal: str) -> str:
+    """Say how to write the numbers, or which ``--decimal`` reads them."""
+    if decimal == ",":
+        return ("with --decimal ',' write numbers such as 1234,5 or 1.234,50 (dots only "
+                "between groups of three digits), without currency signs")
+    shown = [str(v).strip() for v in values[bad].dropna().unique()[:20]]
+    if shown and all(_LOOKS_DECIMAL_COMMA_RE.fullmatch(v) for v in shown):
+        return ("they look like numbers with a decimal comma: pass --decimal ',' "
+                "(e.g. for 1.234,50)")
+    return ("write plain numbers such as 1234.5, without currency signs or thousands "
+            "separators (numbers with a decimal comma such as 1.234,50 need --decimal ',')")
+
+
+def check_decimal(decimal: str) -> None:
+    """Raise unless ``decimal`` is a supported decimal mark.
+
+    Parameters
+    ----------
+    decimal : str
+        ``"."`` or ``","``.
+
+    Raises
+    ------
+    ConfigError
+        ``decimal=';' should be '.' or ','.``
+    """
+    if decimal not in DECIMAL_MARKS:
+        raise ConfigError(
+            f"decimal={decimal!r} should be " + " or ".join(repr(m) for m in DECIMAL_MARKS) + "."
+        )
+
+
+def parse_as_of(text: str, *, option: str = "--as-of") -> pd.Timestamp:
+    """Read an analysis date written as ISO ``YYYY-MM-DD`` (optionally with a time).
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``"2011-12-01"`` or ``"2011-12-01 12:00"``.
+    option : str, default "--as-of"
+        Name of the option for the message.
+
+    Returns
+    -------
+    pandas.Timestamp
+        The date (and time).
+
+    Raises
+    ------
+    ConfigError
+        ``--as-of 'bad': not a date; write it as YYYY-MM-DD, e.g. 2011-12-01``, or
+        ``--as-of '2011-02-30': no such day``.
+
+    Examples
+    --------
+    >>> parse_as_of("2011-12-01")
+    Timestamp('2011-12-01 00:00:00')
+    """
+    value = str(text).strip()
+    if not _AS_OF_RE.fullmatch(value):
+        raise ConfigError(
+            f"{option} {text!r}: not a date; write it as YYYY-MM-DD, e.g. 2011-12-01 "
+            f"(optionally with a time, 2011-12-01 12:00)"
+        )
+    try:
+        return pd.Timestamp(value.replace(" ", "T"))
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: no such day or time") from None
 
 
 def _label(df: pd.DataFrame, column: str) -> str:
@@ -878,19 +993,54 @@ def _to_id(values: pd.Series) -> pd.api.extensions.ExtensionArray:
     return pd.array(uniques, dtype="string").take(codes, allow_fill=True)
 
 
-def _to_number(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """``float64`` values and a mask of present values that are not finite numbers."""
+def _comma_numbers(uniques: Sequence[str]) -> tuple[np.ndarray, str | None]:
+    """Parse distinct texts written with a decimal comma (``1.234,50`` is 1234.5).
+
+    Returns the numbers (NaN where a text is not such a number) and an example of a
+    value whose dots can only be thousands separators although no value of the column
+    has a decimal comma (``1.234``: 1234 here, 1.234 to a reader with a decimal point).
+    """
+    out = np.full(len(uniques), np.nan)
+    any_comma = False
+    dotted = None
+    for i, text in enumerate(uniques):
+        match = _COMMA_NUMBER_RE.fullmatch(text)
+        if match is None or (match["int"] is None and match["frac"] is None):
+            continue
+        whole = (match["int"] or "0")
+        if match["sep"]:
+            whole = whole.replace(match["sep"], "")
+            if match["sep"] == "." and dotted is None:
+                dotted = text
+        any_comma |= match["frac"] is not None
+        out[i] = float(f"{match['sign']}{whole}.{match['frac'] or '0'}")
+    return out, (dotted if not any_comma else None)
+
+
+def _to_number(
+    values: pd.Series, *, decimal: str = "."
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Read numbers.
+
+    Returns ``float64`` values, a mask of present values that are not finite
+    numbers, and (``decimal=","`` only) an example of a value whose dot was read as
+    a thousands separator in a column without any decimal comma, or None.
+    """
     dtype = values.dtype
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-        return numbers, np.isinf(numbers)
+        return numbers, np.isinf(numbers), None
     codes, uniques = _factorize_text(values)
-    parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
-    parsed = parsed.to_numpy(dtype="float64", na_value=np.nan)
+    doubtful = None
+    if decimal == ",":
+        parsed, doubtful = _comma_numbers(uniques)
+    else:
+        parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
+        parsed = parsed.to_numpy(dtype="float64", na_value=np.nan)
     bad_unique = ~np.isfinite(parsed)
     numbers = _take(parsed, codes, np.nan)
     bad = (codes >= 0) & _take(bad_unique, codes, False)
-    return numbers, bad
+    return numbers, bad, doubtful
 
 
 def _to_bool(values: pd.Series) -> tuple[pd.api.extensions.ExtensionArray, np.ndarray]:
@@ -907,11 +1057,15 @@ def _to_bool(values: pd.Series) -> tuple[pd.api.extensions.ExtensionArray, np.nd
     return out, bad
 
 
-def _to_date(values: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:
+def _to_date(
+    values: pd.Series, *, dayfirst: bool = False
+) -> tuple[np.ndarray, np.ndarray, str | None]:
     """Read dates.
 
     Returns naive ``datetime64[ns]``, a mask of present values that are not dates,
-    and an example of an ambiguous day/month value (or None).
+    and an example of an ambiguous day/month value (or None). With ``dayfirst``,
+    dates such as ``02/01/2011`` are read day first only (2 January), never month
+    first.
     """
     dtype = values.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype):
@@ -922,7 +1076,7 @@ def _to_date(values: pd.Series) -> tuple[np.ndarray, np.ndarray, str | None]:
         dates = _from_excel_serial(serials)
         return dates, ~np.isnan(serials) & np.isnat(dates), None
     codes, uniques = _factorize_text(values)
-    parsed, ambiguous = _parse_dates(uniques)
+    parsed, ambiguous = _parse_dates(uniques, dayfirst=dayfirst)
     bad_unique = np.isnat(parsed) & np.array([u != "" for u in uniques], dtype=bool)
     dates = _take(parsed, codes, np.datetime64("NaT"))
     bad = (codes >= 0) & _take(bad_unique, codes, False)
@@ -975,8 +1129,12 @@ def _parse_formats(texts: np.ndarray, formats: Sequence[str]) -> np.ndarray:
     return out
 
 
-def _parse_dates(uniques: list[str]) -> tuple[np.ndarray, str | None]:
-    """Parse distinct date strings: Excel serials, ISO 8601, then other formats."""
+def _parse_dates(uniques: list[str], *, dayfirst: bool = False) -> tuple[np.ndarray, str | None]:
+    """Parse distinct date strings: Excel serials, ISO 8601, then other formats.
+
+    Day/month dates are read month first or day first, whichever reads more of them
+    (month first on a tie); with ``dayfirst`` day first only.
+    """
     texts = np.array(uniques, dtype=object)
     out = np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[ns]")
     todo = np.array([u != "" for u in uniques], dtype=bool)
@@ -994,6 +1152,8 @@ def _parse_dates(uniques: list[str]) -> tuple[np.ndarray, str | None]:
         rest = texts[index]
         if step == "iso":
             parsed = _parse_with(rest, "ISO8601")
+        elif step == "day_month" and dayfirst:
+            parsed = _parse_formats(rest, DAY_FIRST_DATE_FORMATS)
         elif step == "day_month":
             month_first = _parse_formats(rest, MONTH_FIRST_DATE_FORMATS)
             day_first = _parse_formats(rest, DAY_FIRST_DATE_FORMATS)

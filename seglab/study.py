@@ -218,6 +218,8 @@ def stage_inputs(
     bad_dates: str = "fail",
     mask_pii: bool = False,
     engine: str = "duckdb",
+    decimal: str = ".",
+    dayfirst: bool = False,
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
 
@@ -247,6 +249,10 @@ def stage_inputs(
         Whether reports must show customer ids as pseudonyms (recorded in study.json).
     engine : {"duckdb", "spark"}
         Engine of the customer aggregation (recorded in study.json).
+    decimal : {".", ","}
+        Decimal mark of numbers in CSV inputs (see :func:`seglab.io.load_transactions`).
+    dayfirst : bool
+        Read ambiguous dates such as 02/01/2011 day first.
 
     Returns
     -------
@@ -272,10 +278,12 @@ def stage_inputs(
         source = f"synthetic (n_customers={n_customers}, seed={seed})"
     else:
         transactions = seglab_io.load_transactions(
-            data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates
+            data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates,
+            decimal=decimal, dayfirst=dayfirst,
         )
         attributes = (
-            seglab_io.load_customers(customers, columns=customer_columns, encoding=encoding)
+            seglab_io.load_customers(customers, columns=customer_columns, encoding=encoding,
+                                     decimal=decimal, dayfirst=dayfirst)
             if customers else None
         )
         source = str(data)
@@ -1645,6 +1653,9 @@ def dynamics_stage(
         "baseline": "1 - P(alive), BG/NBD fitted at the holdout date",
         "expected_purchases_auc": s["expected_auc"],
         "recency_auc": s["recency_auc"],
+        "best_baseline": churn.best_baseline,
+        "best_baseline_auc": churn.best_baseline_auc,
+        "headline": churn.headline(),
         "top_decile_precision": s["top_decile_precision"],
         "baseline_top_decile_precision": s["baseline_top_decile_precision"],
         "base_rate": s["base_rate"],

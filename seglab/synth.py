@@ -13,7 +13,8 @@ Conventions other modules rely on
   ``end_date`` (normalised to midnight), so every ``order_date`` satisfies
   ``end_date - window <= order_date < end_date``. Ages are measured at ``end_date``.
 * Ids: customers ``"C000123"`` (at least six digits), orders ``"O00001234"``
-  (at least eight digits, numbered in time order), products ``"P0001"``.
+  (at least eight digits, sale orders numbered in time order; planted dirt orders
+  follow, see "Dirt"), products ``"P0001"``.
 * Returns: a return is a later row with negative ``quantity``, ``amount`` and ``cost``
   for the same product, in an order whose id is ``RETURN_PREFIX`` (``"R"``) followed by
   the original order id (``"RO00001234"`` returns lines of ``"O00001234"``); all lines
@@ -45,6 +46,35 @@ arrive, buy once or twice within three weeks and lapse; ``"New"`` arrive in the 
 stage of every customer at any date, so measured segment migration can be checked
 against the truth. The movement comes from the same draws as the transactions: adding
 it changed no generated row.
+
+Dirt
+----
+Real logs hold lines a study must clean away, so by default (``make_study(dirt=True)``)
+the log carries a small planted share of them, about 0.7% of the lines, added after
+every other draw (the clean rows, customers, truth and movement are those of
+``dirt=False``) and counted in ``SyntheticStudy.dirt`` (:class:`PlantedDirt`), which
+matches the rows of seglab's cleaning log under the default rules:
+
+* lines without customer id (``missing_customer``): copies of whole sale orders on
+  another day with no ``customer_id`` (guest checkouts), in orders numbered on after
+  the last sale order;
+* exact duplicates (``exact_duplicates``): second copies of distinct lines;
+* postage and fees (``non_product_codes``): one line of ``"POST"`` (postage, 10 CNY)
+  on online and app orders, or of ``"BANK CHARGES"`` (a payment fee, 15 CNY), with
+  no category and no cost, in customers' orders;
+* one cancelled outlier order (``extreme_outliers``): as in the UCI log, a customer
+  orders ``DIRT_OUTLIER_QUANTITY`` units of the cheapest product on the day of one of
+  their orders, in an order of its own, and cancels it minutes later in an order whose
+  id is ``CANCEL_PREFIX`` (``"C"``) followed by the order's id (quantity, amount and
+  cost negated);
+* free lines (``free_lines``, kept and flagged by default): one unit of a cheap
+  product at unit price 0 in a customer's order, at its cost of goods.
+
+Lines added to customers' orders share the order's id and time, so no customer gains
+a purchase day; the outlier order adds an order, not a day. Cleaning with
+``CleaningRules(outlier_rule="drop", drop_free_lines=True)`` removes exactly the dirt
+and leaves the ``dirt=False`` log.
+:func:`write_study_parts` writes spotless logs.
 
 Large studies
 -------------
@@ -522,6 +552,25 @@ ORDER_PREFIX = "O"
 PRODUCT_PREFIX = "P"
 #: A return order's id is this prefix followed by the original order id.
 RETURN_PREFIX = "R"
+#: A cancellation's order id is this prefix followed by the cancelled order's id (the
+#: UCI Online Retail convention, which seglab's cleaning reads as a cancellation).
+CANCEL_PREFIX = "C"
+
+#: Planted dirt (see "Dirt" in the module docstring): lines of each kind as a share of
+#: the clean lines, at least one line of each kind.
+DIRT_SHARES: dict[str, float] = {
+    "missing_customer": 0.003,
+    "exact_duplicates": 0.0015,
+    "non_product": 0.002,
+    "free": 0.0005,
+}
+#: Units of the planted outlier order: above ``CleaningRules.outlier_quantity``
+#: (10,000), as the 80,995 units of the UCI log.
+DIRT_OUTLIER_QUANTITY = 12_000
+#: Non-product lines: (product_id, product_name, unit price in CNY). Postage goes on
+#: online and app orders, the payment fee on any order; one fee line in five.
+DIRT_POSTAGE: tuple[str, str, float] = ("POST", "Postage", 10.0)
+DIRT_FEE: tuple[str, str, float] = ("BANK CHARGES", "Bank Charges", 15.0)
 
 _DAY_NS = 86_400 * 10**9
 _DAYS_PER_MONTH = 365.25 / 12
@@ -544,6 +593,61 @@ _MISSING_GENDER = 0.05
 _MISSING_BIRTH_YEAR = 0.04
 _AGE_RANGE = (18.0, 80.0)
 _ITEM_POPULARITY_DECAY = 0.8
+_DIRT_FEE_SHARE = 0.2
+_DIRT_FREE_MAX_PRICE = 50.0  # free gifts are cheap products
+_DIRT_OUTLIER_MINUTES = (5, 30)  # outlier order after its source order; cancellation after that
+
+
+@dataclass(frozen=True)
+class PlantedDirt:
+    """The dirt planted in a synthetic log (see "Dirt" in the module docstring).
+
+    Every count is of transaction lines and matches the row of seglab's cleaning log
+    that catches those lines under the default rules.
+
+    Attributes
+    ----------
+    missing_customer : int
+        Lines without a customer id (whole guest orders); rule ``missing_customer``.
+    exact_duplicates : int
+        Second copies of lines, identical in every column; rule ``exact_duplicates``.
+    non_product : int
+        Postage (``"POST"``) and payment-fee (``"BANK CHARGES"``) lines added to
+        customers' orders; rule ``non_product_codes``.
+    outlier : int
+        The outlier order line and its cancellation (2); rule ``extreme_outliers``
+        (kept and flagged ``is_outlier`` by default).
+    free : int
+        Lines with unit price 0 and a positive quantity added to customers' orders
+        (free gifts); rule ``free_lines`` (kept and flagged ``is_free`` by default).
+    revenue : dict of str to float
+        Sum of ``amount`` over each kind's lines, under the names above.
+    """
+
+    missing_customer: int = 0
+    exact_duplicates: int = 0
+    non_product: int = 0
+    outlier: int = 0
+    free: int = 0
+    revenue: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> int:
+        """All planted dirt lines."""
+        return (
+            self.missing_customer + self.exact_duplicates + self.non_product
+            + self.outlier + self.free
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Lines per kind, under the attribute names."""
+        return {
+            "missing_customer": self.missing_customer,
+            "exact_duplicates": self.exact_duplicates,
+            "non_product": self.non_product,
+            "outlier": self.outlier,
+            "free": self.free,
+        }
 
 
 @dataclass(frozen=True)
@@ -568,12 +672,15 @@ class SyntheticStudy:
         customer may buy; ``NaT`` while still active at ``end_date``). Every purchase
         falls within these days, and a first purchase inside the window falls exactly
         on ``active_from``. For scoring only, with :func:`planted_stage`.
+    dirt : PlantedDirt
+        The dirt planted in ``transactions`` (all counts 0 for a spotless log).
     """
 
     transactions: pd.DataFrame
     customers: pd.DataFrame
     truth: pd.DataFrame
     movement: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dirt: PlantedDirt = field(default_factory=PlantedDirt)
 
 
 def make_study(
@@ -582,13 +689,17 @@ def make_study(
     seed: int = 0,
     end_date: str | pd.Timestamp = "2026-06-30",
     years: float = 2.0,
+    dirt: bool = True,
 ) -> SyntheticStudy:
     """Generate the synthetic study with planted customer segments.
 
     Customers are split among ``SEGMENTS`` in the proportions of
     ``SEGMENT_PROFILES`` (exact counts by largest remainder, shuffled over ids); every
     customer has at least one order. Generation is fully vectorised and depends only
-    on the arguments: the same arguments give identical frames.
+    on the arguments: the same arguments give identical frames. By default the log
+    carries a small planted share of dirt for the cleaning to catch (see "Dirt" in
+    the module docstring; counts in ``SyntheticStudy.dirt``); ``dirt=False`` gives
+    the spotless log, which is the dirty one without its dirt lines.
 
     Parameters
     ----------
@@ -603,14 +714,19 @@ def make_study(
     years : float, default 2.0
         Length of the window in years, between 1 and 20; the window is
         ``round(365.25 * years)`` days.
+    dirt : bool, default True
+        Plant dirt in the log (about 0.7% of the lines): lines without customer id,
+        exact duplicates, postage and fee lines, one cancelled outlier order and a
+        few free lines. Customers, truth and movement are the same either way.
 
     Returns
     -------
     SyntheticStudy
         ``transactions`` (one row per order line, about 35 per customer at the
         defaults, returns included), ``customers`` (one row per customer),
-        ``truth`` (customer_id, segment) and ``movement`` (each customer's planted
-        activity period, see the module's "Planted movement").
+        ``truth`` (customer_id, segment), ``movement`` (each customer's planted
+        activity period, see the module's "Planted movement") and ``dirt`` (the
+        planted dirt counts).
 
     Raises
     ------
@@ -624,7 +740,7 @@ def make_study(
     True
     """
     end, n_days = _validate(n_customers, seed, end_date, years)
-    study, _ = _generate(np.random.default_rng(seed), n_customers, end, n_days)
+    study, _ = _generate(np.random.default_rng(seed), n_customers, end, n_days, dirt=dirt)
     return study
 
 
@@ -803,7 +919,8 @@ def write_study_parts(
     fixed width, so ids are unique and sort in numeric order. Segments are allocated
     per part (largest remainder), so over the whole set each segment's count is within
     one customer per part of its ``SEGMENT_PROFILES`` share. The same arguments give
-    byte-identical files.
+    byte-identical files. The parts are spotless: no planted dirt (as
+    ``make_study(dirt=False)``), so large logs measure the pipeline on clean lines.
 
     Timestamps are stored as microseconds (all are whole seconds), as Spark cannot
     read nanosecond Parquet timestamps: pandas reads ``order_date`` back as
@@ -1095,10 +1212,12 @@ def _generate(
     *,
     order_rate: float = 1.0,
     numbering: _Numbering | None = None,
+    dirt: bool = False,
 ) -> tuple[SyntheticStudy, int]:
-    """Generate a (validated) study and count its orders.
+    """Generate a (validated) study and count its (clean) sale orders.
 
-    ``order_rate`` multiplies every order rate; ``numbering`` places the block's ids.
+    ``order_rate`` multiplies every order rate; ``numbering`` places the block's ids;
+    ``dirt`` plants dirt after every other draw, so the clean rows stay as they are.
     """
     numbering = numbering or _Numbering()
     catalogue = _catalogue()
@@ -1113,15 +1232,188 @@ def _generate(
         }
     )
     movement = _movement(cust, truth, end, n_days)
+    planted = PlantedDirt()
+    if dirt:
+        last_order = numbering.first_order + counts[0] - 1
+        transactions, planted = _add_dirt(
+            rng,
+            transactions,
+            catalogue,
+            end,
+            n_days,
+            next_order=last_order + 1,
+            order_width=numbering.order_width or max(8, len(str(last_order))),
+        )
     logger.debug(
-        "synthetic study: %d customers, %d orders, %d lines, %d return lines",
+        "synthetic study: %d customers, %d orders, %d lines, %d return lines, %d dirt lines",
         n_customers,
         *counts,
+        planted.lines,
     )
     study = SyntheticStudy(
-        transactions=transactions, customers=customers, truth=truth, movement=movement
+        transactions=transactions,
+        customers=customers,
+        truth=truth,
+        movement=movement,
+        dirt=planted,
     )
     return study, counts[0]
+
+
+# --------------------------------------------------------------------------- dirt
+
+
+def _add_dirt(
+    rng: np.random.Generator,
+    tx: pd.DataFrame,
+    catalogue: dict[str, Any],
+    end: pd.Timestamp,
+    n_days: int,
+    *,
+    next_order: int,
+    order_width: int,
+) -> tuple[pd.DataFrame, PlantedDirt]:
+    """Add the planted dirt lines to a clean log and count them.
+
+    New orders (guest orders, the outlier order) are numbered from ``next_order``.
+    Lines added to existing orders copy the order's date, customer, channel, store
+    and region, so no customer gains a purchase day. The result is sorted as the clean
+    log (``order_date``, ``order_id``, stable), so the clean lines keep their order.
+    """
+    n = len(tx)
+    want = {kind: max(1, round(share * n)) for kind, share in DIRT_SHARES.items()}
+    want["exact_duplicates"] = min(want["exact_duplicates"], n)
+    sale_pos = np.flatnonzero(
+        (tx["quantity"].to_numpy() > 0) & tx["order_id"].str.startswith(ORDER_PREFIX).to_numpy()
+    )
+    order_code, _ = pd.factorize(tx["order_id"].to_numpy()[sale_pos])
+    n_orders = int(order_code.max()) + 1
+    order_lines = np.bincount(order_code, minlength=n_orders)
+    first_line = sale_pos[np.unique(order_code, return_index=True)[1]]  # row of each order
+    ts = tx["order_date"].to_numpy().view(np.int64)
+    seconds = (ts - end.value) % _DAY_NS
+    text = pa.large_string()
+
+    def strings(values: list[str] | np.ndarray) -> pd.Series:
+        return pd.Series(pd.arrays.ArrowStringArray(pa.array(list(values), type=text)))
+
+    def missing(k: int) -> pd.Series:
+        return _strings([""], np.full(k, -1))
+
+    def order_ids(numbers: np.ndarray) -> pd.Series:
+        return pd.Series(
+            pd.arrays.ArrowStringArray(_ids(ORDER_PREFIX, numbers, order_width)), copy=False
+        )
+
+    def with_columns(rows: np.ndarray, **columns: Any) -> pd.DataFrame:
+        frame = tx.iloc[rows].reset_index(drop=True)
+        for name, values in columns.items():
+            frame[name] = values.array if isinstance(values, pd.Series) else values
+        return frame
+
+    # Guest orders: copies of whole sale orders on another day, without customer id.
+    picks = rng.permutation(n_orders)
+    k = int(np.searchsorted(np.cumsum(order_lines[picks]), want["missing_customer"])) + 1
+    k = min(k, n_orders)
+    guests = np.sort(picks[:k])
+    guest_rows = sale_pos[np.isin(order_code, guests)]
+    guest_of_row = np.searchsorted(guests, order_code[np.isin(order_code, guests)])
+    day_ago = rng.integers(1, n_days + 1, k)
+    numbers = np.arange(next_order, next_order + k)
+    guest = with_columns(
+        guest_rows,
+        customer_id=missing(len(guest_rows)),
+        order_id=order_ids(numbers[guest_of_row]),
+        order_date=(
+            end.value - day_ago[guest_of_row] * _DAY_NS + seconds[guest_rows]
+        ).view("datetime64[ns]"),
+    )
+
+    # Exact duplicates: second copies of distinct clean lines.
+    duplicate = tx.iloc[np.sort(rng.choice(n, want["exact_duplicates"], replace=False))]
+
+    # Postage on online and app orders, a payment fee on any order.
+    n_fee = min(round(_DIRT_FEE_SHARE * want["non_product"]), n_orders)
+    n_post = min(want["non_product"] - n_fee, n_orders)
+    remote = first_line[tx["channel"].to_numpy()[first_line] != "store"]
+    remote = remote if len(remote) >= n_post else first_line
+    post_rows = np.sort(rng.choice(remote, n_post, replace=False))
+    fee_rows = np.sort(rng.choice(first_line, n_fee, replace=False))
+    non_product = pd.concat(
+        [
+            with_columns(
+                rows,
+                product_id=strings([code] * len(rows)),
+                product_name=strings([name] * len(rows)),
+                category=missing(len(rows)),
+                quantity=1.0,
+                unit_price=price,
+                discount=0.0,
+                amount=price,
+                cost=0.0,
+            )
+            for rows, (code, name, price) in ((post_rows, DIRT_POSTAGE), (fee_rows, DIRT_FEE))
+        ],
+        ignore_index=True,
+    )
+
+    # Free gifts: one unit of a cheap product at price 0 in a customer's order.
+    cheap = np.flatnonzero(catalogue["price"] <= _DIRT_FREE_MAX_PRICE)
+    n_free = min(want["free"], n_orders)
+    free_rows = np.sort(rng.choice(first_line, n_free, replace=False))
+    gift = rng.choice(cheap, n_free)
+    free = with_columns(
+        free_rows,
+        product_id=strings(catalogue["product_id"][gift]),
+        product_name=strings(catalogue["product_name"][gift]),
+        category=strings(np.asarray(list(CATEGORIES))[catalogue["category"][gift]]),
+        quantity=1.0,
+        unit_price=0.0,
+        discount=0.0,
+        amount=0.0,
+        cost=catalogue["unit_cost"][gift],
+    )
+
+    # The outlier: a customer orders DIRT_OUTLIER_QUANTITY units of the cheapest
+    # product minutes after one of their orders (or, for an order late in the day,
+    # earlier that day) and cancels minutes later: order and cancellation on one day.
+    late = _DAY_NS - 2 * _DIRT_OUTLIER_MINUTES[1] * 60 * 10**9
+    source = int(rng.choice(first_line))
+    start = ts[source] - max(0, seconds[source] - late)
+    after = rng.integers(*_DIRT_OUTLIER_MINUTES, 2, endpoint=True) * 60 * 10**9
+    product = int(np.argmin(catalogue["price"]))
+    price = float(catalogue["price"][product])
+    units = float(DIRT_OUTLIER_QUANTITY)
+    sign = np.array([1.0, -1.0])
+    outlier_id = order_ids(np.array([next_order + k]))
+    outlier = with_columns(
+        np.array([source, source]),
+        order_id=strings([outlier_id.iat[0], CANCEL_PREFIX + outlier_id.iat[0]]),
+        order_date=(start + np.cumsum(after)).view("datetime64[ns]"),
+        product_id=strings([catalogue["product_id"][product]] * 2),
+        product_name=strings([catalogue["product_name"][product]] * 2),
+        category=strings([list(CATEGORIES)[catalogue["category"][product]]] * 2),
+        quantity=sign * units,
+        unit_price=price,
+        discount=0.0,
+        amount=sign * round(units * price, 2),
+        cost=sign * round(units * float(catalogue["unit_cost"][product]), 2),
+    )
+
+    kinds = {
+        "missing_customer": guest,
+        "exact_duplicates": duplicate,
+        "non_product": non_product,
+        "outlier": outlier,
+        "free": free,
+    }
+    planted = PlantedDirt(
+        **{kind: len(frame) for kind, frame in kinds.items()},
+        revenue={kind: math.fsum(frame["amount"]) for kind, frame in kinds.items()},
+    )
+    dirty = pd.concat([tx, *kinds.values()], ignore_index=True)
+    dirty = dirty.sort_values(["order_date", "order_id"], kind="stable", ignore_index=True)
+    return dirty, planted
 
 
 # --------------------------------------------------------------------------- checks

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seglab import buckets, profile, study, synth
+from seglab import buckets, engine, profile, study, synth
 from seglab.errors import InputError
 
 
 def _dirty_log(n_customers: int = 400, seed: int = 5) -> pd.DataFrame:
     """Synthetic lines plus what cleaning must catch: no customer id, exact duplicates."""
-    tx = synth.make_study(n_customers, seed=seed).transactions
+    tx = synth.make_study(n_customers, seed=seed, dirt=False).transactions
     no_id = tx.sample(40, random_state=1).assign(customer_id=pd.NA)
     copies = tx.sample(25, random_state=2)
     return pd.concat([tx, no_id, copies], ignore_index=True)
@@ -198,3 +198,26 @@ def test_customer_aggregates_by_bucket_equal_the_whole_log(tmp_path, time_unit, 
     pd.testing.assert_frame_equal(ours, whole, check_exact=False, atol=1e-9, rtol=0)
     assert bool([c for c in whole if c.startswith("category_")]) != bool(drop)
     assert len(ours) > 80
+
+
+def test_bucketed_features_see_the_engines_column_types(tmp_path):
+    # A partition written by pandas holds nanosecond timestamps; the engine's view casts
+    # them to TIMESTAMP. Run on the raw type, DuckDB 2.0.1 gave NaN repurchase rates for
+    # customers whose first purchase falls in the analysis month (membership then
+    # dropped them from Silver), where the engine gives 0.
+    tx = pd.DataFrame({
+        "customer_id": ["new", "new", "old", "old"],
+        "order_date": pd.to_datetime(["2026-06-16 21:01:36", "2026-06-21 10:00:00",
+                                      "2026-03-02 09:00:00", "2026-06-20 09:00:00"]
+                                     ).astype("datetime64[ns]"),
+        "amount": [10.0, 20.0, 5.0, 7.0],
+        "order_id": ["a", "b", "c", "d"],
+    })
+    (tmp_path / "bucket=0").mkdir()
+    tx.to_parquet(tmp_path / "bucket=0" / "part-0000.parquet", index=False)
+    part = buckets.Partition(tmp_path, 1, len(tx))
+    got = buckets.customer_aggregates(part, as_of="2026-06-30").set_index("customer_id")
+    expected = engine.customer_aggregates(tmp_path / "bucket=0" / "part-0000.parquet",
+                                          as_of="2026-06-30", threads=1)
+    assert got["repurchase_rate"].to_dict() == {"new": 0.0, "old": 1 / 3}
+    pd.testing.assert_frame_equal(got.reset_index(), expected, check_dtype=False)

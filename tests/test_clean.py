@@ -112,18 +112,58 @@ def test_non_product_codes_removed():
     assert list(result.transactions.index) == [0, 4]
 
 
-def test_non_positive_price_removed():
+def test_negative_price_removed_free_line_kept_and_flagged():
     tx = frame(line(), line(unit_price=0.0, quantity=12540.0), line(unit_price=-1.0, quantity=1.0))
     result = clean_transactions(tx)
-    assert_rule(result, "non_positive_price", action=REMOVED, rows=2, revenue=-1.0)
-    assert log_row(result, "extreme_outliers")["rows"] == 0
+    assert_rule(result, "non_positive_price", action=REMOVED, rows=1, revenue=-1.0)
+    assert_rule(result, "free_lines", action=FLAGGED, rows=1, revenue=0.0)
+    assert not log_row(result, "free_lines")["in_reconciliation"]
+    assert list(result.transactions.index) == [0, 1]
+    assert result.transactions["is_free"].tolist() == [False, True]
+    # a free line can carry several flags: this one is also an extreme quantity
+    assert result.transactions["is_outlier"].tolist() == [False, True]
+    assert "removed: free_lines" not in set(result.reconciliation()["item"])
 
 
-def test_non_positive_price_without_unit_price_uses_amount():
+def test_drop_free_lines_restores_the_old_rule():
+    tx = frame(line(), line(unit_price=0.0, quantity=12540.0), line(unit_price=-1.0, quantity=1.0))
+    result = clean_transactions(tx, rules=CleaningRules(drop_free_lines=True))
+    assert_rule(result, "non_positive_price", action=REMOVED, rows=1, revenue=-1.0)
+    assert_rule(result, "free_lines", action=REMOVED, rows=1, revenue=0.0)
+    assert log_row(result, "extreme_outliers")["rows"] == 0  # removed before the test
+    assert list(result.transactions.index) == [0]
+    assert not result.transactions["is_free"].any()
+    assert result.removed["removed_by"].tolist() == ["free_lines", "non_positive_price"]
+
+
+def test_free_lines_flag_counts_only_lines_still_kept():
+    # outlier_rule="drop" removes the extreme free line after free_lines has looked at it
+    tx = frame(line(), line(unit_price=0.0, quantity=12540.0), line(unit_price=0.0))
+    result = clean_transactions(tx, rules=CleaningRules(outlier_rule="drop"))
+    assert_rule(result, "free_lines", action=FLAGGED, rows=1, revenue=0.0)
+    assert_rule(result, "extreme_outliers", action=REMOVED, rows=1, revenue=0.0)
+    assert result.transactions["is_free"].tolist() == [False, True]
+    steps = result.log.set_index("rule")["step"]
+    assert steps["non_positive_price"] < steps["free_lines"] < steps["extreme_outliers"]
+
+
+def test_drop_non_positive_price_off_keeps_negative_prices_unflagged():
+    tx = frame(line(), line(unit_price=0.0), line(unit_price=-1.0, quantity=1.0))
+    result = clean_transactions(tx, rules=CleaningRules(drop_non_positive_price=False))
+    assert log_row(result, "non_positive_price")["action"] == OFF
+    assert result.transactions["is_free"].tolist() == [False, True, False]
+
+
+def test_free_lines_without_unit_price_use_amount():
     tx = frame(line(), line(quantity=0.0), line(quantity=-2.0)).drop(columns="unit_price")
     result = clean_transactions(tx)
-    assert_rule(result, "non_positive_price", action=REMOVED, rows=1, revenue=0.0)
-    assert result.transactions["is_return"].tolist() == [False, True]
+    assert log_row(result, "non_positive_price")["action"] == ABSENT  # needs unit_price
+    assert_rule(result, "free_lines", action=FLAGGED, rows=1, revenue=0.0)
+    assert result.transactions["is_free"].tolist() == [False, True, False]
+    assert result.transactions["is_return"].tolist() == [False, False, True]
+    dropped = clean_transactions(tx, rules=CleaningRules(drop_free_lines=True))
+    assert_rule(dropped, "free_lines", action=REMOVED, rows=1, revenue=0.0)
+    assert dropped.transactions["is_return"].tolist() == [False, True]
 
 
 def test_returns_kept_and_netted():
@@ -253,11 +293,17 @@ def random_messy(seed: int, n: int = 400) -> pd.DataFrame:
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("outlier_rule", ["flag", "drop"])
-def test_reconciles_on_random_frames(seed, outlier_rule):
+@pytest.mark.parametrize("drop_free_lines", [False, True])
+def test_reconciles_on_random_frames(seed, outlier_rule, drop_free_lines):
     tx = random_messy(seed)
-    result = clean_transactions(
-        tx, as_of=pd.Timestamp("2011-12-01"), rules=CleaningRules(outlier_rule=outlier_rule)
-    )
+    rules = CleaningRules(outlier_rule=outlier_rule, drop_free_lines=drop_free_lines)
+    result = clean_transactions(tx, as_of=pd.Timestamp("2011-12-01"), rules=rules)
+    free = log_row(result, "free_lines")
+    assert free["rows"] > 0
+    assert free["in_reconciliation"] == drop_free_lines
+    kept_free = (result.transactions["unit_price"] == 0).sum()
+    assert result.transactions["is_free"].sum() == kept_free
+    assert kept_free == (0 if drop_free_lines else free["rows"])
     removals = result.log[result.log["in_reconciliation"]]
     assert len(tx) == len(result.transactions) + removals["rows"].sum()
     assert tx["amount"].sum() == pytest.approx(
@@ -297,7 +343,11 @@ def test_optional_columns_absent():
     assert log["adjustments"] == ABSENT
     assert log["non_product_codes"] == ABSENT
     assert log["extreme_outliers"] == ABSENT
-    assert log["non_positive_price"] == REMOVED  # falls back to amount == 0
+    # Negative prices need unit_price; free lines fall back to amount == 0 (they were
+    # removed under non_positive_price before free lines became purchases).
+    assert log["non_positive_price"] == ABSENT
+    assert log["free_lines"] == FLAGGED
+    assert result.transactions["is_free"].sum() == log_row(result, "free_lines")["rows"] > 0
     assert result.reconciles
     assert result.transactions["is_return"].equals(result.transactions["amount"] < 0)
 
@@ -411,9 +461,11 @@ def test_uci_cleaning_reconciles_with_the_readme(uci):
     assert result.missing_customer["order_id"].str.startswith("A").sum() == 3
     # 113,452 descriptions had stray spaces
     assert log.loc["text_whitespace", "rows"] == 113_452
-    # 2,517 rows have UnitPrice <= 0: all removed, by this or an earlier rule
-    assert (result.removed["unit_price"] <= 0).sum() == 2_517
-    assert (result.transactions["unit_price"] > 0).all()
+    # 2,517 rows have UnitPrice <= 0: the 33 free lines of known customers are kept
+    # and flagged; the rest (no customer id, or a negative price) removed
+    assert (result.removed["unit_price"] <= 0).sum() == 2_517 - 33
+    assert log.loc["free_lines", "rows"] == result.transactions["is_free"].sum() == 33
+    assert (result.transactions.loc[~result.transactions["is_free"], "unit_price"] > 0).all()
     # 9,288 "C" lines and 10,624 negative lines: each kept as a return or removed
     kept, removed = result.transactions, result.removed
     assert (
@@ -422,12 +474,28 @@ def test_uci_cleaning_reconciles_with_the_readme(uci):
     )
     assert kept["is_return"].sum() + (removed["quantity"] < 0).sum() == 10_624
     assert kept["is_return"].sum() == log.loc["returns", "rows"]
-    # the 80,995 and 74,215 mistaken orders and their cancellations: both flagged
+    # the 80,995 and 74,215 mistaken orders and their cancellations: both flagged; so is
+    # the free line of 12,540 units (kept as a purchase now, removed before)
     flagged = kept[kept["is_outlier"]]
-    assert sorted(flagged["quantity"]) == [-80_995, -74_215, 74_215, 80_995]
+    assert sorted(flagged.loc[~flagged["is_free"], "quantity"]) == [
+        -80_995, -74_215, 74_215, 80_995]
+    assert flagged.loc[flagged["is_free"], "quantity"].tolist() == [12_540]
     assert flagged["amount"].sum() == pytest.approx(0.0, abs=0.005)
     # no non-product code survives
     assert not kept["product_id"].str.upper().isin(["POST", "DOT", "M", "AMAZONFEE"]).any()
     metrics = cleaning_metrics(result)
-    assert metrics["rows_kept"] == 399_656
+    assert metrics["rows_kept"] == 399_656 + 33
     assert metrics["revenue_kept"] == pytest.approx(8_265_476.93, abs=0.005)
+    assert result.transactions["customer_id"].nunique() == 4_363
+
+
+def test_uci_free_lines_keep_a_customer_the_old_rule_dropped(uci):
+    new = clean_transactions(uci).transactions
+    old = clean_transactions(uci, rules=CleaningRules(drop_free_lines=True))
+    assert old.reconciles
+    assert cleaning_metrics(old)["rows_kept"] == 399_656  # the numbers before the change
+    assert len(new) - old.rows_kept == 33
+    free_customers = set(new.loc[new["is_free"], "customer_id"])
+    assert len(free_customers) == 24
+    lost = set(new["customer_id"]) - set(old.transactions["customer_id"])
+    assert len(lost) == 1 and lost <= free_customers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import re
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -76,3 +77,114 @@ def test_bad_mapping_suggests_the_closest_name(tmp_path):
     result, _ = _run(tmp_path, "--data", str(path), "--columns", "customer_id=Customer Id")
     assert result.exit_code == 2
     assert "did you mean 'CustomerID'?" in result.output
+
+
+# ------------------------------------------------------------ options checked up front
+
+
+def _one_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("seglab: error: "), lines
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "params", "message"),
+    [
+        (["--as-of", "bad"], None, r"--as-of 'bad': not a date; write it as YYYY-MM-DD"),
+        (["--as-of", "2011-02-30"], None, r"--as-of '2011-02-30': no such day"),
+        (["--seed", "-1"], None, r"--seed -1: a seed is a whole number from 0"),
+        (["--encoding", "klingon"], None, r"--encoding 'klingon': not a known encoding"),
+        (["--decimal", ";"], None, r"--decimal ';': should be '\.' or ','"),
+        (["--bad-dates", "skip"], None, r"--bad-dates 'skip': should be 'fail' or 'drop'"),
+        (["--columns", "customer=Kunde"], None,
+         r"--columns: unknown canonical column 'customer' \(did you mean 'customer_id'\?\)"),
+        (["--customer-columns", "customer_id=Kunde"], None,
+         r"--customer-columns maps a --customers file, and none is given"),
+        ([], "k_max: eight\n", r"p\.yaml: k_max must be a whole number, got 'eight'"),
+        ([], "k_max: 5.5\n", r"p\.yaml: k_max must be a whole number, got 5\.5"),
+        ([], "min_stability: yes\n", r"p\.yaml: min_stability must be a number, got true"),
+        ([], "methods: [kmeans]\n", r"p\.yaml: methods must be text, got \['kmeans'\]"),
+        ([], "costs: 3\n", r"p\.yaml: costs must be a mapping"),
+        ([], "seed: -2\n", r"p\.yaml: seed -2: a seed is a whole number"),
+        ([], "run_dir: elsewhere\n", r"p\.yaml: run_dir is set by seglab run"),
+        ([], "k_max: [1\nseed: 2\n",
+         r"p\.yaml: not valid YAML at line 2, column 5: expected ',' or '\]'"),
+        ([], "k_max: 5\n  k_min: 2\n", r"p\.yaml: not valid YAML at line 2, column 8: "),
+        ([], "- k_max\n", r"p\.yaml: expected a mapping of parameter: value, got list"),
+    ],
+)
+def test_bad_option_gives_one_line_before_anything_runs(tmp_path, args, params, message):
+    if params is not None:
+        (tmp_path / "p.yaml").write_text(params)
+        args = [*args, "--params", str(tmp_path / "p.yaml")]
+    result, out = _run(tmp_path, *args)
+    assert re.search(message, _one_line(result)), result.output
+    assert not out.exists()  # checked before the lock, the run folder or any notebook
+
+
+def test_float_parameter_takes_an_int(tmp_path):
+    from seglab.run import NOTEBOOK_DIR, check_params, notebook_parameters
+
+    check_params({"min_stability": 1, "k_max": 4, "methods": "kmeans"},
+                 notebook_parameters(NOTEBOOK_DIR))  # does not raise
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_out_that_is_a_file(tmp_path, inside):
+    target = tmp_path / "reports.txt"
+    target.write_text("not a folder")
+    out = target / "sub" if inside else target
+    result = runner.invoke(app, ["run", "--out", str(out), "-q"])
+    line = _one_line(result)
+    assert f"--out {out}: " in line
+    assert ("is inside" if inside else "is a file, not a folder") in line
+    assert target.read_text() == "not a folder"
+
+
+def test_sheet_for_a_csv_and_a_missing_sheet(tmp_path):
+    csv = tmp_path / "o.csv"
+    csv.write_text(_orders(40))
+    result, _ = _run(tmp_path, "--data", str(csv), "--sheet", "Orders")
+    assert re.search(r"--sheet 'Orders': .*o\.csv is not an Excel workbook", _one_line(result))
+    book = tmp_path / "o.xlsx"
+    with pd.ExcelWriter(book) as writer:
+        pd.DataFrame({"customer_id": ["A"]}).to_excel(writer, sheet_name="Orders", index=False)
+        pd.DataFrame({"customer_id": ["A"]}).to_excel(writer, sheet_name="Notes", index=False)
+    result, _ = _run(tmp_path, "--data", str(book), "--sheet", "Order")
+    assert re.search(r"o\.xlsx: no sheet 'Order'; sheets are: 'Orders', 'Notes'",
+                     _one_line(result))
+    result, _ = _run(tmp_path, "--data", str(book), "--decimal", ",")
+    assert re.search(r"--decimal ',' applies to CSV and text files; .*o\.xlsx",
+                     _one_line(result))
+
+
+def test_repeated_mapped_header(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text(_orders(40).replace("amount", "amount,amount").replace(".5\n", ".5,1\n"))
+    result, _ = _run(tmp_path, "--data", str(path))
+    assert re.search(r"o\.csv: header repeats column 'amount'", _one_line(result))
+
+
+def test_european_file_without_decimal_option_names_it(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text("customer_id;order_date;amount\nA;02/01/2011;10,50\nB;13/01/2011;1.234,5\n")
+    result, _ = _run(tmp_path, "--data", str(path))
+    assert re.search(r"eu\.csv: column 'amount' has 2 values that are not numbers .*"
+                     r"pass --decimal ','", _one_line(result))
+
+
+def test_features_checks_its_options(tmp_path):
+    data = tmp_path / "o.csv"
+    data.write_text(_orders(40))
+    base = ["features", "--data", str(data), "-o", str(tmp_path / "c.parquet")]
+    line = _one_line(runner.invoke(app, [*base, "--as-of", "yesterday"]))
+    assert "--as-of 'yesterday': not a date" in line
+    line = _one_line(runner.invoke(app, [*base, "--encoding", "klingon"]))
+    assert "--encoding 'klingon': not a known encoding" in line
+    (tmp_path / "p.yaml").write_text("k_max: [\n")
+    line = _one_line(runner.invoke(app, [*base, "--params", str(tmp_path / "p.yaml")]))
+    assert re.search(r"p\.yaml: not valid YAML at line 2, column 1", line)
+    assert not (tmp_path / "c.parquet").exists()

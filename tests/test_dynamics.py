@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import SHARED_RETAIL
 
-from seglab import dynamics, features, plots, segments, study, synth
+from seglab import dynamics, features, plots, report, segments, study, synth
 from seglab.errors import ConfigError, InputError
 
 N = 1000
@@ -20,7 +21,7 @@ SEED = 5
 
 @pytest.fixture(scope="module")
 def planted() -> synth.SyntheticStudy:
-    return synth.make_study(N, seed=SEED)
+    return synth.make_study(N, seed=SEED, dirt=False)  # dynamics of a clean log
 
 
 @pytest.fixture(scope="module")
@@ -329,6 +330,68 @@ def test_churn_model_beats_p_alive_on_the_synthetic_holdout(churn):
     assert churn.drivers["auc_drop"].iloc[0] > 0.01
     summary = churn.summary()
     assert summary.iloc[0]["ROC AUC"] == s["auc"]
+    rules = {"baseline_auc", "expected_auc", "recency_auc"}
+    assert s["best_baseline_auc"] == max(s[k] for k in rules) == churn.best_baseline_auc
+    assert s["auc"] > s["best_baseline_auc"]
+    assert "ranks customers better than" in churn.headline()
+
+
+def _with_scores(churn: dynamics.ChurnResult, **aucs: float) -> dynamics.ChurnResult:
+    """The fitted result with its holdout AUCs replaced (keys as in ``scores``)."""
+    return dataclasses.replace(churn, scores={**churn.scores, **aucs})
+
+
+def test_headline_names_the_strongest_rule_not_p_alive(churn):
+    # The UCI pattern: 1 - P(alive) below chance, days since last order the strongest.
+    result = _with_scores(churn, auc=0.74, baseline_auc=0.43, expected_auc=0.61,
+                          recency_auc=0.69)
+    assert result.best_baseline == "days since last order"
+    assert result.best_baseline_auc == 0.69
+    assert result.headline() == (
+        "Churn in the next 90 days, on the holdout: the churn model ranks customers better "
+        "than days since last order, the strongest simple rule (ROC AUC 0.74 vs 0.69).")
+    assert "P(alive)" not in result.headline()
+    table = result.summary()
+    assert table["score"].tolist()[1:4] == [
+        "baseline: 1 - P(alive), BG/NBD",
+        "baseline: BG/NBD expected purchases in the horizon",
+        "baseline: days since last order (strongest)",
+    ]
+    assert table["ROC AUC"].tolist()[1:4] == [0.43, 0.61, 0.69]
+
+    expected = _with_scores(churn, auc=0.80, baseline_auc=0.43, expected_auc=0.73,
+                            recency_auc=0.69)
+    assert expected.best_baseline == "BG/NBD expected purchases in the horizon"
+    assert "better than BG/NBD expected purchases in the horizon" in expected.headline()
+    assert "(ROC AUC 0.80 vs 0.73)" in expected.headline()
+
+
+def test_headline_says_when_the_model_loses_to_a_simple_rule(churn):
+    result = _with_scores(churn, auc=0.66, baseline_auc=0.43, expected_auc=0.61,
+                          recency_auc=0.69)
+    assert result.headline() == (
+        "Churn in the next 90 days, on the holdout: the churn model does not beat days since "
+        "last order, the strongest simple rule, which ranks customers better (ROC AUC 0.66 "
+        "vs 0.69); rank by the rule instead.")
+    assert "ranks customers better than" not in result.headline()
+    # Level at the two decimals printed: no claim of a win either way.
+    level = _with_scores(churn, auc=0.6912, baseline_auc=0.43, expected_auc=0.61,
+                         recency_auc=0.6901)
+    assert "no better than days since last order" in level.headline()
+    assert "(ROC AUC 0.69 vs 0.69)" in level.headline()
+
+
+def test_strongest_baseline_breaks_ties_in_a_fixed_order():
+    def best(recency: float, expected: float, p_alive: float) -> str:
+        return dynamics.strongest_baseline(
+            {"recency_auc": recency, "expected_auc": expected, "baseline_auc": p_alive})[1]
+
+    assert best(0.7, 0.7, 0.7) == "days since last order"
+    assert best(0.6, 0.7, 0.7) == "BG/NBD expected purchases in the horizon"
+    assert best(0.6, 0.6, 0.7) == "1 - P(alive), BG/NBD"
+    assert [name for _, name in dynamics.CHURN_BASELINES] == [
+        "days since last order", "BG/NBD expected purchases in the horizon",
+        "1 - P(alive), BG/NBD"]
 
 
 def test_churn_model_scores_everyone_today(churn, as_of, snaps):
@@ -363,6 +426,13 @@ def test_churn_model_beats_p_alive_on_online_retail():
     assert s["auc"] > s["baseline_auc"] + 0.2
     assert s["top_decile_precision"] > s["baseline_top_decile_precision"]
     assert s["auc"] > s["recency_auc"]
+    # 1 - P(alive) is below chance here (every one-time buyer has P(alive) = 1); BG/NBD's
+    # expected purchases are the strongest simple rule (0.734; recency 0.688).
+    assert s["baseline_auc"] < 0.5
+    assert result.best_baseline == "BG/NBD expected purchases in the horizon"
+    assert s["best_baseline_auc"] > s["recency_auc"] + 0.03
+    assert s["auc"] > s["best_baseline_auc"]
+    assert "better than BG/NBD expected purchases in the horizon" in result.headline()
 
 
 # -------------------------------------------------------------------------- monitoring
@@ -428,6 +498,16 @@ def test_stage_writes_migration_metrics_and_churn_risk(run_dir):
     assert customers["newly_at_risk"].sum() == len(result.at_risk)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert {"auc", "horizon_days", "baseline_auc"} <= set(metrics["churn"])
+    churn = metrics["churn"]
+    assert churn["best_baseline"] == result.churn.best_baseline
+    assert churn["best_baseline_auc"] == max(churn["baseline_auc"], churn["recency_auc"],
+                                             churn["expected_purchases_auc"])
+    assert churn["headline"] == result.churn.headline()
+    assert churn["best_baseline"] in churn["headline"]
+    label, value = report.headline_figures(metrics)[-1]
+    assert label == ("churn risk, next 90 days: ROC AUC (strongest simple rule: "
+                     f"{churn['best_baseline']})")
+    assert value == f"{churn['auc']:.2f} ({churn['best_baseline_auc']:.2f})"
     assert metrics["churn"]["horizon_days"] == 90
     assert metrics["dynamics"]["migration_adds_up"] is True
     assert result.planted_known and metrics["dynamics"]["planted_agreement"] > 0.85

@@ -140,14 +140,19 @@ def test_engine_is_checked_and_spark_is_optional(monkeypatch):
 # --- cleaning in SQL -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("outlier_rule", ["flag", "drop"])
-def test_sql_cleaning_equals_pandas_cleaning(outlier_rule):
+@pytest.mark.parametrize(("outlier_rule", "drop_free_lines"),
+                         [("flag", False), ("drop", False), ("flag", True)])
+def test_sql_cleaning_equals_pandas_cleaning(outlier_rule, drop_free_lines):
     study = synth.make_study(200, seed=4)
     as_of = features.default_as_of(study.transactions)
     biggest = study.transactions["amount"].abs().max()
     raw = dirty_log(study.transactions, as_of, extreme_amount=20 * biggest)
-    rules = clean.CleaningRules(outlier_rule=outlier_rule, outlier_amount=10 * biggest)
+    rules = clean.CleaningRules(outlier_rule=outlier_rule, outlier_amount=10 * biggest,
+                                drop_free_lines=drop_free_lines)
     kept = clean.clean_transactions(raw, as_of=as_of, rules=rules).transactions
+    # free lines (dirty_log's, unit price 0) are kept by default, removed when asked
+    assert (kept["unit_price"] == 0).sum() == kept["is_free"].sum()
+    assert bool(kept["is_free"].any()) != drop_free_lines
     ours = engine.customer_aggregates(raw, as_of=as_of, clean=rules)
     assert_same(ours, customer_features(kept, as_of=as_of))
     # The dirt matters: without cleaning the numbers differ.
@@ -155,10 +160,51 @@ def test_sql_cleaning_equals_pandas_cleaning(outlier_rule):
                                                       as_of=as_of))
 
 
+def free_log() -> pd.DataFrame:
+    """A small log with free lines: a customer who only got something free, one whose
+    first purchase was free, one with a free line in a paid order, and a return."""
+    rows = [
+        ("free_only", "2024-01-05 10:00", "1", 2.0, 0.0),
+        ("free_only", "2024-02-05 10:00", "2", 1.0, 0.0),
+        ("free_first", "2023-09-01 10:00", "3", 1.0, 0.0),
+        ("free_first", "2024-03-01 10:00", "4", 2.0, 5.0),
+        ("free_first", "2024-04-10 10:00", "5", 1.0, 7.5),
+        ("mixed", "2024-02-01 10:00", "6", 3.0, 4.0),
+        ("mixed", "2024-02-01 10:00", "6", 1.0, 0.0),
+        ("mixed", "2024-03-15 10:00", "C7", -1.0, 4.0),
+        ("mixed", "2024-03-20 10:00", "8", -1.0, -2.0),  # a negative price: removed
+    ]
+    tx = pd.DataFrame(rows, columns=["customer_id", "order_date", "order_id", "quantity",
+                                     "unit_price"])
+    tx["order_date"] = pd.to_datetime(tx["order_date"])
+    for column in ("customer_id", "order_id"):
+        tx[column] = tx[column].astype("string")
+    return tx.assign(amount=tx["quantity"] * tx["unit_price"], product_id="P1")
+
+
+@pytest.mark.parametrize("drop_free_lines", [False, True])
+@pytest.mark.parametrize("amount_only", [False, True])
+def test_sql_cleaning_equals_pandas_with_free_lines(drop_free_lines, amount_only):
+    raw = free_log()
+    if amount_only:  # no unit_price: free lines are amounts of 0 that are not returns
+        raw = raw.drop(columns="unit_price")
+    as_of = pd.Timestamp("2024-04-30")
+    rules = clean.CleaningRules(drop_free_lines=drop_free_lines)
+    kept = clean.clean_transactions(raw, as_of=as_of, rules=rules).transactions
+    ours = engine.customer_aggregates(raw, as_of=as_of, clean=rules)
+    assert_same(ours, customer_features(kept, as_of=as_of))
+    customers = set(ours["customer_id"])
+    assert ("free_only" in customers) is not drop_free_lines
+    first = ours.set_index("customer_id").loc["free_first"]
+    # T counts from the free first purchase (2023-09-01), or from the first paid one
+    assert first["T"] == (60.0 if drop_free_lines else 242.0)
+
+
 @pytest.mark.skipif(not SHARED_RETAIL.exists(), reason="shared Online Retail data absent")
 def test_sql_cleaning_equals_pandas_on_online_retail():
     # Every rule that fires on this log (missing customers, duplicates, non-product codes,
-    # zero prices, padded text) is one the SQL covers, so the tables are equal.
+    # padded text; its 33 free lines are kept by both) is one the SQL covers, so the
+    # tables are equal.
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
     as_of = features.default_as_of(raw)
     kept = clean.clean_transactions(raw, as_of=as_of).transactions
@@ -172,7 +218,16 @@ def test_cleaning_sql_says_what_it_removes():
                               clean.CleaningRules(drop_exact_duplicates=False,
                                                   non_product_pattern=None))
     assert "DISTINCT" not in sql and "regexp" not in sql and "'POST'" in sql
-    assert "unit_price" not in sql and "amount = 0" in sql  # no unit_price: zero amounts
+    # free lines are purchases: kept unless drop_free_lines (without unit_price: amount 0)
+    assert "unit_price" not in sql and "amount = 0" not in sql
+    old = engine.cleaning_sql(["amount", "customer_id", "order_date", "product_id"],
+                              clean.CleaningRules(drop_free_lines=True))
+    assert "amount = 0" in old
+    priced = ["amount", "customer_id", "order_date", "unit_price"]
+    assert "unit_price < 0" in engine.cleaning_sql(priced)
+    assert "unit_price = 0" not in engine.cleaning_sql(priced)
+    assert "unit_price = 0" in engine.cleaning_sql(priced,
+                                                   clean.CleaningRules(drop_free_lines=True))
     with pytest.raises(ConfigError, match="clean='yes'"):
         engine.customer_aggregates(random_transactions(5), clean="yes")
 

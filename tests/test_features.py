@@ -313,6 +313,66 @@ def test_transform_rejects_bad_parameters(kwargs, match, transactions):
         CustomerTransform(**kwargs).fit(table)
 
 
+# --- free purchases ---------------------------------------------------------------------
+
+
+def free_log() -> pd.DataFrame:
+    """Lines at a unit price of 0: a customer given things only, one whose first purchase
+    was free, one with a free line in a paid order; and a negative price (bad debt)."""
+    rows = [
+        ("free_only", "1", "2024-01-05 10:00", 2.0, 0.0),
+        ("free_only", "2", "2024-02-05 10:00", 1.0, 0.0),
+        ("free_first", "3", "2023-09-01 10:00", 1.0, 0.0),
+        ("free_first", "4", "2024-03-01 10:00", 2.0, 5.0),
+        ("free_first", "5", "2024-04-10 10:00", 1.0, 7.5),
+        ("mixed", "6", "2024-02-01 10:00", 3.0, 4.0),
+        ("mixed", "6", "2024-02-01 10:00", 1.0, 0.0),
+        ("mixed", "7", "2024-03-20 10:00", 1.0, -2.0),
+    ]
+    tx = pd.DataFrame(rows, columns=["customer_id", "order_id", "order_date", "quantity",
+                                     "unit_price"])
+    tx["order_date"] = pd.to_datetime(tx["order_date"])
+    for column in ("customer_id", "order_id"):
+        tx[column] = tx[column].astype("string")
+    return tx.assign(amount=tx["quantity"] * tx["unit_price"])
+
+
+@pytest.mark.parametrize("time_unit", ["D", "W"])
+def test_free_purchases_count_for_rfm_as_in_lifetimes(time_unit):
+    from seglab import clean
+
+    as_of = pd.Timestamp("2024-04-30")
+    kept = clean.clean_transactions(free_log(), as_of=as_of).transactions
+    assert kept["is_free"].sum() == 4 and kept["unit_price"].min() == 0  # -2.0 removed
+    table = customer_features(kept, as_of=as_of, time_unit=time_unit).set_index("customer_id")
+    rfm = table[["frequency", "recency", "T", "monetary_value"]]
+    pd.testing.assert_frame_equal(rfm, lifetimes_rfm(kept, as_of, time_unit),
+                                  check_exact=False, atol=1e-9, rtol=0, check_index_type=False)
+    if time_unit == "D":
+        # given things twice, bought nothing: still a customer, since 2024-01-05
+        assert table.loc["free_only", ["frequency", "recency", "T"]].tolist() == [1, 31, 116]
+        # a customer since the free first purchase (2023-09-01), not the first paid one
+        assert table.loc["free_first", ["frequency", "recency", "T"]].tolist() == [
+            2, 222, 242]
+    # free lines are not priced purchases: no orders, and no order value from them
+    assert table.loc["free_only", "orders"] == 0
+    assert table.loc["free_only", "avg_order_value"] == 0
+    assert table.loc["free_first", "orders"] == 2
+    assert table.loc["free_first", "avg_order_value"] == pytest.approx((10.0 + 7.5) / 2)
+    assert table.loc["mixed", "avg_order_value"] == pytest.approx(12.0)
+
+
+def test_dropping_free_lines_loses_customers_and_shortens_t():
+    from seglab import clean
+
+    as_of = pd.Timestamp("2024-04-30")
+    rules = clean.CleaningRules(drop_free_lines=True)
+    kept = clean.clean_transactions(free_log(), as_of=as_of, rules=rules).transactions
+    table = customer_features(kept, as_of=as_of).set_index("customer_id")
+    assert "free_only" not in table.index
+    assert table.loc["free_first", ["frequency", "T"]].tolist() == [1, 60]
+
+
 # --- the real log -------------------------------------------------------------------------
 
 
@@ -347,3 +407,7 @@ def test_engine_equals_pandas_and_lifetimes_on_online_retail(retail):
     rfm = ours.set_index("customer_id")[["frequency", "recency", "T", "monetary_value"]]
     pd.testing.assert_frame_equal(rfm, lifetimes_rfm(tx, as_of, "D"), check_exact=False,
                                   atol=1e-9, rtol=0, check_index_type=False)
+    # 13256's only purchase was free (12,540 paper stickers on 2011-11-25): a customer
+    # now, gone when free lines were removed
+    assert tx.loc[tx["customer_id"] == "13256", "is_free"].all()
+    assert rfm.loc["13256", ["frequency", "recency", "T"]].tolist() == [0, 0, 15]

@@ -523,3 +523,96 @@ def test_real_online_retail_file():
     assert out["order_date"].min() == pd.Timestamp("2010-12-01 08:26")
     assert out["order_date"].max() == pd.Timestamp("2011-12-09 12:50")
     assert out["order_id"].str.startswith("C").sum() == 9_288
+
+
+# ----------------------------------------------------------- European files, repeats
+
+EUROPEAN = (
+    "Kunde;Datum;Betrag;Menge\n"
+    "K1;02/01/2011;1.234,50;1\n"
+    "K2;13/01/2011;10,50;2\n"
+    "K3;05/02/2011;-3;1.000\n"
+    "K1;11/02/2011 14:05;0,5;3\n"
+)
+EUROPEAN_COLUMNS = "customer_id=Kunde,order_date=Datum,amount=Betrag,quantity=Menge"
+
+
+def test_european_csv_with_decimal_comma_and_day_first_dates(tmp_path):
+    path = write(tmp_path / "eu.csv", EUROPEAN)
+    with pytest.warns(UserWarning, match=r"'Menge' \(quantity\) has no value with a decimal"):
+        orders = load_transactions(path, columns=EUROPEAN_COLUMNS, decimal=",", dayfirst=True)
+    assert orders["amount"].tolist() == [1234.5, 10.5, -3.0, 0.5]
+    assert orders["quantity"].tolist() == [1.0, 2.0, 1000.0, 3.0]
+    assert orders["order_date"].tolist() == [
+        pd.Timestamp("2011-01-02"), pd.Timestamp("2011-01-13"),
+        pd.Timestamp("2011-02-05"), pd.Timestamp("2011-02-11 14:05"),
+    ]
+
+
+def test_european_csv_without_decimal_option_points_at_it(tmp_path):
+    path = write(tmp_path / "eu.csv", EUROPEAN)
+    with pytest.raises(InputError, match=r"eu\.csv: column 'Betrag' \(amount\) has 3 values "
+                       r"that are not numbers \(row 1: '1\.234,50'.*pass --decimal ','"):
+        load_transactions(path, columns=EUROPEAN_COLUMNS)
+
+
+def test_decimal_comma_never_guesses_at_a_dot(tmp_path):
+    # With a decimal comma a dot separates thousands only: 10.5 is not 105 nor 10.5.
+    path = write(tmp_path / "o.csv", "customer_id;order_date;amount\nA;2011-01-01;10.5\n")
+    with pytest.raises(InputError, match=r"'amount' has 1 value that is not a number "
+                       r"\(row 1: '10\.5'\); with --decimal ','"):
+        load_transactions(path, decimal=",")
+
+
+def test_day_first_is_strict(tmp_path):
+    # Without --dayfirst a column that reads either way is month first (with a warning);
+    # with it, day first, and a month-first date is an error, not a silent swap.
+    path = write(tmp_path / "o.csv", "customer_id,order_date,amount\nA,02/01/2011,1\n")
+    with pytest.warns(UserWarning, match="month/day"):
+        assert load_transactions(path)["order_date"].iat[0] == pd.Timestamp("2011-02-01")
+    assert load_transactions(path, dayfirst=True)["order_date"].iat[0] == pd.Timestamp(
+        "2011-01-02")
+    us = write(tmp_path / "us.csv", "customer_id,order_date,amount\nA,12/31/2011,1\n")
+    with pytest.raises(InputError, match=r"not a date \(read day first, as --dayfirst asks\)"):
+        load_transactions(us, dayfirst=True)
+
+
+def test_decimal_option_is_checked(tmp_path):
+    path = write(tmp_path / "o.csv", ORDERS)
+    with pytest.raises(ConfigError, match=r"decimal=';' should be '\.' or ','"):
+        load_transactions(path, decimal=";")
+    frame = pd.DataFrame({"customer_id": ["A"], "order_date": ["2011-01-01"], "amount": [1.5]})
+    frame.to_parquet(tmp_path / "o.parquet")
+    with pytest.raises(ConfigError, match=r"--decimal ',' applies to CSV and text files; "
+                       r".*o\.parquet stores numbers as numbers"):
+        load_transactions(tmp_path / "o.parquet", decimal=",")
+
+
+@pytest.mark.parametrize(
+    ("header", "columns", "message"),
+    [
+        ("customer_id,order_date,amount,amount", None,
+         r"header repeats column 'amount'; which one holds the amount"),
+        ("Kunde,order_date,Total,Kunde", "customer_id=Kunde,amount=Total",
+         r"header repeats column 'Kunde' \(mapped to customer_id\)"),
+    ],
+)
+def test_repeated_mapped_header_is_an_error(tmp_path, header, columns, message):
+    path = write(tmp_path / "data.csv", f"{header}\nA,2011-01-01,3,4\n")
+    with pytest.raises(InputError, match=r"^.*data\.csv: " + message):
+        load_transactions(path, columns=columns)
+
+
+def test_repeated_unused_header_is_fine(tmp_path):
+    path = write(tmp_path / "data.csv",
+                 "customer_id,order_date,amount,note,note\nA,2011-01-01,3,x,y\n")
+    assert load_transactions(path)["amount"].tolist() == [3.0]
+
+
+def test_repeated_mapped_header_in_a_workbook(tmp_path):
+    path = tmp_path / "data.xlsx"
+    frame = pd.DataFrame([["A", "2011-01-01", 3, 4]],
+                         columns=["customer_id", "order_date", "amount", "amount"])
+    frame.to_excel(path, index=False)
+    with pytest.raises(InputError, match=r"data\.xlsx: header repeats column 'amount'"):
+        load_transactions(path)

@@ -200,6 +200,43 @@ def test_distribution_summary(tx):
     assert table.loc["amount", "median"] == pytest.approx(tx["amount"].median())
 
 
+def test_price_statistics_leave_free_lines_out(tx):
+    free = make_tx(
+        [
+            ("a", "2024-02-12 09:00", "7", "P9", 3, 0.0, "UK"),  # a free line in a paid order
+            ("a", "2024-02-12 09:00", "7", "P1", 1, 10.0, "UK"),
+            ("e", "2024-02-13 09:00", "8", "P2", 1, 0.0, "UK"),  # an order of free lines only
+        ]
+    )
+    cleaned = clean_transactions(pd.concat([tx, free], ignore_index=True)).transactions
+    assert cleaned["is_free"].sum() == 2
+    paid = cleaned[~cleaned["is_free"]]
+    table = profile.distribution_summary(cleaned).set_index("variable")
+    assert table.loc["unit_price", "count"] == len(paid)
+    assert table.loc["unit_price", "min"] > 0 and table.loc["unit_price", "share_zero"] == 0
+    assert table.loc["unit_price", "mean"] == pytest.approx(paid["unit_price"].mean())
+    assert table.loc["amount", "count"] == len(paid)
+    assert table.loc["quantity", "count"] == len(cleaned)  # quantities count every line
+    values = profile.order_values(cleaned)
+    assert "8" not in values.index and values["7"] == pytest.approx(10.0)
+    assert table.loc["order_value", "count"] == len(values) == cleaned["order_id"].nunique() - 1
+    # a raw table has no is_free column: every line is described
+    raw = profile.distribution_summary(cleaned.drop(columns="is_free")).set_index("variable")
+    assert raw.loc["unit_price", "count"] == len(cleaned)
+    assert raw.loc["unit_price", "share_zero"] > 0
+
+
+def test_quality_alerts_say_free_lines_were_kept(tx):
+    free = make_tx([("a", "2024-02-12 09:00", "7", "P9", 3, 0.0, "UK")])
+    result = clean_transactions(pd.concat([tx, free], ignore_index=True))
+    text = "\n".join(profile.quality_alerts(result.transactions, result.log))
+    assert "Cleaning kept 1 free line (a price of zero) as purchases" in text
+    dropped = clean_transactions(pd.concat([tx, free], ignore_index=True),
+                                 rules=CleaningRules(drop_free_lines=True))
+    text = "\n".join(profile.quality_alerts(dropped.transactions, dropped.log))
+    assert "Cleaning kept" not in text and "free lines 1 (0.00)" in text
+
+
 def test_distribution_summary_unknown_column_raises(tx):
     with pytest.raises(InputError, match="discount"):
         profile.distribution_summary(tx, columns=("discount",))

@@ -16,6 +16,7 @@ from seglab.schema import (
     apply_column_mapping,
     find_column,
     mapping_presets,
+    parse_as_of,
     parse_column_mapping,
     validate_customers,
     validate_transactions,
@@ -486,3 +487,63 @@ def test_customers_need_an_id():
 def test_canonical_constants_unchanged():
     assert TRANSACTION_COLUMNS["customer_id"] == "id"
     assert CUSTOMER_COLUMNS["contact_consent"] == "bool"
+
+
+# ------------------------------------------------------------- decimal comma, as-of
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("10,50", 10.5), ("1.234,50", 1234.5), ("1 234,5", 1234.5), ("1\u00a0234", 1234.0),
+     ("-1.234.567,891", -1234567.891), ("+7", 7.0), (",5", 0.5), ("12", 12.0)],
+)
+def test_decimal_comma_numbers(text, number):
+    frame = pd.DataFrame({"customer_id": ["A", "B"], "order_date": ["2011-01-01"] * 2,
+                          "amount": [text, "0,0"]})
+    out = validate_transactions(frame, source="eu.csv", decimal=",")
+    assert out["amount"].iat[0] == pytest.approx(number, rel=0, abs=1e-12)
+
+
+@pytest.mark.parametrize("text", ["10.5", "1.23,4", "1.2345", "1,234.5", "1.234 567", "1,2,3",
+                                  "12 EUR", ","])
+def test_decimal_comma_rejects_what_it_cannot_read_for_sure(text):
+    frame = pd.DataFrame({"customer_id": ["A"], "order_date": ["2011-01-01"], "amount": [text]})
+    with pytest.raises(InputError, match=r"^eu\.csv: column 'amount' has 1 value that is not "
+                       r"a number .*with --decimal ','"):
+        validate_transactions(frame, source="eu.csv", decimal=",")
+
+
+def test_decimal_point_file_with_comma_numbers_suggests_the_option():
+    frame = pd.DataFrame({"customer_id": ["A", "B"], "order_date": ["2011-01-01"] * 2,
+                          "amount": ["10,50", "1.234,5"]})
+    with pytest.raises(InputError, match=r"look like numbers with a decimal comma: "
+                       r"pass --decimal ','"):
+        validate_transactions(frame, source="eu.csv")
+
+
+def test_unknown_decimal_mark():
+    frame = pd.DataFrame({"customer_id": ["A"], "order_date": ["2011-01-01"], "amount": ["1"]})
+    with pytest.raises(ConfigError, match=r"decimal=';' should be '\.' or ','"):
+        validate_customers(frame[["customer_id"]], source="c.csv", decimal=";")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2011-12-01", "2011-12-01"), (" 2011-12-01 ", "2011-12-01"),
+     ("2011-12-01 08:30", "2011-12-01 08:30"), ("2011-12-01T08:30:15", "2011-12-01 08:30:15")],
+)
+def test_parse_as_of(text, expected):
+    assert parse_as_of(text) == pd.Timestamp(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("bad", r"^--as-of 'bad': not a date; write it as YYYY-MM-DD"),
+     ("01/12/2011", r"^--as-of '01/12/2011': not a date"),
+     ("2011-12", r"^--as-of '2011-12': not a date"),
+     ("2011-02-30", r"^--as-of '2011-02-30': no such day"),
+     ("2011-12-01 25:00", r"^--as-of '2011-12-01 25:00': no such day or time")],
+)
+def test_parse_as_of_rejects(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_as_of(text)

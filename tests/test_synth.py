@@ -16,7 +16,8 @@ END = pd.Timestamp("2026-06-30")
 
 @pytest.fixture(scope="module")
 def study() -> synth.SyntheticStudy:
-    return synth.make_study(N, seed=7)
+    """The spotless planted log; the planted dirt is tested in test_synth_dirt.py."""
+    return synth.make_study(N, seed=7, dirt=False)
 
 
 @pytest.fixture(scope="module")
@@ -421,6 +422,7 @@ def test_same_arguments_give_identical_frames():
     pd.testing.assert_frame_equal(a.transactions, b.transactions)
     pd.testing.assert_frame_equal(a.customers, b.customers)
     pd.testing.assert_frame_equal(a.truth, b.truth)
+    assert a.dirt == b.dirt
 
 
 def test_a_different_seed_gives_different_data():

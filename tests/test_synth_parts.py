@@ -141,6 +141,17 @@ def test_directory_reads_back_in_the_canonical_schema(transactions):
     )
 
 
+def test_parts_are_spotless(transactions):
+    """Large logs carry none of make_study's planted dirt."""
+    assert transactions["customer_id"].notna().all()
+    assert not transactions.duplicated().any()
+    assert not transactions["product_id"].isin(
+        [synth.DIRT_POSTAGE[0], synth.DIRT_FEE[0]]).any()
+    assert (transactions["unit_price"] > 0).all()
+    assert (transactions["quantity"].abs() < synth.DIRT_OUTLIER_QUANTITY).all()
+    assert transactions["order_id"].str.fullmatch(r"R?O\d{8}").all()
+
+
 def test_planted_segments_stay_apart_at_lower_activity(parts, transactions, truth):
     table = engine.customer_aggregates(
         parts.transaction_files[0], as_of=END - pd.Timedelta(days=1)
