@@ -411,8 +411,13 @@ def reports_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _local_kernel() -> Iterator[KernelManager]:
-    """Start a Python kernel that talks over Unix sockets, not TCP (private, quiet)."""
+def local_kernel() -> Iterator[KernelManager]:
+    """Start a Python kernel that talks over Unix sockets, not TCP (private, quiet).
+
+    ``seglab run`` starts one per notebook. Passed to :func:`run_study`, one kernel
+    runs every notebook of a study (faster, for tests of many small studies; a notebook
+    then sees the variables of the notebooks before it).
+    """
     with tempfile.TemporaryDirectory(prefix="seglab-kernel-") as folder:
         kernel = KernelManager(kernel_name="python3", transport="ipc",
                                ip=str(Path(folder) / "kernel"))
@@ -443,7 +448,7 @@ def _subclasses(cls: type) -> list[type]:
     return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
 
 
-def run_study(options: RunOptions) -> Path:
+def run_study(options: RunOptions, *, kernel: KernelManager | None = None) -> Path:
     """Execute every notebook into a new run folder and write index, manifest, metrics.
 
     The run is built in a hidden ``.<run-id>.partial`` folder and renamed into place
@@ -455,6 +460,9 @@ def run_study(options: RunOptions) -> Path:
     ----------
     options : RunOptions
         The study definition.
+    kernel : KernelManager, optional
+        A kernel (from :func:`local_kernel`) to run every notebook in; default a fresh
+        kernel per notebook.
 
     Returns
     -------
@@ -471,13 +479,14 @@ def run_study(options: RunOptions) -> Path:
     known = notebook_parameters(options.notebook_dir)
     options = check_options(options, known)
     with reports_lock(options.out, wait=options.wait):
-        index = _run_locked(options, known)
+        index = _run_locked(options, known, kernel)
         if options.keep:
             history.prune_runs(options.out, options.keep)
     return index
 
 
-def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
+def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
+                kernel: KernelManager | None = None) -> Path:
     run_id = options.run_id or new_run_id()
     final = options.out / run_id
     if final.exists():
@@ -539,11 +548,11 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
         executed.parent.mkdir(exist_ok=True)
         started = time.perf_counter()
         try:
-            with _local_kernel() as kernel:
+            with (contextlib.nullcontext(kernel) if kernel else local_kernel()) as manager:
                 papermill.execute_notebook(
                     str(options.notebook_dir / f"{name}.ipynb"), str(executed),
                     parameters=parameters, cwd=str(work), progress_bar=False,
-                    kernel_name="python3", km=kernel,
+                    kernel_name="python3", km=manager,
                 )
             entry["status"] = "succeeded"
         except papermill.PapermillExecutionError as error:

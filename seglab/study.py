@@ -765,7 +765,7 @@ def feature_stage(
     fitted = min(window_days, max(1, inputs.support.span_days // 2))
     if fitted != window_days:
         notes["window"] = (
-            f"Value × growth compares the last {fitted} days with the {fitted} before, not "
+            f"Value x growth compares the last {fitted} days with the {fitted} before, not "
             f"{window_days} with {window_days}: the log covers {inputs.support.span_days} days.")
         window_days = fitted
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)

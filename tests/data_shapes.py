@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 import pandas as pd
 
 from seglab import synth
@@ -67,8 +66,7 @@ def _sixty_times_three(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def _leading_zeros(t: pd.DataFrame) -> pd.DataFrame:
-    numbers = t["customer_id"].str.slice(1).astype(int)
-    return t.assign(customer_id=numbers.map(lambda n: f"{n:08d}"))
+    return t.assign(customer_id=t["customer_id"].str.slice(1).str.zfill(8))
 
 
 def _dates_only(t: pd.DataFrame) -> pd.DataFrame:

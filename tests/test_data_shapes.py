@@ -1,0 +1,73 @@
+"""The whole study on every log shape users bring: each completes, and says what it lacks.
+
+One small synthetic log (``tests/data_shapes.py``) is cut into the shapes; each runs
+every notebook through ``run_study`` in one shared kernel (the notebooks themselves run
+with a fresh kernel each under nbval and ``seglab run``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from data_shapes import SHAPES, Shape, base_log, write_shape
+from seglab import run
+
+#: Small settings, so the matrix stays about two minutes.
+PARAMS = {"methods": "kmeans,gmm,ward,hdbscan", "k_max": 4, "n_resamples": 2,
+          "snapshot_steps": 2}
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    with run.local_kernel() as manager:
+        yield manager
+
+
+@pytest.fixture(scope="module")
+def base():
+    return base_log()
+
+
+@pytest.fixture(scope="module")
+def params(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("params") / "params.yaml"
+    path.write_text(yaml.safe_dump(PARAMS))
+    return path
+
+
+def report_notes(run_dir: Path) -> list[str]:
+    """The one-line notes the run's HTML reports show, in notebook order."""
+    found = []
+    for page in sorted(run_dir.glob("0*.html")):
+        found += [html.unescape(n) for n in re.findall(
+            r'class="seglab-note"><strong>Note\.</strong> ([^<]*)', page.read_text())]
+    return found
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
+def test_every_shape_completes_the_study_and_says_what_it_lacks(
+        shape: Shape, base, params, kernel, tmp_path):
+    data = write_shape(shape, tmp_path, base)
+    started = time.perf_counter()
+    index = run.run_study(run.RunOptions(
+        data=data, out=tmp_path / "reports", run_id=shape.name, params=run.load_params(params),
+        **shape.options), kernel=kernel)
+    seconds = time.perf_counter() - started
+    folder = index.parent
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "succeeded"
+    assert all(n["status"] == "succeeded" for n in manifest["notebooks"])
+    notes = report_notes(folder)
+    for expected in shape.notes:
+        assert any(expected in note for note in notes), (expected, notes)
+    sections = json.loads((folder / "metrics.json").read_text())["sections"]
+    shown = {entry["note"] for entry in sections.values() if "note" in entry}
+    assert shown <= set(notes)
+    print(f"\n{shape.name}: {seconds:.1f} s; notes: {notes}")
