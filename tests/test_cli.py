@@ -153,9 +153,10 @@ def test_sheet_for_a_csv_and_a_missing_sheet(tmp_path):
     with pd.ExcelWriter(book) as writer:
         pd.DataFrame({"customer_id": ["A"]}).to_excel(writer, sheet_name="Orders", index=False)
         pd.DataFrame({"customer_id": ["A"]}).to_excel(writer, sheet_name="Notes", index=False)
-    result, _ = _run(tmp_path, "--data", str(book), "--sheet", "Order")
+    result, out = _run(tmp_path, "--data", str(book), "--sheet", "Order")
     assert re.search(r"o\.xlsx: no sheet 'Order'; sheets are: 'Orders', 'Notes'",
                      _one_line(result))
+    assert not out.exists()  # checked before the lock
     result, _ = _run(tmp_path, "--data", str(book), "--decimal", ",")
     assert re.search(r"--decimal ',' applies to CSV and text files; .*o\.xlsx",
                      _one_line(result))
@@ -188,3 +189,10 @@ def test_features_checks_its_options(tmp_path):
     line = _one_line(runner.invoke(app, [*base, "--params", str(tmp_path / "p.yaml")]))
     assert re.search(r"p\.yaml: not valid YAML at line 2, column 1", line)
     assert not (tmp_path / "c.parquet").exists()
+
+
+@pytest.mark.parametrize("run_id", ["../elsewhere", "latest", ".hidden", "a/b"])
+def test_run_id_must_be_a_folder_name(tmp_path, run_id):
+    result, out = _run(tmp_path, "--run-id", run_id)
+    assert f"--run-id {run_id!r}: not a usable folder name" in _one_line(result)
+    assert not out.exists()
