@@ -212,9 +212,12 @@ def features_command(
         if output.is_dir():
             raise ConfigError(f"--output {output}: is a folder; name a .parquet or .csv file.")
         if params is not None:
-            from seglab.run import load_params  # imports papermill: only when needed
+            # imports papermill: only when needed
+            from seglab.run import NOTEBOOK_DIR, check_params, load_params, notebook_parameters
 
             settings = load_params(params)
+            if NOTEBOOK_DIR.is_dir():  # the same file as `seglab run --params`: same checks
+                check_params(settings, notebook_parameters(NOTEBOOK_DIR), source=str(params))
         else:
             settings = {}
         path, _ = export_customer_table(

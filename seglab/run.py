@@ -504,8 +504,9 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]]) -> Path:
     manifest: dict[str, Any] = {
         "run_id": run_id,
         "status": "running",
-        "parameters": {**options.params, "seed": options.seed, "as_of": options.as_of,
-                       "columns": options.columns},
+        # The seed the notebooks run with (resolved in check_options), not the file's.
+        "parameters": {"seed": options.seed, "as_of": options.as_of, "columns": options.columns,
+                       **{k: v for k, v in options.params.items() if k != "seed"}},
         "inputs": {},
         "versions": _versions(),
         "started_at": _now(),

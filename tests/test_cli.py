@@ -196,3 +196,13 @@ def test_run_id_must_be_a_folder_name(tmp_path, run_id):
     result, out = _run(tmp_path, "--run-id", run_id)
     assert f"--run-id {run_id!r}: not a usable folder name" in _one_line(result)
     assert not out.exists()
+
+
+def test_features_checks_params_types(tmp_path):
+    data = tmp_path / "o.csv"
+    data.write_text(_orders(40))
+    (tmp_path / "p.yaml").write_text("window_days: half a year\n")
+    result = runner.invoke(app, ["features", "--data", str(data), "-o",
+                                 str(tmp_path / "c.csv"), "--params", str(tmp_path / "p.yaml")])
+    assert re.search(r"p\.yaml: window_days must be a whole number, got 'half a year'",
+                     _one_line(result))
