@@ -206,3 +206,35 @@ def test_features_checks_params_types(tmp_path):
                                  str(tmp_path / "c.csv"), "--params", str(tmp_path / "p.yaml")])
     assert re.search(r"p\.yaml: window_days must be a whole number, got 'half a year'",
                      _one_line(result))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--seed", "abc"], r"^seglab: error: Invalid value for '--seed': .*integer"),
+        (["run", "--synthetic-customers", "3"],
+         r"^seglab: error: Invalid value for '--synthetic-customers'"),
+        (["run", "--bogus"], r"^seglab: error: No such option: --bogus.*seglab run --help"),
+        (["run", "--as-of", "bad"], r"^seglab: error: --as-of 'bad': not a date"),
+    ],
+)
+def test_console_script_gives_one_line_for_usage_errors(capsys, argv, message):
+    from seglab.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and re.search(message, lines[0]), captured.err
+    assert captured.out == ""
+
+
+def test_console_script_exit_zero(capsys):
+    from seglab import __version__
+    from seglab.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == __version__
