@@ -76,8 +76,10 @@ upgrade: ## Test the newest allowed versions in a fresh venv; if all tests pass,
 	$(UPGRADE)/venv/bin/pytest $(UPGRADE_TESTS) -p no:cacheprovider
 	cp $(UPGRADE)/lock.txt $(LOCK)
 	cp $(UPGRADE)/lock-spark.txt $(SPARK_LOCK)
-	@git diff --stat -- requirements/ 2>/dev/null || true
-	@echo "Locks updated; commit requirements/ and run make install."
+	@if git diff --quiet -- requirements/ 2>/dev/null; then \
+	  echo "The tests pass with the newest versions; the locks already hold them."; \
+	else git diff --stat -- requirements/; \
+	  echo "Locks updated: review git diff requirements/, run make install, commit."; fi
 
 .PHONY: lint
 lint: install ## Check style with ruff

@@ -18,7 +18,16 @@ from seglab.errors import ConfigError, LockedError, RunError, SeglabError
 #: Exit code when the reports folder is locked: EX_TEMPFAIL, "try again later".
 EXIT_LOCKED = 75
 
-app = typer.Typer(
+class _App(typer.Typer):
+    """The typer app; called bare (the console script), usage errors are one line."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        if args or kwargs:
+            return super().__call__(*args, **kwargs)
+        return main()
+
+
+app = _App(
     help="Reproducible customer segmentation studies.",
     no_args_is_help=True,
     add_completion=False,
@@ -212,9 +221,12 @@ def features_command(
         if output.is_dir():
             raise ConfigError(f"--output {output}: is a folder; name a .parquet or .csv file.")
         if params is not None:
-            from seglab.run import load_params  # imports papermill: only when needed
+            # imports papermill: only when needed
+            from seglab.run import NOTEBOOK_DIR, check_params, load_params, notebook_parameters
 
             settings = load_params(params)
+            if NOTEBOOK_DIR.is_dir():  # the same file as `seglab run --params`: same checks
+                check_params(settings, notebook_parameters(NOTEBOOK_DIR), source=str(params))
         else:
             settings = {}
         path, _ = export_customer_table(
@@ -236,9 +248,31 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    """Run the CLI."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a usage error (an option of the wrong type) is one line, exit 2.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments; default ``sys.argv[1:]``.
+    """
+    try:
+        code = app(args=argv, prog_name="seglab", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("seglab: aborted", err=True)
+        raise SystemExit(1) from None
+    except typer.TyperException as error:  # typer's click: usage errors and the like
+        ctx = getattr(error, "ctx", None)
+        exit_code = getattr(error, "exit_code", 2)
+        if type(error).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            raise SystemExit(exit_code) from None
+        format_message = getattr(error, "format_message", None)
+        message = " ".join((format_message() if format_message else str(error)).split())
+        where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        typer.echo(f"seglab: error: {message}{where}", err=True)
+        raise SystemExit(exit_code) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover - python -m seglab.cli

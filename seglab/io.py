@@ -412,6 +412,69 @@ def _read_excel(
     return frame.astype(_STRING)
 
 
+def sheet_names(path: str | Path) -> list[str]:
+    """Return the names of a workbook's sheets, without reading them.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.xlsx`` or ``.xls`` file.
+
+    Returns
+    -------
+    list[str]
+        Sheet names in workbook order.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, not a workbook, or Excel cannot read it.
+    """
+    file, source, suffix = _checked_file(path)
+    if suffix not in _EXCEL_SUFFIXES:
+        raise InputError(f"{source}: is not an Excel workbook (.xlsx or .xls)")
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    fast = suffix == ".xlsx" and importlib.util.find_spec("python_calamine") is not None
+    errors: tuple[type[Exception], ...] = (ValueError, KeyError, OSError, ImportError,
+                                           zipfile.BadZipFile, InvalidFileException)
+    if fast:
+        from python_calamine import CalamineError
+
+        errors = (*errors, CalamineError)
+    try:
+        with pd.ExcelFile(file, engine="calamine" if fast else None) as book:
+            return [str(name) for name in book.sheet_names]
+    except errors as exc:
+        raise InputError(f"{source}: cannot read as Excel ({_first_line(exc)})") from exc
+
+
+def check_sheet(path: str | Path, sheet: str | int | None) -> None:
+    """Raise unless the workbook has the sheet (a name, or a 0-based number).
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.xlsx`` or ``.xls`` file.
+    sheet : str or int or None
+        The sheet asked for; None (the first sheet) always passes.
+
+    Raises
+    ------
+    InputError
+        ``orders.xlsx: no sheet 'Order'; sheets are: 'Orders', 'Notes'``.
+    """
+    if sheet is None:
+        return
+    names = sheet_names(path)
+    if str(sheet) in names:
+        return
+    if str(sheet).strip().isdigit() and int(str(sheet).strip()) < len(names):
+        return
+    shown = ", ".join(repr(name) for name in names)
+    raise InputError(f"{path}: no sheet {sheet!r}; sheets are: {shown}")
+
+
 def _parquet_columns(file: Path, source: str) -> list[str]:
     """Column names from a Parquet file's schema."""
     try:

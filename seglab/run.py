@@ -59,6 +59,8 @@ VERSIONED_PACKAGES: tuple[str, ...] = (
 DEFAULT_SEED = 0
 #: Seeds numpy and scikit-learn accept: 0 to 2**32 - 1.
 _MAX_SEED = 2**32 - 1
+#: Names in the reports folder that are not run folders.
+_RESERVED_RUN_IDS = ("latest", "private")
 #: Parameters the runner sets itself; a params file may not.
 _RUNNER_PARAMETERS = ("run_dir",)
 _TYPE_WORDS: dict[type, str] = {
@@ -289,9 +291,12 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
     ConfigError
         Naming the option or file and the problem: an ``--as-of`` that is not a
         YYYY-MM-DD date, an ``--out`` that is a file, a bad seed, encoding, decimal
-        mark, ``--bad-dates``, engine or column mapping, ``--sheet`` for a file that
-        is not a workbook, ``--customer-columns`` without ``--customers``, or a params
-        file with unknown names or values of the wrong type (see :func:`check_params`).
+        mark, ``--bad-dates``, engine, column mapping or ``--run-id``, ``--sheet`` for
+        a file that is not a workbook, ``--customer-columns`` without ``--customers``,
+        or a params file with unknown names or values of the wrong type (see
+        :func:`check_params`).
+    InputError
+        If ``--sheet`` names a sheet the workbook does not have (listing its sheets).
     """
     source = str(options.params_file) if options.params_file else "params file"
     check_params(options.params, known, source=source)
@@ -335,11 +340,20 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
         if path is None:
             continue
         suffix = "".join(Path(path).suffixes[-1:]).lower()
-        if label == "--data" and options.sheet is not None and Path(path).is_file() \
-                and suffix not in (".xlsx", ".xls"):
-            raise ConfigError(f"--sheet {options.sheet!r}: {path} is not an Excel workbook.")
+        if label == "--data" and options.sheet is not None and Path(path).is_file():
+            if suffix not in (".xlsx", ".xls"):
+                raise ConfigError(
+                    f"--sheet {options.sheet!r}: {path} is not an Excel workbook.")
+            seglab_io.check_sheet(path, options.sheet)
         if Path(path).is_file():
             seglab_io.check_decimal_for(path, options.decimal)
+    run_id = options.run_id
+    if run_id is not None and (not run_id.strip() or run_id != Path(run_id).name
+                               or run_id.startswith(".") or run_id in _RESERVED_RUN_IDS):
+        raise ConfigError(
+            f"--run-id {run_id!r}: not a usable folder name; use letters, digits, '-' or "
+            f"'_' (not {', '.join(_RESERVED_RUN_IDS)}, no '/', not starting with '.')."
+        )
     return dataclasses.replace(options, seed=seed, as_of=as_of)
 
 
@@ -499,8 +513,9 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
     manifest: dict[str, Any] = {
         "run_id": run_id,
         "status": "running",
-        "parameters": {**options.params, "seed": options.seed, "as_of": options.as_of,
-                       "columns": options.columns},
+        # The seed the notebooks run with (resolved in check_options), not the file's.
+        "parameters": {"seed": options.seed, "as_of": options.as_of, "columns": options.columns,
+                       **{k: v for k, v in options.params.items() if k != "seed"}},
         "inputs": {},
         "versions": _versions(),
         "started_at": _now(),

@@ -153,9 +153,10 @@ def test_sheet_for_a_csv_and_a_missing_sheet(tmp_path):
     with pd.ExcelWriter(book) as writer:
         pd.DataFrame({"customer_id": ["A"]}).to_excel(writer, sheet_name="Orders", index=False)
         pd.DataFrame({"customer_id": ["A"]}).to_excel(writer, sheet_name="Notes", index=False)
-    result, _ = _run(tmp_path, "--data", str(book), "--sheet", "Order")
+    result, out = _run(tmp_path, "--data", str(book), "--sheet", "Order")
     assert re.search(r"o\.xlsx: no sheet 'Order'; sheets are: 'Orders', 'Notes'",
                      _one_line(result))
+    assert not out.exists()  # checked before the lock
     result, _ = _run(tmp_path, "--data", str(book), "--decimal", ",")
     assert re.search(r"--decimal ',' applies to CSV and text files; .*o\.xlsx",
                      _one_line(result))
@@ -188,3 +189,52 @@ def test_features_checks_its_options(tmp_path):
     line = _one_line(runner.invoke(app, [*base, "--params", str(tmp_path / "p.yaml")]))
     assert re.search(r"p\.yaml: not valid YAML at line 2, column 1", line)
     assert not (tmp_path / "c.parquet").exists()
+
+
+@pytest.mark.parametrize("run_id", ["../elsewhere", "latest", ".hidden", "a/b"])
+def test_run_id_must_be_a_folder_name(tmp_path, run_id):
+    result, out = _run(tmp_path, "--run-id", run_id)
+    assert f"--run-id {run_id!r}: not a usable folder name" in _one_line(result)
+    assert not out.exists()
+
+
+def test_features_checks_params_types(tmp_path):
+    data = tmp_path / "o.csv"
+    data.write_text(_orders(40))
+    (tmp_path / "p.yaml").write_text("window_days: half a year\n")
+    result = runner.invoke(app, ["features", "--data", str(data), "-o",
+                                 str(tmp_path / "c.csv"), "--params", str(tmp_path / "p.yaml")])
+    assert re.search(r"p\.yaml: window_days must be a whole number, got 'half a year'",
+                     _one_line(result))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--seed", "abc"], r"^seglab: error: Invalid value for '--seed': .*integer"),
+        (["run", "--synthetic-customers", "3"],
+         r"^seglab: error: Invalid value for '--synthetic-customers'"),
+        (["run", "--bogus"], r"^seglab: error: No such option: --bogus.*seglab run --help"),
+        (["run", "--as-of", "bad"], r"^seglab: error: --as-of 'bad': not a date"),
+    ],
+)
+def test_console_script_gives_one_line_for_usage_errors(capsys, argv, message):
+    from seglab.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and re.search(message, lines[0]), captured.err
+    assert captured.out == ""
+
+
+def test_console_script_exit_zero(capsys):
+    from seglab import __version__
+    from seglab.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == __version__

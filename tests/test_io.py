@@ -616,3 +616,22 @@ def test_repeated_mapped_header_in_a_workbook(tmp_path):
     frame.to_excel(path, index=False)
     with pytest.raises(InputError, match=r"data\.xlsx: header repeats column 'amount'"):
         load_transactions(path)
+
+
+def test_sheet_names_and_check_sheet(tmp_path):
+    from seglab.io import check_sheet, sheet_names
+
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"a": [1]}).to_excel(writer, sheet_name="Orders", index=False)
+        pd.DataFrame({"a": [1]}).to_excel(writer, sheet_name="Notes", index=False)
+    assert sheet_names(path) == ["Orders", "Notes"]
+    check_sheet(path, "Notes")
+    check_sheet(path, "1")
+    check_sheet(path, None)
+    with pytest.raises(InputError, match=r"book\.xlsx: no sheet '2'; sheets are: 'Orders', "
+                       r"'Notes'"):
+        check_sheet(path, "2")
+    broken = write(tmp_path / "broken.xlsx", "not a workbook")
+    with pytest.raises(InputError, match=r"broken\.xlsx: cannot read as Excel"):
+        sheet_names(broken)

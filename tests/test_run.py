@@ -6,13 +6,15 @@ import json
 import os
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from seglab import study
 from seglab.cli import app
-from seglab.run import NOTEBOOKS
+from seglab.run import NOTEBOOK_DIR, NOTEBOOKS, RunOptions, check_options, notebook_parameters
 
 runner = CliRunner()
 
@@ -24,7 +26,7 @@ SMALL = ["--synthetic-customers", "500", "--quiet"]
 def study_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reports")
     params = out / "params.yaml"
-    params.write_text(yaml.safe_dump({"k_max": 5}))
+    params.write_text(yaml.safe_dump({"k_max": 5, "seed": 3}))  # no --seed: the file's
     result = runner.invoke(app, ["run", "--out", str(out), "--run-id", "first",
                                  "--params", str(params), *SMALL])
     assert result.exit_code == 0, result.output
@@ -48,7 +50,7 @@ def test_manifest(study_run):
     assert manifest["run_id"] == "first"
     assert manifest["status"] == "succeeded"
     assert manifest["parameters"]["k_max"] == 5
-    assert manifest["parameters"]["seed"] == 0
+    assert manifest["parameters"]["seed"] == 3
     assert manifest["versions"]["python"] and manifest["versions"]["pandas"]
     assert [nb["name"] for nb in manifest["notebooks"]] == [n for n, _, _ in NOTEBOOKS]
     assert all(nb["status"] == "succeeded" and nb["seconds"] > 0
@@ -111,3 +113,45 @@ def test_existing_run_id_is_refused(study_run):
     result = runner.invoke(app, ["run", "--out", str(study_run), "--run-id", "first"])
     assert result.exit_code == 2
     assert "exists already" in result.output
+
+
+def test_notebooks_ran_with_the_params_files_seed(study_run):
+    # The seed in the manifest is the one every notebook and the synthetic data used.
+    run = study_run / "first"
+    for name in ("03-clustering-comparison", "05-segment-dynamics"):
+        book = nbformat.read(run / "notebooks" / f"{name}.ipynb", as_version=4)
+        injected = [cell for cell in book.cells
+                    if "injected-parameters" in cell.metadata.get("tags", [])]
+        assert len(injected) == 1 and "seed = 3\n" in injected[0].source, name
+    assert json.loads((run / "study.json").read_text())["seed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("cli_seed", "params", "expected"),
+    [(None, {}, 0), (None, {"seed": 7}, 7), (5, {"seed": 7}, 5), (0, {"seed": 7}, 0)],
+)
+def test_seed_precedence(tmp_path, cli_seed, params, expected):
+    options = RunOptions(seed=cli_seed, params=params, out=tmp_path / "r")
+    checked = check_options(options, notebook_parameters(NOTEBOOK_DIR))
+    assert checked.seed == expected
+    assert options.seed == cli_seed  # the caller's options are not changed
+
+
+def test_as_of_is_normalised(tmp_path):
+    known = notebook_parameters(NOTEBOOK_DIR)
+    for given, expected in (("2011-12-01", "2011-12-01"),
+                            ("2011-12-01 10:30", "2011-12-01T10:30:00")):
+        assert check_options(RunOptions(as_of=given), known).as_of == expected
+
+
+def test_european_options_reach_the_staged_inputs(tmp_path):
+    rows = [f"K{i:02d};{day:02d}/0{1 + i % 2}/2011;1.{i:03d},50"
+            for i, day in zip(range(40), [*range(1, 29), *range(1, 13)], strict=True)]
+    data = tmp_path / "eu.csv"
+    data.write_text("Kunde;Datum;Betrag\n" + "\n".join(rows) + "\n")
+    study.stage_inputs(tmp_path / "run", data=data, decimal=",", dayfirst=True,
+                                columns="customer_id=Kunde,order_date=Datum,amount=Betrag")
+    staged = pd.read_parquet(tmp_path / "run" / study.INPUT_DIR / "transactions.parquet")
+    assert staged["amount"].iloc[:3].tolist() == [1000.5, 1001.5, 1002.5]
+    assert staged["order_date"].iat[1] == pd.Timestamp("2011-02-02")
+    assert staged["order_date"].iat[12] == pd.Timestamp("2011-01-13")
