@@ -43,6 +43,8 @@ analysis date {{ as_of }} &middot;
 {% if nb.status != "succeeded" %}<strong class="status-failed">({{ nb.status }})</strong>
 {% endif %}</li>
 {% endfor %}</ol>
+{% if data_notes %}<h2>What this data could not show as designed</h2>
+<ul class="data-notes">{% for note in data_notes %}<li>{{ note }}</li>{% endfor %}</ul>{% endif %}
 {% if changes is not none %}
 <h2>Changes since the previous run ({{ manifest.previous_run }})</h2>
 {% if changed_figures %}<table class="changes">
@@ -196,6 +198,8 @@ def write_index(run_dir: Path, manifest: dict, metrics: dict, study: dict,
         shifted_segments=shifted_segments,
         manifest=manifest,
         headline=headline_figures(metrics),
+        data_notes=list(dict.fromkeys(entry["note"] for entry in
+                                      metrics.get("sections", {}).values() if "note" in entry)),
         source=study.get("source", "?"),
         as_of=str(study.get("as_of", "?"))[:10],
         files=[(name, what) for name, what in RUN_FILES if (run_dir / name).exists()],

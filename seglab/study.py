@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -42,6 +43,11 @@ INPUT_DIR = "inputs"
 MIN_CUSTOMERS = 30
 
 
+#: Environment variable naming the scratch folder of notebooks run on their own
+#: (default ``<temp>/seglab-scratch``); the tests give each test process its own.
+SCRATCH_VARIABLE = "SEGLAB_SCRATCH"
+
+
 def run_folder(run_dir: str | Path | None) -> Path:
     """Return the run folder, creating it; empty means a scratch folder for trying out.
 
@@ -55,7 +61,8 @@ def run_folder(run_dir: str | Path | None) -> Path:
     pathlib.Path
         An existing folder.
     """
-    path = Path(run_dir) if run_dir else Path(tempfile.gettempdir()) / "seglab-scratch"
+    scratch = os.environ.get(SCRATCH_VARIABLE) or Path(tempfile.gettempdir()) / "seglab-scratch"
+    path = Path(run_dir) if run_dir else Path(scratch)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -477,6 +484,8 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
         result.transactions.to_parquet(folder / "transactions.parquet", index=False)
     result.log.to_csv(folder / "cleaning_log.csv", index=False)
     record_metrics(folder, "cleaning", clean.cleaning_metrics(result))
+    record_sections(folder, {"what_sells": inputs.support.missing_note(
+        support.SELLING_DIMENSIONS, "what sells, where")})
     return result
 
 
@@ -1263,7 +1272,8 @@ def profit_stage(
     time_unit = read_json(folder / "metrics.json").get("features", {}).get("time_unit", "D")
     dimension = profit.sub_segment_column(transactions, sub_segment_by)
     found = inputs.support
-    notes = {"clv": "", "clv_holdout": ""}
+    notes = {"clv": "", "clv_holdout": "", "sub_segments": "" if dimension else
+             found.missing_note(support.SUB_SEGMENT_DIMENSIONS, "splitting segments by channel")}
     asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 3)
     if not found.fits_purchase_model:
         notes["clv"] = (

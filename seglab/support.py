@@ -21,6 +21,12 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "country", "quantity", "unit_price", "discount", "cost",
 )
 
+#: Columns, any one of which the data profile's "what sells, where" needs.
+SELLING_DIMENSIONS: tuple[str, ...] = ("product_id", "category", "channel", "region", "country")
+
+#: Columns, any one of which splits segments into sub-segments (``profit.sub_segment_column``).
+SUB_SEGMENT_DIMENSIONS: tuple[str, ...] = ("channel", "region", "country")
+
 #: Fewest customers with a repeat purchase BG/NBD and Gamma-Gamma are fitted on.
 MIN_REPEAT_CUSTOMERS = 10
 
@@ -148,7 +154,8 @@ class DataSupport:
         """
         if self.has_any(*columns):
             return ""
-        return f"Skipped: {what} needs a {' or '.join(columns)} column, and this log has none."
+        names = ", ".join(columns[:-1]) + f" or {columns[-1]}" if len(columns) > 1 else columns[0]
+        return f"Skipped: {what} needs a column {names}, and this log has none."
 
     def fit_days(self, days: int, *, share: float) -> int:
         """Shrink a window of ``days`` to at most ``share`` of the log's span.

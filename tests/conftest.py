@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from seglab.study import SCRATCH_VARIABLE
+
+# Notebooks run on their own (nbval) study in a scratch folder: a fresh one per test
+# process, so no run depends on what an earlier one left, and two pytest-xdist workers
+# never share one. Kernels started later inherit the variable.
+os.environ[SCRATCH_VARIABLE] = tempfile.mkdtemp(prefix="seglab-scratch-")
+
+#: Test files whose tests pytest-xdist may spread over workers one by one; every other
+#: file runs whole on one worker (its module fixtures are built once; a notebook's
+#: cells run in order in one kernel).
+SPREAD_FILES = ("test_data_shapes.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group tests by file for ``pytest -n 2 --dist loadgroup`` (see :data:`SPREAD_FILES`)."""
+    for item in items:
+        if item.path.name not in SPREAD_FILES:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 SHARED_RETAIL = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail"

@@ -77,6 +77,7 @@ def _european(t: pd.DataFrame) -> pd.DataFrame:
     out = t[["customer_id", "order_date", "order_id", "product_id", "quantity",
              "unit_price", "amount"]].copy()
     out["order_date"] = out["order_date"].dt.strftime("%d/%m/%Y %H:%M")
+    out["quantity"] = out["quantity"].astype(int)
     for column in ("unit_price", "amount"):
         out[column] = out[column].map(lambda v: f"{v:.2f}".replace(".", ","))
     return out

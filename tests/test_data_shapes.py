@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from data_shapes import SHAPES, Shape, base_log, write_shape
+
 from seglab import run
 
 #: Small settings, so the matrix stays about two minutes.
