@@ -12,6 +12,9 @@ SPARK_LOCK := requirements/lock-spark.txt
 # The lock tool, used by `make upgrade` only; pinned so that a refresh writes the same file.
 UV_VERSION := 0.13.8
 UPGRADE := .cache/upgrade
+# Two pytest-xdist workers, one per core; each test file runs whole on one worker, only the
+# data-shape matrix is spread test by test (tests/conftest.py). TEST_WORKERS= runs serially.
+TEST_WORKERS ?= -n 2 --dist loadgroup
 # numba (UMAP, HDBSCAN) caches compiled code here so later runs start fast.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLBACKEND ?= Agg
@@ -50,13 +53,13 @@ demo: install ## Run the default study on the embedded synthetic data
 
 .PHONY: test
 test: install $(VENV)/.spark-installed ## Run the whole test suite, notebooks included (nbval)
-	$(BIN)/pytest tests --nbval-lax notebooks -p no:cacheprovider
+	$(BIN)/pytest tests --nbval-lax notebooks -p no:cacheprovider $(TEST_WORKERS)
 
 # A fresh venv under .cache/upgrade gets the newest versions pyproject.toml allows (resolved
 # by uv for this Python on Linux x86_64) and runs the whole test suite; only if it passes
 # do the new locks replace requirements/. Then `make install` (or demo, test) applies them.
 # The whole suite by default; e.g. UPGRADE_TESTS=tests/test_engine.py for a quick look.
-UPGRADE_TESTS ?= tests --nbval-lax notebooks
+UPGRADE_TESTS ?= tests --nbval-lax notebooks $(TEST_WORKERS)
 LOCK_PYTHON = $$($(PYTHON) -c 'import platform; print(platform.python_version())')
 UV_COMPILE = $(UPGRADE)/venv/bin/uv pip compile pyproject.toml requirements/build.in \
 	--extra test --upgrade --quiet --python-version $(LOCK_PYTHON) \

@@ -1151,6 +1151,8 @@ def _transaction_figures(folder: Path, inputs: StudyInputs, transactions: pd.Dat
 
     import pyarrow as pa
 
+    from seglab import engine
+
     options["as_of"] = inputs.as_of
     part = clean_partition(folder)
     if part is None:
@@ -1160,7 +1162,7 @@ def _transaction_figures(folder: Path, inputs: StudyInputs, transactions: pd.Dat
         part, range(part.buckets),
         lambda names: profit.line_sums_sql(names, costs, as_of=inputs.as_of,
                                            dimension=dimension),
-        jobs=BUCKET_JOBS)
+        jobs=BUCKET_JOBS, types=engine.SQL_TYPES)
     table = pa.concat_tables(results).to_pandas()
     is_total = table.pop("is_total").to_numpy(dtype=bool)
     totals = [{name: float(row[name]) if pd.notna(row[name]) else 0.0

@@ -23,6 +23,7 @@ os.environ[SCRATCH_VARIABLE] = tempfile.mkdtemp(prefix="seglab-scratch-")
 SPREAD_FILES = ("test_data_shapes.py",)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group tests by file for ``pytest -n 2 --dist loadgroup`` (see :data:`SPREAD_FILES`)."""
     for item in items:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -538,10 +539,20 @@ def test_stage_masks_the_action_list_when_the_run_is_shared(run_dir, monkeypatch
     ("kwargs", "match"),
     [
         ({"segment_col": "membership"}, r"segment_col='membership' cannot be followed"),
-        ({"horizon_days": 400}, r"horizon_days=400 needs more than 800 days of history"),
         ({"cadence": "yearly"}, r"cadence='yearly' is not supported"),
     ],
 )
 def test_stage_rejects_bad_parameters(run_dir, kwargs, match):
     with pytest.raises(ConfigError, match=match):
         study.dynamics_stage(run_dir, **kwargs)
+
+
+def test_stage_shrinks_a_churn_horizon_the_log_cannot_hold(run_dir):
+    # Two horizons of 400 days do not fit the two-year log: the horizon shrinks to a third
+    # of the span, the report says so, and metrics record the horizon actually used.
+    result = study.dynamics_stage(run_dir, horizon_days=400)
+    span = study.load_inputs(run_dir).support.span_days
+    assert result.notes["churn"].startswith(f"Churn means no purchase in {span // 3} days, not 400")
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    assert metrics["churn"]["horizon_days"] == span // 3
+    assert metrics["sections"]["churn"] == {"status": "adapted", "note": result.notes["churn"]}
