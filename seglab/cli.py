@@ -97,6 +97,14 @@ def run(
     customers: CustomersOption = None,
     columns: ColumnsOption = None,
     customer_columns: CustomerColumnsOption = None,
+    campaigns: Annotated[str | None, typer.Option(
+        help="Campaign exposures file (CSV, Excel, Parquet): one row per customer "
+             "contacted or held out per campaign; 'synthetic' plants two campaigns in the "
+             "synthetic data.")] = None,
+    campaign_columns: Annotated[str | None, typer.Option(
+        help="Column mapping for the exposures file "
+             "'customer_id=...,campaign=...,group=...,sent_at=...' (optional segment, "
+             "cost).")] = None,
     encoding: EncodingOption = None,
     sheet: SheetOption = None,
     bad_dates: BadDatesOption = "fail",
@@ -136,6 +144,7 @@ def run(
         index = run_study(RunOptions(
             data=data, customers=customers, columns=columns,
             customer_columns=customer_columns, encoding=encoding, sheet=sheet,
+            campaigns=campaigns, campaign_columns=campaign_columns,
             bad_dates=bad_dates, params=load_params(params), as_of=as_of, seed=seed,
             synthetic_customers=synthetic_customers, out=out, run_id=run_id, keep=keep,
             wait=wait, mask_pii=mask_pii, engine=engine,

@@ -34,6 +34,7 @@ from seglab.schema import (
     parse_column_mapping,
     resolve_column_mapping,
     validate_customers,
+    validate_exposures,
     validate_transactions,
 )
 
@@ -832,3 +833,50 @@ def load_customers(
     table = _load(path, kind="customers", columns=columns, encoding=encoding, sheet=sheet,
                   decimal=decimal)
     return validate_customers(table, source=str(path), decimal=decimal, dayfirst=dayfirst)
+
+
+def load_exposures(
+    path: str | Path,
+    *,
+    columns: str | Path | Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    decimal: str = ".",
+    dayfirst: bool = False,
+) -> pd.DataFrame:
+    """Load a campaign exposures file into the canonical exposures table.
+
+    Parameters
+    ----------
+    path : str or Path
+        One row per campaign and customer (contacted or held out); any type
+        :func:`read_table` reads.
+    columns : str, Path, Mapping or None
+        Column mapping, as in :func:`load_transactions`, onto
+        :data:`~seglab.schema.EXPOSURE_COLUMNS` (``customer_id``, ``campaign``,
+        ``group``, ``sent_at``; optional ``segment``, ``cost``).
+    encoding : str, optional
+        Text encoding, e.g. ``"gbk"``; default UTF-8.
+    sheet : str or int, optional
+        Excel sheet; default the first.
+    decimal : {".", ","}, default "."
+        Decimal mark of numbers, as in :func:`load_transactions`.
+    dayfirst : bool, default False
+        Read day/month dates day first, as in :func:`load_transactions`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Canonical exposures, typed (see :func:`~seglab.schema.validate_exposures`);
+        group labels as written.
+
+    Raises
+    ------
+    InputError
+        For unreadable files, missing columns and bad values.
+    ConfigError
+        For a bad column mapping, encoding or ``decimal``.
+    """
+    table = _load(path, kind="exposures", columns=columns, encoding=encoding, sheet=sheet,
+                  decimal=decimal)
+    return validate_exposures(table, source=str(path), decimal=decimal, dayfirst=dayfirst)

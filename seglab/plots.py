@@ -1359,3 +1359,86 @@ def note(text: str) -> Any:
     from IPython.display import HTML
 
     return HTML(f'<p class="seglab-note"><strong>Note.</strong> {html.escape(text)}</p>')
+
+
+@_nothing_when_empty
+def campaign_effects(effects: pd.DataFrame, *, metric: str = "revenue",
+                     names: dict[str, str] | None = None) -> plt.Figure:
+    """Each campaign's effect per customer per segment, with its 95% interval.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        ``Readout.effects`` (:func:`seglab.campaigns.readout`): ``campaign``,
+        ``segment``, ``metric``, ``effect``, ``ci_low``, ``ci_high``, ``significant``.
+    metric : str
+        Metric shown.
+    names : dict, optional
+        Segment label → persona name for the axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per campaign; filled dots are significant after Holm's adjustment.
+    """
+    names = names or {}
+    shown = effects[(effects["metric"] == metric) & effects["effect"].notna()]
+    campaigns = sorted(shown["campaign"].unique())
+    if not campaigns:
+        return None
+    rows = shown["segment"].nunique()
+    fig, axes = plt.subplots(1, len(campaigns), figsize=(5.5 * len(campaigns), 0.45 * rows + 1.8),
+                             squeeze=False, sharey=True)
+    for ax, campaign in zip(axes[0], campaigns, strict=True):
+        part = shown[shown["campaign"] == campaign].sort_values("segment", ascending=False)
+        labels = [names.get(str(s), str(s)) for s in part["segment"]]
+        y = np.arange(len(part))
+        ax.errorbar(part["effect"], y, xerr=[part["effect"] - part["ci_low"],
+                                             part["ci_high"] - part["effect"]],
+                    fmt="none", ecolor="#4c72b0", capsize=3)
+        sig = part["significant"].fillna(False).astype(bool).to_numpy()
+        ax.scatter(part["effect"][sig], y[sig], color="#4c72b0", zorder=3,
+                   label="significant after adjustment")
+        ax.scatter(part["effect"][~sig], y[~sig], facecolor="white", edgecolor="#4c72b0",
+                   zorder=3, label="not significant")
+        ax.axvline(0, color="#999999", lw=1)
+        ax.set_yticks(y, labels)
+        ax.set(title=f"{campaign}: extra {metric} per customer",
+               xlabel=f"treatment minus control, {metric} per customer (95% CI)")
+    axes[0][0].legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@_nothing_when_empty
+def group_spend_balance(balance: pd.DataFrame, *, names: dict[str, str] | None = None,
+                        ax: Axes | None = None) -> Axes:
+    """Mean pre-period spend of treatment and control in each segment.
+
+    Parameters
+    ----------
+    balance : pandas.DataFrame
+        :func:`seglab.campaigns.group_balance`.
+    names : dict, optional
+        Segment label → persona name.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    names = names or {}
+    ax = _axes(ax, (8, 0.5 * len(balance) + 1.5))
+    labels = [names.get(str(s), str(s)) for s in balance["segment"]]
+    y = np.arange(len(balance))
+    ax.barh(y + 0.2, balance["mean_spend_treatment"], height=0.4, label="treatment",
+            color="#4c72b0")
+    ax.barh(y - 0.2, balance["mean_spend_control"], height=0.4, label="control",
+            color="#dd8452")
+    ax.set_yticks(y, labels)
+    ax.set(title="Treatment and control spend alike in every segment",
+           xlabel="mean spend per customer before the campaign")
+    _thousands(ax, "x")
+    ax.legend(loc="lower right")
+    return ax

@@ -17,6 +17,10 @@ PRIVATE_FILES: tuple[str, ...] = (
     "cluster_model.joblib",
 )
 
+#: Individual-level CSV exports: with ``--mask-pii`` the unmasked file moves to the
+#: private folder and a masked copy stays in the run folder.
+MASKED_EXPORTS: tuple[str, ...] = ("customers.csv", "audiences.csv", "next_tier.csv")
+
 SALT_ENV = "SEGLAB_PII_SALT"
 
 
@@ -81,7 +85,11 @@ def mask_table(table: pd.DataFrame, salt: str, columns: tuple[str, ...]) -> pd.D
 
 def make_shareable(run_dir: Path, private_dir: Path, salt: str,
                    columns: tuple[str, ...] = ("customer_id",)) -> Path:
-    """Move individual-level files out of a run folder and leave a masked export.
+    """Move individual-level files out of a run folder and leave masked exports.
+
+    The unmasked CSV exports of :data:`MASKED_EXPORTS` (the CRM export, the campaign
+    audiences) move to ``private_dir`` with the other private files; a masked copy of
+    each stays in the run folder.
 
     Parameters
     ----------
@@ -100,14 +108,14 @@ def make_shareable(run_dir: Path, private_dir: Path, salt: str,
         The private folder holding the unmasked ``customers.csv`` (the CRM export).
     """
     private_dir.mkdir(parents=True, exist_ok=True)
-    customers = run_dir / "customers.csv"
-    shared = None
-    if customers.exists():
-        table = pd.read_csv(customers, dtype={c: "string" for c in columns})
-        shared = mask_table(table, salt, columns)
-    for name in PRIVATE_FILES:
+    shared = {}
+    for name in MASKED_EXPORTS:
+        if (run_dir / name).exists():
+            table = pd.read_csv(run_dir / name, dtype={c: "string" for c in columns})
+            shared[name] = mask_table(table, salt, columns)
+    for name in dict.fromkeys((*PRIVATE_FILES, *MASKED_EXPORTS)):
         if (run_dir / name).exists():
             shutil.move(str(run_dir / name), str(private_dir / name))
-    if shared is not None:
-        shared.to_csv(customers, index=False)
+    for name, table in shared.items():
+        table.to_csv(run_dir / name, index=False)
     return private_dir

@@ -76,6 +76,9 @@ RUN_FILES: tuple[tuple[str, str], ...] = (
     ("cleaning_log.csv", "every row dropped or changed by cleaning, and why"),
     ("segment_migration.csv", "customers and revenue moving between segments, date to date"),
     ("segment_monitoring.csv", "each segment's size, revenue, profit and churn over time"),
+    ("audiences.csv", "one row per contactable customer: segment, strategy, treatment or "
+                      "control group (CRM export)"),
+    ("campaign_readout.csv", "each campaign's effect per segment and metric, with intervals"),
     ("metrics.json", "the run's key figures"),
     ("manifest.json", "parameters, inputs with checksums, versions, timings"),
 )

@@ -49,6 +49,8 @@ NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
      "which segments make money after cost-to-serve, who they are and what to do"),
     ("05-segment-dynamics", "Segments over time",
      "who moved between segments and what it is worth; cohorts, churn risk, a segment monitor"),
+    ("07-campaigns", "Campaigns",
+     "audiences with a control group for the CRM; campaign results read out per segment"),
 )
 
 VERSIONED_PACKAGES: tuple[str, ...] = (
@@ -81,6 +83,8 @@ class RunOptions:
     customers: Path | None = None
     columns: str | None = None
     customer_columns: str | None = None
+    campaigns: str | Path | None = None
+    campaign_columns: str | None = None
     encoding: str | None = None
     sheet: str | None = None
     bad_dates: str = "fail"
@@ -328,7 +332,8 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
     except ConfigError as error:
         raise ConfigError(f"--engine {options.engine!r}: {error}") from None
     for flag, spec in (("--columns", options.columns),
-                       ("--customer-columns", options.customer_columns)):
+                       ("--customer-columns", options.customer_columns),
+                       ("--campaign-columns", options.campaign_columns)):
         try:
             parse_column_mapping(spec)
         except ConfigError as error:
@@ -336,6 +341,17 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
             raise ConfigError(f"{flag}: {message}") from None
     if options.customer_columns and options.customers is None:
         raise ConfigError("--customer-columns maps a --customers file, and none is given.")
+    if options.campaign_columns and options.campaigns is None:
+        raise ConfigError("--campaign-columns maps a --campaigns file, and none is given.")
+    campaigns = options.campaigns
+    if campaigns is not None and str(campaigns) == "synthetic":
+        if options.data is not None:
+            raise ConfigError("--campaigns synthetic plants campaigns in the synthetic data; "
+                              "with --data give an exposures file.")
+    elif campaigns is not None:
+        if not Path(campaigns).is_file():
+            raise ConfigError(f"--campaigns {str(campaigns)!r}: no such file.")
+        seglab_io.check_decimal_for(campaigns, options.decimal)
     for label, path in (("--data", options.data), ("--customers", options.customers)):
         if path is None:
             continue
@@ -529,12 +545,16 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
             sheet=options.sheet, as_of=options.as_of, seed=options.seed,
             n_customers=options.synthetic_customers, bad_dates=options.bad_dates,
             mask_pii=options.mask_pii, engine=options.engine, decimal=options.decimal,
-            dayfirst=options.dayfirst,
+            dayfirst=options.dayfirst, campaigns=options.campaigns,
+            campaign_columns=options.campaign_columns,
         )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    for label, path in (("data", options.data), ("customers", options.customers)):
+    staged_campaigns = (options.campaigns if options.campaigns is not None
+                        and str(options.campaigns) != "synthetic" else None)
+    for label, path in (("data", options.data), ("customers", options.customers),
+                        ("campaigns", staged_campaigns)):
         if path is not None:
             manifest["inputs"][label] = {"path": str(Path(path).resolve()),
                                          "sha256": _sha256(path)}

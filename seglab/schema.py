@@ -62,8 +62,30 @@ CUSTOMER_COLUMNS: dict[str, str] = {
 
 REQUIRED_CUSTOMER_COLUMNS: tuple[str, ...] = ("customer_id",)
 
-#: The two canonical tables.
-TableKind = Literal["transactions", "customers"]
+#: Campaign exposures: one row per customer contacted (``treatment``) or held out
+#: (``control``) in a campaign, when it was sent, optionally the customer's segment at
+#: send time and the cost of the contact.
+EXPOSURE_COLUMNS: dict[str, str] = {
+    "customer_id": "id",
+    "campaign": "text",
+    "group": "text",
+    "sent_at": "date",
+    "segment": "text",
+    "cost": "number",
+}
+
+REQUIRED_EXPOSURE_COLUMNS: tuple[str, ...] = ("customer_id", "campaign", "group", "sent_at")
+
+#: The canonical tables.
+TableKind = Literal["transactions", "customers", "exposures"]
+
+#: The option of ``seglab run`` that maps each table.
+_MAPPING_FLAGS: dict[str, str] = {"transactions": "--columns",
+                                  "customers": "--customer-columns",
+                                  "exposures": "--campaign-columns"}
+_REQUIRED: dict[str, tuple[str, ...]] = {"transactions": REQUIRED_TRANSACTION_COLUMNS,
+                                         "customers": REQUIRED_CUSTOMER_COLUMNS,
+                                         "exposures": REQUIRED_EXPOSURE_COLUMNS}
 
 #: Key of ``DataFrame.attrs`` where :func:`apply_column_mapping` records
 #: ``{canonical name: source column}``, so that validation messages can name the
@@ -159,7 +181,7 @@ def table_columns(kind: TableKind) -> dict[str, str]:
 
     Parameters
     ----------
-    kind : {"transactions", "customers"}
+    kind : {"transactions", "customers", "exposures"}
         Which table.
 
     Returns
@@ -177,7 +199,9 @@ def table_columns(kind: TableKind) -> dict[str, str]:
         return dict(TRANSACTION_COLUMNS)
     if kind == "customers":
         return dict(CUSTOMER_COLUMNS)
-    raise ValueError(f"kind={kind!r} should be 'transactions' or 'customers'.")
+    if kind == "exposures":
+        return dict(EXPOSURE_COLUMNS)
+    raise ValueError(f"kind={kind!r} should be 'transactions', 'customers' or 'exposures'.")
 
 
 def mapping_presets() -> list[str]:
@@ -312,7 +336,7 @@ def _read_mapping_file(path: Path | Traversable) -> dict[str, str]:
 
 def _valid_canonical_names() -> list[str]:
     """All canonical names, transactions first."""
-    return list(dict.fromkeys([*TRANSACTION_COLUMNS, *CUSTOMER_COLUMNS]))
+    return list(dict.fromkeys([*TRANSACTION_COLUMNS, *CUSTOMER_COLUMNS, *EXPOSURE_COLUMNS]))
 
 
 def _checked_mapping(pairs: Mapping[object, object], *, origin: str) -> dict[str, str]:
@@ -440,7 +464,7 @@ def resolve_column_mapping(
         ``{canonical name: source column}`` from :func:`parse_column_mapping`.
     source : str
         File name for messages.
-    kind : {"transactions", "customers"}
+    kind : {"transactions", "customers", "exposures"}
         Which canonical table the file holds.
 
     Returns
@@ -508,7 +532,7 @@ def check_required_columns(
     ----------
     present : iterable of str
         Canonical columns the table has (after mapping).
-    kind : {"transactions", "customers"}
+    kind : {"transactions", "customers", "exposures"}
         Which table.
     source : str
         File name for the message.
@@ -522,7 +546,7 @@ def check_required_columns(
         (a close column name, or a preset whose columns the file has).
     """
     have = set(present)
-    required = REQUIRED_TRANSACTION_COLUMNS if kind == "transactions" else REQUIRED_CUSTOMER_COLUMNS
+    required = _REQUIRED[kind]
     missing = [column for column in required if column not in have]
     if kind == "transactions" and "amount" not in have:
         if not {"quantity", "unit_price"} <= have:
@@ -533,14 +557,14 @@ def check_required_columns(
         "'amount' (or 'quantity' and 'unit_price')" if m == "amount" else repr(m) for m in missing
     )
     single = len(missing) == 1
-    flag = "--columns" if kind == "transactions" else "--customer-columns"
+    flag = _MAPPING_FLAGS[kind]
     example = ",".join(f"{m}=<column>" for m in missing)
     message = (
         f"{source}: required {kind} {'column' if single else 'columns'} {listed} "
         f"{'is' if single else 'are'} missing; columns are: {_format_columns(columns)}; "
         f"map {'it' if single else 'them'} with {flag} {example}"
     )
-    presets = _matching_presets(columns)
+    presets = _matching_presets(columns) if kind == "transactions" else []
     if presets:
         message += f"; these look like the {presets[0]!r} columns: {flag} {presets[0]}"
     else:
@@ -572,7 +596,7 @@ def apply_column_mapping(
         under their own name are kept without a mapping.
     source : str
         File name for messages.
-    kind : {"transactions", "customers"}
+    kind : {"transactions", "customers", "exposures"}
         Which canonical table ``raw`` holds.
 
     Returns
@@ -728,6 +752,51 @@ def validate_customers(
             f"({_examples(df['customer_id'], repeated)}); the customers table needs "
             f"one row per customer"
         )
+    return out
+
+
+def validate_exposures(
+    df: pd.DataFrame, *, source: str, decimal: str = ".", dayfirst: bool = False
+) -> pd.DataFrame:
+    """Check a canonical exposures table and convert each column to its kind.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per campaign and customer with canonical column names (see
+        :data:`EXPOSURE_COLUMNS`), values as text or already typed. Not changed.
+    source : str
+        File name for messages.
+    decimal : {".", ","}, default "."
+        Decimal mark of ``cost`` given as text.
+    dayfirst : bool, default False
+        Read day/month dates day first only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame with the same rows, canonical columns typed (``group`` as text;
+        :func:`seglab.campaigns.normalise_groups` maps its labels).
+
+    Raises
+    ------
+    InputError
+        If a required column is missing, or a column holds values not of its kind
+        (a ``sent_at`` that is not a date, a ``cost`` that is not a number), or a row
+        lacks its customer, campaign or group.
+    """
+    out = _validate(df, kind="exposures", source=source, bad_dates="fail",
+                    max_bad_fraction=0.0, decimal=decimal, dayfirst=dayfirst)
+    for column in ("customer_id", "campaign", "group", "sent_at"):
+        empty = np.array(out[column].isna(), dtype=bool)
+        if column != "sent_at":
+            empty |= (out[column].astype("string").str.strip() == "").fillna(True).to_numpy()
+        if empty.any():
+            raise InputError(
+                f"{source}: column {_label(df, column)} is empty in "
+                f"{_count(int(empty.sum()), 'row')} (first at row "
+                f"{int(np.flatnonzero(empty)[0]) + 2}); every exposure needs its customer, "
+                "campaign, group and sent_at")
     return out
 
 

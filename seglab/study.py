@@ -227,6 +227,8 @@ def stage_inputs(
     engine: str = "duckdb",
     decimal: str = ".",
     dayfirst: bool = False,
+    campaigns: str | Path | None = None,
+    campaign_columns: str | None = None,
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
 
@@ -260,6 +262,13 @@ def stage_inputs(
         Decimal mark of numbers in CSV inputs (see :func:`seglab.io.load_transactions`).
     dayfirst : bool
         Read ambiguous dates such as 02/01/2011 day first.
+    campaigns : str or Path, optional
+        Campaign exposures file (see :func:`seglab.io.load_exposures`), staged as
+        ``inputs/exposures.parquet`` with its group labels mapped; ``"synthetic"``
+        (only without ``data``) plants two campaigns in the synthetic log
+        (:func:`seglab.synth.plant_campaigns`).
+    campaign_columns : str, optional
+        Column mapping of the exposures file.
 
     Returns
     -------
@@ -269,20 +278,36 @@ def stage_inputs(
     Raises
     ------
     InputError
-        If a file cannot be read or does not fit the schema.
+        If a file cannot be read or does not fit the schema, or a group label is
+        neither treatment nor control.
     """
     check_engine(engine)
     folder = run_folder(run_dir) / INPUT_DIR
     folder.mkdir(exist_ok=True)
+    if campaigns is not None and str(campaigns) == "synthetic" and data is not None:
+        raise ConfigError("--campaigns synthetic plants campaigns in the synthetic data; "
+                          "with --data give an exposures file.")
+    for stale in (EXPOSURES_FILE, CAMPAIGN_TRUTH_FILE):
+        (folder / stale).unlink(missing_ok=True)
+    campaign_note = (_stage_exposures(folder, campaigns, campaign_columns, encoding=encoding,
+                                      decimal=decimal, dayfirst=dayfirst)
+                     if campaigns is not None and str(campaigns) != "synthetic" else None)
     if data is not None and buckets.is_large(data):
         return _stage_large_inputs(folder, data, customers=customers, columns=columns,
                                    customer_columns=customer_columns, encoding=encoding,
-                                   as_of=as_of, seed=seed, mask_pii=mask_pii, engine=engine)
+                                   as_of=as_of, seed=seed, mask_pii=mask_pii, engine=engine,
+                                   campaign_note=campaign_note)
     truth = None
     if data is None:
         study = synth.make_study(n_customers, seed=seed)
         transactions, attributes, truth = study.transactions, study.customers, study.truth
         source = f"synthetic (n_customers={n_customers}, seed={seed})"
+        if campaigns is not None and str(campaigns) == "synthetic":
+            planted = synth.plant_campaigns(study, seed=seed)
+            transactions = planted.transactions
+            planted.exposures.to_parquet(folder / EXPOSURES_FILE, index=False)
+            planted.lifts.to_csv(folder / CAMPAIGN_TRUTH_FILE, index=False)
+            campaign_note = ""
     else:
         transactions = seglab_io.load_transactions(
             data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates,
@@ -311,8 +336,29 @@ def stage_inputs(
     write_json(folder.parent / "study.json",
                {"as_of": as_of_ts, "source": source, "synthetic": data is None, "seed": seed,
                 "n_customers": n_customers if data is None else None,
-                "mask_pii": mask_pii, "engine": engine, "support": found.to_json()})
+                "mask_pii": mask_pii, "engine": engine, "support": found.to_json(),
+                "campaigns": campaign_note})
     return StudyInputs(transactions, attributes, truth, as_of_ts, source, support=found)
+
+
+#: Staged campaign exposures and, on synthetic data, the planted campaign lifts.
+EXPOSURES_FILE = "exposures.parquet"
+CAMPAIGN_TRUTH_FILE = "campaign_truth.csv"
+
+
+def _stage_exposures(folder: Path, path: str | Path, columns: str | None, *,
+                     encoding: str | None, decimal: str, dayfirst: bool) -> str:
+    """Read, map and check an exposures file into ``inputs/``; return the labels note."""
+    from seglab import campaigns as campaign_tools
+    from seglab.schema import parse_column_mapping
+
+    table = seglab_io.load_exposures(path, columns=columns, encoding=encoding,
+                                     decimal=decimal, dayfirst=dayfirst)
+    group_column = parse_column_mapping(columns).get("group", "group")
+    table, note = campaign_tools.normalise_groups(table, source=str(path),
+                                                  column=group_column)
+    table.to_parquet(folder / EXPOSURES_FILE, index=False)
+    return note
 
 
 def check_support(found: support.DataSupport, *, as_of: pd.Timestamp, label: str,
@@ -371,6 +417,7 @@ def _stage_large_inputs(
     seed: int,
     mask_pii: bool,
     engine: str,
+    campaign_note: str | None = None,
 ) -> StudyInputs:
     """Split a large Parquet log into customer buckets under ``inputs/transactions``."""
     part = buckets.partition(data, folder / "transactions", columns=columns)
@@ -396,7 +443,8 @@ def _stage_large_inputs(
     write_json(folder.parent / "study.json",
                {"as_of": as_of_ts, "source": str(data), "synthetic": False, "seed": seed,
                 "mask_pii": mask_pii, "engine": engine, "partition": stored,
-                "sample_buckets": list(sample), "support": found.to_json()})
+                "sample_buckets": list(sample), "support": found.to_json(),
+                "campaigns": campaign_note})
     return StudyInputs(part.read_sample(sample, part.sample_share(sample, SAMPLE_LINES)),
                        attributes, None, as_of_ts, str(data), part, sample, found)
 
@@ -1709,3 +1757,250 @@ def dynamics_stage(
             sampled="the snapshots, migration, cohorts, monitor and the churn model's "
                     "training"),
     )
+
+
+# --- Stage 7: campaigns -------------------------------------------------------------------
+
+
+@dataclass
+class CampaignStage:
+    """What the campaigns stage produced, for display."""
+
+    audiences: pd.DataFrame
+    audience_summary: pd.DataFrame
+    balance: pd.DataFrame
+    next_tier: pd.DataFrame
+    effects: pd.DataFrame
+    campaigns: pd.DataFrame
+    srm: pd.DataFrame
+    heterogeneity: pd.DataFrame
+    sentences: list[str]
+    planted: pd.DataFrame
+    names: dict[str, str]
+    masked: bool = False
+    not_contactable: int = 0
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def next_tier_summary(self) -> pd.DataFrame:
+        """Customers one order from the next membership tier, per tier step."""
+        if self.next_tier.empty:
+            return pd.DataFrame()
+        return (self.next_tier.groupby(["membership", "next_tier"], sort=True).size()
+                .rename("customers").reset_index())
+
+    @property
+    def readout_sentences(self) -> str:
+        """The sentences for a marketing reader, one per line ("" with no readout)."""
+        return "\n".join(self.sentences)
+
+
+def campaigns_stage(
+    run_dir: str | Path | None,
+    *,
+    control_share: float = 0.1,
+    campaign_window_days: int = 30,
+    seed: int = 0,
+    block_size: int = 20,
+    campaign_control_shares: dict | None = None,
+) -> CampaignStage:
+    """Audiences with a control group out to the CRM; campaign results read out per segment.
+
+    Writes ``audiences.csv`` (one row per contactable customer: ``customer_id``,
+    ``segment`` — the study's ``cluster`` —, ``persona``, ``strategy``,
+    ``action_code``, ``action``, ``group``, ``spend``), and ``next_tier.csv``
+    (customers one order from the next membership tier). When campaign exposures were
+    staged (``seglab run --campaigns``), reads each campaign out per segment (the
+    segment at send time when the exposures give it) and writes
+    ``campaign_readout.csv``, one row per campaign x segment x metric. Records the
+    ``audiences`` and ``campaigns`` metrics (campaign → its figures, with
+    ``srm_p_value`` and ``srm_flag``).
+
+    Parameters
+    ----------
+    run_dir : str or Path or None
+        Run folder.
+    control_share : float
+        Share of each segment held out as control in the audiences, and the planned
+        control share of campaigns the next parameter does not name.
+    campaign_window_days : int
+        Days after ``sent_at`` whose purchases are the campaign's outcome (and the
+        same length before it, the CUPED covariate).
+    seed : int
+        Seed of the control draw.
+    block_size : int
+        Customers of similar spend per block of the control draw.
+    campaign_control_shares : dict, optional
+        Campaign → its planned control share (default ``control_share``; on planted
+        synthetic campaigns, the planted share).
+
+    Returns
+    -------
+    CampaignStage
+        Tables, sentences and notes for the report.
+
+    Raises
+    ------
+    ConfigError
+        For a control share outside (0, 1), a window under one day or a block under 2.
+    """
+    from seglab import campaigns as camp
+
+    if not 0 < control_share < 1:
+        raise ConfigError(f"control_share={control_share} should be between 0 and 1.")
+    if campaign_window_days < 1:
+        raise ConfigError(f"campaign_window_days={campaign_window_days} should be >= 1.")
+    if block_size < 2:
+        raise ConfigError(f"block_size={block_size} should be >= 2.")
+    folder = run_folder(run_dir)
+    table = customer_table(folder, needs="cluster")
+    if "persona" not in table or "strategy" not in table:
+        profit_stage(folder)
+        table = customer_table(folder, needs="cluster")
+    inputs = load_inputs(folder, lines=False)
+    notes = {"audiences": "", "next_tier": "", "campaign_readout": ""}
+
+    # Audiences out.
+    spend_col = "revenue"
+    people = table[["customer_id", "cluster", "persona", "strategy", spend_col]].rename(
+        columns={"cluster": "segment", spend_col: "spend"})
+    people["segment"] = people["segment"].astype(str)
+    reachable, left_out = camp.contactable(people, inputs.customers)
+    if inputs.customers is None or "contact_consent" not in inputs.customers:
+        notes["audiences"] = ("Every customer is in the audiences: the data gives no contact "
+                              "consent (add contact_consent to the --customers file).")
+    elif left_out:
+        notes["audiences"] = (f"{left_out:,} of {len(people):,} customers gave no contact "
+                              "consent (or none is recorded) and are left out of the "
+                              "audiences.")
+    actions = {}
+    if (folder / "segments.csv").exists():
+        seg_file = pd.read_csv(folder / "segments.csv", dtype={"segment": "string"})
+        if {"segment", "action"} <= set(seg_file.columns):
+            actions = dict(zip(seg_file["segment"].astype(str), seg_file["action"].fillna(""),
+                               strict=True))
+    audience = camp.assign_groups(reachable, segment_col="segment", spend_col="spend",
+                                  control_share=control_share, seed=seed,
+                                  block_size=block_size)
+    audience["action_code"] = audience["strategy"].map(camp.action_code)
+    audience["action"] = audience["segment"].map(actions).fillna("")
+    audience = audience[["customer_id", "segment", "persona", "strategy", "action_code",
+                         "action", "group", "spend"]]
+    audience.to_csv(folder / "audiences.csv", index=False)
+    balance = camp.group_balance(audience, segment_col="segment", spend_col="spend")
+    names = (audience.drop_duplicates("segment").set_index("segment")["persona"]
+             .astype(str).to_dict())
+    summary = (audience.groupby(["segment", "persona", "strategy", "action_code"],
+                                sort=True, dropna=False)
+               .agg(customers=("customer_id", "size"),
+                    treatment=("group", lambda g: int((g == "treatment").sum())),
+                    control=("group", lambda g: int((g == "control").sum())))
+               .reset_index())
+    tier = camp.near_next_tier(table)
+    if tier.empty and "membership" not in table:
+        notes["next_tier"] = "Skipped: the customer table has no membership grade."
+    tier.to_csv(folder / "next_tier.csv", index=False)
+
+    # Campaign results in.
+    effects = campaigns = srm = het = planted = pd.DataFrame()
+    lines: list[str] = []
+    exposures_path = folder / INPUT_DIR / EXPOSURES_FILE
+    if not exposures_path.exists():
+        notes["campaign_readout"] = (
+            "Skipped: no campaign results were given; send the audiences above, then run "
+            "again with --campaigns FILE (one row per customer contacted or held out).")
+    else:
+        exposures = pd.read_parquet(exposures_path)
+        transactions = clean_transactions(folder)
+        as_of = features.analysis_day(inputs.as_of)
+        exposures, checks = camp.check_exposures(
+            exposures, known_customers=table["customer_id"], as_of=as_of,
+            log_end=transactions["order_date"].max(), window_days=campaign_window_days)
+        meta = read_json(folder / "study.json")
+        checks = [meta["campaigns"], *checks] if meta.get("campaigns") else checks
+        if inputs.partition is not None:
+            checks.append(inputs.sample_note(whole="The audiences",
+                                             sampled="the campaign outcomes"))
+            exposures = exposures[exposures["customer_id"].isin(transactions["customer_id"])]
+        if "segment" not in exposures or exposures["segment"].isna().all():
+            exposures["segment"] = exposures["customer_id"].map(
+                people.set_index("customer_id")["segment"])
+        else:
+            names = {}  # segments at send time are the exposures' own labels
+        exposures["segment"] = exposures["segment"].astype(str)
+        synthetic = meta.get("synthetic", False)
+        costs = synth.COST_TABLE if synthetic else profit.CostTable()
+        shares: dict[str, float] = {}
+        truth_path = folder / INPUT_DIR / CAMPAIGN_TRUTH_FILE
+        truth = pd.read_csv(truth_path) if truth_path.exists() else None
+        if truth is not None:
+            shares = truth.groupby("campaign")["control_share"].first().to_dict()
+        shares.update(campaign_control_shares or {})
+        shares = {name: shares.get(name, control_share)
+                  for name in exposures["campaign"].astype(str).unique()}
+        if exposures.empty:
+            notes["campaign_readout"] = "Skipped: no exposure could be read out. " + " ".join(
+                checks)
+        else:
+            outcomes = camp.campaign_outcomes(exposures, transactions,
+                                              window_days=campaign_window_days, costs=costs)
+            result = camp.readout(outcomes, control_share=shares)
+            effects, campaigns, srm, het = (result.effects, result.campaigns, result.srm,
+                                            result.heterogeneity)
+            flagged = campaigns.loc[campaigns["srm_flag"], "campaign"].tolist()
+            if flagged:
+                checks.insert(0, "SAMPLE RATIO MISMATCH in " + ", ".join(map(str, flagged))
+                              + ": the control group is not the planned share of the "
+                              "audience (p < 0.001), so customers were lost or moved between "
+                              "groups; do not trust these effects until the cause is found.")
+            notes["campaign_readout"] = " ".join(checks)
+            lines = camp.sentences(result, names=names)
+            if truth is not None:
+                planted = _planted_campaign_check(effects, truth)
+    columns = ["campaign", "segment", "metric", "customers_treatment", "customers_control",
+               "effect", "ci_low", "ci_high", "p_value", "p_adjusted", "significant",
+               "raw_effect", "variance_reduction", "mde", "incremental", "cost",
+               "incremental_after_cost"]
+    shown = (effects.reindex(columns=columns).sort_values(["campaign", "segment", "metric"],
+                                                           kind="mergesort")
+             if not effects.empty else pd.DataFrame(columns=columns))
+    shown.to_csv(folder / "campaign_readout.csv", index=False)
+    record_metrics(folder, "audiences", {
+        "customers": len(audience), "not_contactable": left_out,
+        "control": int((audience["group"] == "control").sum()),
+        "control_share": control_share, "seed": seed,
+        "max_std_difference": float(balance["std_difference"].abs().max())
+        if len(balance) else None,
+        "next_tier": len(tier)})
+    record_metrics(folder, "campaigns", {
+        str(row.campaign): {
+            "customers_treatment": row.customers_treatment,
+            "customers_control": row.customers_control,
+            "planned_control_share": row.planned_control_share,
+            "srm_p_value": row.srm_p_value, "srm_flag": bool(row.srm_flag),
+            "incremental_revenue": row.incremental_revenue,
+            "incremental_profit": row.incremental_profit, "cost": row.cost,
+            "profit_after_cost": row.profit_after_cost,
+            "window_days": campaign_window_days,
+            "segments_differ_revenue": bool(het.loc[(het["campaign"] == row.campaign)
+                                                    & (het["metric"] == "revenue"),
+                                                    "segments_differ"].any()),
+        } for row in campaigns.itertuples(index=False)})
+    record_sections(folder, notes)
+    shown_audience, masked = _masked_ids(folder, audience)
+    return CampaignStage(
+        audiences=shown_audience, audience_summary=summary, balance=balance, next_tier=tier,
+        effects=shown, campaigns=campaigns, srm=srm, heterogeneity=het, sentences=lines,
+        planted=planted, names=names, masked=masked, not_contactable=left_out, notes=notes)
+
+
+def _planted_campaign_check(effects: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Set the readout's orders and revenue effects beside the planted lifts."""
+    planted = truth.melt(id_vars=["campaign", "segment"], value_vars=["orders", "revenue"],
+                         var_name="metric", value_name="planted")
+    out = planted.merge(effects[["campaign", "segment", "metric", "effect", "ci_low",
+                                 "ci_high"]], on=["campaign", "segment", "metric"],
+                        how="inner")
+    out["inside_ci"] = (out["ci_low"] <= out["planted"]) & (out["planted"] <= out["ci_high"])
+    return out.sort_values(["campaign", "metric", "segment"], kind="mergesort").reset_index(
+        drop=True)

@@ -2052,3 +2052,115 @@ def _assemble_customers(
         }
     )
     return frame[list(CUSTOMER_COLUMNS)]
+
+
+# --- Planted campaigns ---------------------------------------------------------------------
+
+#: Extra orders per treated customer planted by :func:`plant_campaigns`, by planted
+#: segment, for the first campaign ("Reactivation"); one segment is left at zero.
+PLANTED_CAMPAIGN_LIFTS: dict[str, float] = {
+    "Bargain hunter": 0.6, "Regular": 0.3, "Lapsing": 0.4, "New": 0.3,
+    "Big-ticket occasional": 0.2, "VIP loyal": 0.0, "One-time": 0.15,
+}
+#: Money of each planted campaign order (one line, quantity 1, no discount).
+PLANTED_CAMPAIGN_AMOUNT = 80.0
+#: Margin of the planted campaign orders (their ``cost`` is the rest of the amount).
+PLANTED_CAMPAIGN_MARGIN = 0.4
+
+
+@dataclass(frozen=True)
+class PlantedCampaigns:
+    """A synthetic study with two planted campaigns and what was planted.
+
+    Attributes
+    ----------
+    transactions : pandas.DataFrame
+        The study's log plus one planted order per converted treated customer,
+        sorted as :attr:`SyntheticStudy.transactions`.
+    exposures : pandas.DataFrame
+        Canonical exposures: ``customer_id``, ``campaign``, ``group``, ``sent_at``,
+        ``segment`` (the planted segment at send time) and ``cost`` per contact.
+    lifts : pandas.DataFrame
+        One row per campaign and segment: the planted ``orders`` and ``revenue`` lift
+        per treated customer, and ``control_share`` planned.
+    """
+
+    transactions: pd.DataFrame
+    exposures: pd.DataFrame
+    lifts: pd.DataFrame
+
+
+def plant_campaigns(study: SyntheticStudy, *, seed: int = 0, window_days: int = 30,
+                    amount: float = PLANTED_CAMPAIGN_AMOUNT,
+                    lifts: dict[str, float] | None = None) -> PlantedCampaigns:
+    """Plant two campaigns with a control group in a synthetic study's log.
+
+    "Reactivation" goes out 75 days before the end of the log to every customer
+    active by then, half of each planted segment held out; each treated customer of
+    segment ``s`` buys one extra order of ``amount`` within ``window_days`` of the send
+    with probability ``lifts[s]`` (one segment at zero). "Summer sale" goes out 45 days
+    before the end to the same customers, 20% held out, with a lift of 0.25 orders
+    everywhere, and its control list lost 40% of its customers on the way to the CRM,
+    so its split fails the sample-ratio test.
+
+    Parameters
+    ----------
+    study : SyntheticStudy
+        Output of :func:`make_study`.
+    seed : int
+        Seed of the groups and the planted orders.
+    window_days : int
+        Days after the send the planted orders fall in.
+    amount : float
+        Money of each planted order.
+    lifts : dict, optional
+        Planted segment → extra orders per treated customer (default
+        :data:`PLANTED_CAMPAIGN_LIFTS`).
+
+    Returns
+    -------
+    PlantedCampaigns
+        The log with the planted orders, the exposures and the planted lifts.
+    """
+    lifts = dict(PLANTED_CAMPAIGN_LIFTS if lifts is None else lifts)
+    rng = np.random.default_rng([seed, 17])
+    tx = study.transactions
+    end = tx["order_date"].max().normalize() + pd.Timedelta(days=1)
+    segment = study.truth.set_index("customer_id")["segment"].astype(str)
+    plans = (("Reactivation", 75, 0.5, lifts, 0.0),
+             ("Summer sale", 45, 0.2, dict.fromkeys(lifts, 0.25), 0.4))
+    exposures, added, rows = [], [], []
+    for name, days_before, share, lift, lost in plans:
+        sent = end - pd.Timedelta(days=days_before) + pd.Timedelta(hours=9)
+        active = tx.loc[tx["order_date"] < sent, "customer_id"].dropna().unique()
+        ids = np.sort(active.astype(str))
+        control = rng.random(len(ids)) < share
+        seg = segment.reindex(ids).fillna("Regular").to_numpy()
+        buys = ~control & (rng.random(len(ids)) < pd.Series(seg).map(lift).fillna(0.0)
+                           .to_numpy())
+        when = sent + pd.to_timedelta(rng.uniform(0.1, window_days - 1, len(ids)), unit="D")
+        keep = ~(control & (rng.random(len(ids)) < lost))
+        exposures.append(pd.DataFrame({
+            "customer_id": ids[keep], "campaign": name,
+            "group": np.where(control, "control", "treatment")[keep],
+            "sent_at": sent, "segment": seg[keep], "cost": np.where(control, 0.0, 1.5)[keep]}))
+        n = int(buys.sum())
+        added.append(pd.DataFrame({
+            "customer_id": pd.array(ids[buys], dtype="string"),
+            "order_date": when[buys].astype("datetime64[ns]"),
+            "amount": amount, "quantity": 1.0, "unit_price": amount,
+            "order_id": pd.array([f"K{name[:1]}{i:06d}" for i in range(n)], dtype="string"),
+            "product_id": pd.array(["P-CAMPAIGN"] * n, dtype="string"),
+            "product_name": pd.array([f"{name} offer"] * n, dtype="string"),
+            "channel": pd.array(["online"] * n, dtype="string"),
+            "discount": 0.0, "cost": amount * (1 - PLANTED_CAMPAIGN_MARGIN)}))
+        for s, q in sorted(lift.items()):
+            rows.append({"campaign": name, "segment": s, "orders": q, "revenue": q * amount,
+                         "control_share": share})
+    log = pd.concat([tx, *added], ignore_index=True)
+    log = log.sort_values(["order_date", "order_id"], kind="mergesort").reset_index(drop=True)
+    for column in tx.columns:
+        log[column] = log[column].astype(tx[column].dtype)
+    exp = pd.concat(exposures, ignore_index=True)
+    exp["customer_id"] = exp["customer_id"].astype("string")
+    return PlantedCampaigns(log[list(tx.columns)], exp, pd.DataFrame(rows))
