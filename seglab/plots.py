@@ -1363,7 +1363,8 @@ def note(text: str) -> Any:
 
 @_nothing_when_empty
 def campaign_effects(effects: pd.DataFrame, *, metric: str = "revenue",
-                     names: dict[str, str] | None = None) -> plt.Figure:
+                     names: dict[str, str] | None = None,
+                     flagged: tuple[str, ...] | list[str] = ()) -> plt.Figure:
     """Each campaign's effect per customer per segment, with its 95% interval.
 
     Parameters
@@ -1375,6 +1376,8 @@ def campaign_effects(effects: pd.DataFrame, *, metric: str = "revenue",
         Metric shown.
     names : dict, optional
         Segment label → persona name for the axis.
+    flagged : sequence of str
+        Campaigns whose split failed the sample-ratio test (marked in their title).
 
     Returns
     -------
@@ -1403,7 +1406,8 @@ def campaign_effects(effects: pd.DataFrame, *, metric: str = "revenue",
                    zorder=3, label="not significant")
         ax.axvline(0, color="#999999", lw=1)
         ax.set_yticks(y, labels)
-        ax.set(title=f"{campaign}: extra {metric} per customer",
+        warning = "\n(split broken: sample ratio mismatch)" if campaign in flagged else ""
+        ax.set(title=f"{campaign}: extra {metric} per customer{warning}",
                xlabel=f"treatment minus control, {metric} per customer (95% CI)")
     axes[0][0].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
@@ -1437,8 +1441,8 @@ def group_spend_balance(balance: pd.DataFrame, *, names: dict[str, str] | None =
     ax.barh(y - 0.2, balance["mean_spend_control"], height=0.4, label="control",
             color="#dd8452")
     ax.set_yticks(y, labels)
-    ax.set(title="Treatment and control spend alike in every segment",
+    ax.set(title="Mean spend before the campaign: treatment and control, per segment",
            xlabel="mean spend per customer before the campaign")
     _thousands(ax, "x")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax

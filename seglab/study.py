@@ -1777,6 +1777,7 @@ class CampaignStage:
     sentences: list[str]
     planted: pd.DataFrame
     names: dict[str, str]
+    readout_names: dict[str, str] = field(default_factory=dict)
     masked: bool = False
     not_contactable: int = 0
     notes: dict[str, str] = field(default_factory=dict)
@@ -1788,6 +1789,13 @@ class CampaignStage:
             return pd.DataFrame()
         return (self.next_tier.groupby(["membership", "next_tier"], sort=True).size()
                 .rename("customers").reset_index())
+
+    @property
+    def srm_flagged(self) -> list[str]:
+        """Campaigns whose split failed the sample-ratio test."""
+        if self.campaigns.empty:
+            return []
+        return self.campaigns.loc[self.campaigns["srm_flag"], "campaign"].astype(str).tolist()
 
     @property
     def readout_sentences(self) -> str:
@@ -1904,6 +1912,7 @@ def campaigns_stage(
     # Campaign results in.
     effects = campaigns = srm = het = planted = pd.DataFrame()
     lines: list[str] = []
+    readout_names = names
     exposures_path = folder / INPUT_DIR / EXPOSURES_FILE
     if not exposures_path.exists():
         notes["campaign_readout"] = (
@@ -1926,7 +1935,7 @@ def campaigns_stage(
             exposures["segment"] = exposures["customer_id"].map(
                 people.set_index("customer_id")["segment"])
         else:
-            names = {}  # segments at send time are the exposures' own labels
+            readout_names = {}  # segments at send time are the exposures' own labels
         exposures["segment"] = exposures["segment"].astype(str)
         synthetic = meta.get("synthetic", False)
         costs = synth.COST_TABLE if synthetic else profit.CostTable()
@@ -1954,7 +1963,7 @@ def campaigns_stage(
                               "audience (p < 0.001), so customers were lost or moved between "
                               "groups; do not trust these effects until the cause is found.")
             notes["campaign_readout"] = " ".join(checks)
-            lines = camp.sentences(result, names=names)
+            lines = camp.sentences(result, names=readout_names)
             if truth is not None:
                 planted = _planted_campaign_check(effects, truth)
     columns = ["campaign", "segment", "metric", "customers_treatment", "customers_control",
@@ -1991,7 +2000,8 @@ def campaigns_stage(
     return CampaignStage(
         audiences=shown_audience, audience_summary=summary, balance=balance, next_tier=tier,
         effects=shown, campaigns=campaigns, srm=srm, heterogeneity=het, sentences=lines,
-        planted=planted, names=names, masked=masked, not_contactable=left_out, notes=notes)
+        planted=planted, names=names, readout_names=readout_names, masked=masked,
+        not_contactable=left_out, notes=notes)
 
 
 def _planted_campaign_check(effects: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:

@@ -357,3 +357,18 @@ def test_stage_without_campaigns_shows_the_audiences_only(tmp_path: Path) -> Non
     assert (result.audiences["group"] == "control").mean() == pytest.approx(0.2, abs=0.03)
     with pytest.raises(ConfigError, match="control_share=0"):
         study.campaigns_stage(folder, control_share=0.0)
+
+
+def test_mask_pii_masks_the_audiences_and_keeps_them_private(tmp_path: Path) -> None:
+    from seglab import privacy
+
+    run = tmp_path / "run"
+    run.mkdir()
+    audience = pd.DataFrame({"customer_id": ["C1", "C2"], "segment": ["0", "1"],
+                             "group": ["treatment", "control"]})
+    audience.to_csv(run / "audiences.csv", index=False)
+    private = privacy.make_shareable(run, tmp_path / "private", "salt")
+    shared = pd.read_csv(run / "audiences.csv")
+    assert shared["customer_id"].str.fullmatch(r"id_[0-9a-f]{12}").all()
+    assert shared["group"].tolist() == ["treatment", "control"]
+    assert pd.read_csv(private / "audiences.csv")["customer_id"].tolist() == ["C1", "C2"]
