@@ -1956,12 +1956,16 @@ def campaigns_stage(
             result = camp.readout(outcomes, control_share=shares)
             effects, campaigns, srm, het = (result.effects, result.campaigns, result.srm,
                                             result.heterogeneity)
-            flagged = campaigns.loc[campaigns["srm_flag"], "campaign"].tolist()
-            if flagged:
-                checks.insert(0, "SAMPLE RATIO MISMATCH in " + ", ".join(map(str, flagged))
-                              + ": the control group is not the planned share of the "
-                              "audience (p < 0.001), so customers were lost or moved between "
-                              "groups; do not trust these effects until the cause is found.")
+            flagged = campaigns[campaigns["srm_flag"]]
+            if len(flagged):
+                shown_shares = ", ".join(
+                    f"{row.campaign} (control {row.control_share:.1%} of its customers, "
+                    f"planned {row.planned_control_share:.0%})"
+                    for row in flagged.itertuples(index=False))
+                checks.insert(0, f"SAMPLE RATIO MISMATCH in {shown_shares}: p < 0.001, so "
+                              "customers were lost or moved between groups; do not trust these "
+                              "effects until the cause is found (if the plan was another split, "
+                              "give it in campaign_control_shares).")
             notes["campaign_readout"] = " ".join(checks)
             lines = camp.sentences(result, names=readout_names)
             if truth is not None:

@@ -372,3 +372,19 @@ def test_mask_pii_masks_the_audiences_and_keeps_them_private(tmp_path: Path) -> 
     assert shared["customer_id"].str.fullmatch(r"id_[0-9a-f]{12}").all()
     assert shared["group"].tolist() == ["treatment", "control"]
     assert pd.read_csv(private / "audiences.csv")["customer_id"].tolist() == ["C1", "C2"]
+
+
+def test_cli_refuses_a_bad_group_label_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from seglab.cli import app
+
+    path = tmp_path / "sends.csv"
+    pd.DataFrame({"Member": ["C000001", "C000002"], "Promo": "X", "Arm": ["test", "B"],
+                  "Sent": "2026-05-01"}).to_csv(path, index=False)
+    result = CliRunner().invoke(app, [
+        "run", "--out", str(tmp_path / "out"), "--synthetic-customers", "200", "-q",
+        "--campaigns", str(path), "--campaign-columns", MAPPING.replace(",cost=Unit cost", "")])
+    assert result.exit_code == 2
+    assert "sends.csv: column 'Arm' has group 'B'" in result.output
+    assert not (tmp_path / "out" / "latest").exists()
