@@ -716,8 +716,9 @@ def sentences(result: Readout, *, metric: str = "revenue",
     Returns
     -------
     list of str
-        E.g. ``"Spring sale — Bargain hunters: +5.5 revenue per customer (95% CI 2.4 to
-        8.6), significant after adjustment; worth +4,200 in profit after cost."`` (the
+        One per campaign and segment, then one per campaign on whether its segments
+        respond differently (Cochran's Q). E.g. ``"Spring sale — Bargain hunters: +5.5
+        revenue per customer (95% CI 2.4 to 8.6), significant after adjustment; worth +4,200 in profit after cost."`` (the
         money after cost is stated as a worth only when the profit effect itself is
         significant before adjustment).
     """
@@ -745,4 +746,13 @@ def sentences(result: Readout, *, metric: str = "revenue",
                 text += (f"; its profit after cost cannot be told from zero (estimate "
                          f"{_money(after)})")
         lines.append(text + ".")
+    het = result.heterogeneity
+    for row in (het[het["metric"] == metric].itertuples(index=False) if len(het) else ()):
+        if not np.isfinite(row.p_value):
+            continue
+        verdict = ("segments respond differently: aim it at the segments where it works"
+                   if row.segments_differ else
+                   "the segments' responses cannot be told apart")
+        lines.append(f"{row.campaign}: {verdict} (Cochran's Q = {row.q:.1f} over "
+                     f"{row.segments} segments, p = {row.p_value:.3g}).")
     return lines

@@ -303,6 +303,7 @@ def test_sentences_read_for_a_marketing_reader(planted_readout: campaigns.Readou
     lapsing = next(s for s in lines if s.startswith("Reactivation — Lapsing shoppers"))
     assert "revenue per customer (95% CI" in lapsing
     assert "significant after adjustment" in lapsing
+    assert any(s.startswith("Reactivation: segments respond differently") for s in lines)
 
 
 # --- the stage -----------------------------------------------------------------------------------
@@ -388,3 +389,23 @@ def test_cli_refuses_a_bad_group_label_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "sends.csv: column 'Arm' has group 'B'" in result.output
     assert not (tmp_path / "out" / "latest").exists()
+
+
+def test_stage_reads_a_foreign_exposures_file_out_per_study_segment(
+        stage_run: tuple[Path, study.CampaignStage], planted: synth.PlantedCampaigns,
+        tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "run"
+    shutil.copytree(stage_run[0], folder)
+    path = _foreign_file(planted, tmp_path / "sends.csv")
+    note = study._stage_exposures(folder / "inputs", path, MAPPING, encoding=None,
+                                  decimal=".", dayfirst=False)
+    meta = study.read_json(folder / "study.json")
+    study.write_json(folder / "study.json", {**meta, "campaigns": note})
+    result = study.campaigns_stage(folder)
+    assert "'holdout' → control" in result.notes["campaign_readout"]
+    clusters = set(pd.read_csv(folder / "audiences.csv", dtype={"segment": str})["segment"])
+    assert set(result.effects["segment"]) <= clusters  # no segment given: the study's
+    assert result.readout_names  # shown by persona name
+    assert (result.effects["customers_treatment"] > 0).all()
