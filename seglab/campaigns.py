@@ -718,9 +718,9 @@ def sentences(result: Readout, *, metric: str = "revenue",
     list of str
         One per campaign and segment, then one per campaign on whether its segments
         respond differently (Cochran's Q). E.g. ``"Spring sale — Bargain hunters: +5.5
-        revenue per customer (95% CI 2.4 to 8.6), significant after adjustment; worth +4,200 in profit after cost."`` (the
-        money after cost is stated as a worth only when the profit effect itself is
-        significant before adjustment).
+        revenue per customer (95% CI 2.4 to 8.6), significant after adjustment; worth
+        +4,200 in profit after cost."`` (the money after cost is stated as a worth only
+        when the profit effect itself is significant before adjustment).
     """
     names = names or {}
     e = result.effects
