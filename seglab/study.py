@@ -1457,6 +1457,11 @@ class DynamicsStage:
         return pd.DataFrame() if self.churn is None else self.churn.calibration
 
     @property
+    def churn_headline(self) -> str:
+        """The churn model against the strongest simple rule, in a sentence ("" if skipped)."""
+        return "" if self.churn is None else self.churn.headline()
+
+    @property
     def churn_drivers(self) -> pd.DataFrame:
         """The churn model's drivers (empty when the model was skipped)."""
         return pd.DataFrame() if self.churn is None else self.churn.drivers
