@@ -1276,7 +1276,7 @@ def profit_stage(
     found = inputs.support
     notes = {"clv": "", "clv_holdout": "", "sub_segments": "" if dimension else
              found.missing_note(support.SUB_SEGMENT_DIMENSIONS, "splitting segments by channel")}
-    asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 3)
+    asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 2)
     if not found.fits_purchase_model:
         notes["clv"] = (
             f"Skipped: only {found.repeat_customers} customers bought on two or more days; "
@@ -1290,7 +1290,7 @@ def profit_stage(
     elif holdout_days != asked_holdout:
         notes["clv_holdout"] = (
             f"The check keeps out the last {holdout_days} days instead of {asked_holdout}: "
-            f"the log covers {found.span_days} days and the model needs twice as long "
+            f"the log covers {found.span_days} days and the model needs at least as long "
             "before it.")
     figures = _transaction_figures(folder, inputs, transactions, costs=costs,
                                    dimension=dimension, holdout_days=holdout_days,
