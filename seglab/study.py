@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -431,7 +431,7 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
     if "partition" in meta:
         part = buckets.Partition.from_json(meta["partition"], base=folder)
         sample = tuple(meta["sample_buckets"])
-    return StudyInputs(
+    staged = StudyInputs(
         transactions=(pd.read_parquet(inputs / "transactions.parquet") if part is None
                       else part.read_sample(sample if lines else [],
                                             part.sample_share(sample, SAMPLE_LINES))),
@@ -443,8 +443,14 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
         source=meta["source"],
         partition=part,
         sample_buckets=sample,
-        support=support.DataSupport.from_json(meta["support"]),
+        support=support.DataSupport.from_json(meta["support"]) if "support" in meta else None,
     )
+    if staged.support is None:  # staged by a seglab older than seglab.support
+        if part is not None:
+            raise ConfigError(f"{folder}: staged by an older seglab; run the study again.")
+        staged = replace(staged, support=support.DataSupport.of(
+            staged.transactions, as_of=staged.as_of, customer_file=staged.customers is not None))
+    return staged
 
 
 # --- Stage 1: cleaning -------------------------------------------------------------------
