@@ -14,6 +14,8 @@ UV_VERSION := 0.13.8
 UPGRADE := .cache/upgrade
 # Two pytest-xdist workers, one per core; each test file runs whole on one worker, only the
 # data-shape matrix is spread test by test (tests/conftest.py). TEST_WORKERS= runs serially.
+# nbval runs the notebooks after, on one worker (xdist hands a notebook's cells over in
+# pieces, and nbval restarts its kernel between them), in a fresh scratch folder.
 TEST_WORKERS ?= -n 2 --dist loadgroup
 # numba (UMAP, HDBSCAN) caches compiled code here so later runs start fast.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
@@ -53,13 +55,14 @@ demo: install ## Run the default study on the embedded synthetic data
 
 .PHONY: test
 test: install $(VENV)/.spark-installed ## Run the whole test suite, notebooks included (nbval)
-	$(BIN)/pytest tests --nbval-lax notebooks -p no:cacheprovider $(TEST_WORKERS)
+	$(BIN)/pytest tests -p no:cacheprovider $(TEST_WORKERS)
+	SEGLAB_SCRATCH=$$(mktemp -d) $(BIN)/pytest --nbval-lax notebooks -p no:cacheprovider
 
 # A fresh venv under .cache/upgrade gets the newest versions pyproject.toml allows (resolved
 # by uv for this Python on Linux x86_64) and runs the whole test suite; only if it passes
 # do the new locks replace requirements/. Then `make install` (or demo, test) applies them.
 # The whole suite by default; e.g. UPGRADE_TESTS=tests/test_engine.py for a quick look.
-UPGRADE_TESTS ?= tests --nbval-lax notebooks $(TEST_WORKERS)
+UPGRADE_TESTS ?= tests $(TEST_WORKERS)
 LOCK_PYTHON = $$($(PYTHON) -c 'import platform; print(platform.python_version())')
 UV_COMPILE = $(UPGRADE)/venv/bin/uv pip compile pyproject.toml requirements/build.in \
 	--extra test --upgrade --quiet --python-version $(LOCK_PYTHON) \
@@ -77,6 +80,7 @@ upgrade: ## Test the newest allowed versions in a fresh venv; if all tests pass,
 	$(UPGRADE)/venv/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	$(UPGRADE)/venv/bin/pip check
 	$(UPGRADE)/venv/bin/pytest $(UPGRADE_TESTS) -p no:cacheprovider
+	SEGLAB_SCRATCH=$$(mktemp -d) $(UPGRADE)/venv/bin/pytest --nbval-lax notebooks -p no:cacheprovider
 	cp $(UPGRADE)/lock.txt $(LOCK)
 	cp $(UPGRADE)/lock-spark.txt $(SPARK_LOCK)
 	@if git diff --quiet -- requirements/ 2>/dev/null; then \

@@ -202,6 +202,8 @@ def features_command(
     encoding: EncodingOption = None,
     sheet: SheetOption = None,
     bad_dates: BadDatesOption = "fail",
+    decimal: DecimalOption = ".",
+    dayfirst: DayfirstOption = False,
     as_of: AsOfOption = None,
     params: Annotated[Path | None, typer.Option(
         help="The study's YAML params file; its time_unit, window_days, category_top_n, "
@@ -220,6 +222,7 @@ def features_command(
     For nightly scoring: prints the path written.
     """
     from seglab.engine import export_customer_table
+    from seglab.schema import DECIMAL_MARKS
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     try:
@@ -227,6 +230,8 @@ def features_command(
         _check_encoding(encoding)
         if bad_dates not in ("fail", "drop"):
             raise ConfigError(f"--bad-dates {bad_dates!r}: should be 'fail' or 'drop'.")
+        if decimal not in DECIMAL_MARKS:
+            raise ConfigError(f"--decimal {decimal!r}: should be '.' or ','.")
         if output.is_dir():
             raise ConfigError(f"--output {output}: is a folder; name a .parquet or .csv file.")
         if params is not None:
@@ -241,8 +246,8 @@ def features_command(
         path, _ = export_customer_table(
             data, output, columns=columns, customers=customers,
             customer_columns=customer_columns, encoding=encoding, sheet=sheet,
-            bad_dates=bad_dates, as_of=as_of, clean=clean, segments=segments,
-            params=settings, engine=engine,
+            bad_dates=bad_dates, decimal=decimal, dayfirst=dayfirst, as_of=as_of, clean=clean,
+            segments=segments, params=settings, engine=engine,
         )
     except SeglabError as error:
         _fail(error)

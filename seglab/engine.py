@@ -1062,6 +1062,8 @@ def export_customer_table(
     encoding: str | None = None,
     sheet: str | int | None = None,
     bad_dates: str = "fail",
+    decimal: str = ".",
+    dayfirst: bool = False,
     as_of: str | pd.Timestamp | None = None,
     clean: bool | str = True,
     segments: bool = True,
@@ -1088,8 +1090,8 @@ def export_customer_table(
     output : str or Path
         Where to write: ``.parquet`` or ``.csv`` (dates as YYYY-MM-DD), a path on this
         machine (the Spark driver's).
-    columns, customers, customer_columns, encoding, sheet, bad_dates
-        As ``seglab run``.
+    columns, customers, customer_columns, encoding, sheet, bad_dates, decimal, dayfirst
+        As ``seglab run`` (``decimal`` and ``dayfirst`` apply with ``clean=True``).
     as_of : str or pandas.Timestamp, optional
         Analysis date; default the day after the last transaction.
     clean : bool or "sql"
@@ -1136,12 +1138,14 @@ def export_customer_table(
     options = {k: params[k] for k in option_names if k in params}
     rules = seglab_segments.segment_rules(**dict(params.get("segment_rules") or {}))
     attributes = (
-        seglab_io.load_customers(customers, columns=customer_columns, encoding=encoding)
+        seglab_io.load_customers(customers, columns=customer_columns, encoding=encoding,
+                                 decimal=decimal, dayfirst=dayfirst)
         if customers else None
     )
     if clean is True:
         transactions = seglab_io.load_transactions(
-            data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates
+            data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates,
+            decimal=decimal, dayfirst=dayfirst,
         )
         day = (features.analysis_day(as_of) if as_of is not None
                else features.default_as_of(transactions))

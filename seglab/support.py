@@ -165,8 +165,8 @@ class DataSupport:
         days : int
             The window asked for.
         share : float
-            Largest share of the span the window may take (e.g. 1/3 for a holdout that
-            needs twice as long a calibration period before it).
+            Largest share of the span the window may take (e.g. 1/2 for a holdout
+            that needs a calibration period at least as long before it).
 
         Returns
         -------

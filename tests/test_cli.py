@@ -238,3 +238,20 @@ def test_console_script_exit_zero(capsys):
         main(["version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.strip() == __version__
+
+
+def test_features_reads_a_european_csv(tmp_path):
+    rows = "".join(f"K{i:03d};0{1 + i % 9}/02/2024 10:00;1.2{i % 10}4,50\n" for i in range(40))
+    data = tmp_path / "umsatz.csv"
+    data.write_text("Kunde;Datum;Betrag\n" + rows, encoding="utf-8")
+    out = tmp_path / "customers.csv"
+    args = ["features", "--data", str(data), "-o", str(out),
+            "--columns", "customer_id=Kunde,order_date=Datum,amount=Betrag"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "--decimal ','" in refused.output
+    result = runner.invoke(app, [*args, "--decimal", ",", "--dayfirst"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")
+    assert table.loc["K003", "revenue"] == 1234.5  # 1.234,50
+    assert table.loc["K003", "first_order"].startswith("2024-02-04")  # 04/02: 4 February
+    assert runner.invoke(app, [*args, "--decimal", ";"]).exit_code == 2
