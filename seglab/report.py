@@ -76,6 +76,11 @@ RUN_FILES: tuple[tuple[str, str], ...] = (
     ("cleaning_log.csv", "every row dropped or changed by cleaning, and why"),
     ("segment_migration.csv", "customers and revenue moving between segments, date to date"),
     ("segment_monitoring.csv", "each segment's size, revenue, profit and churn over time"),
+    ("segment_products.csv", "each segment's distinguishing and best-selling products"),
+    ("segment_categories.csv", "each segment's distinguishing categories (retail index)"),
+    ("basket_rules.csv", "what sells together in each segment's orders: product pair rules"),
+    ("category_rules.csv", "the same rules between categories"),
+    ("recommendations.csv", "next-product offers per customer (holds customer ids)"),
     ("metrics.json", "the run's key figures"),
     ("manifest.json", "parameters, inputs with checksums, versions, timings"),
 )
