@@ -1217,7 +1217,9 @@ def profit_stage(
 
     Adds ``gross_margin``, ``cost_to_serve``, ``profit`` (with the other P&L lines),
     ``p_alive``, ``expected_orders_90d``, ``clv``, ``persona`` and ``strategy`` to
-    ``customers.csv``; writes one row per segment to ``segments.csv``; records the
+    ``customers.csv``; writes one row per segment to ``segments.csv`` (with ``standout``,
+    the categories the segment buys more often than the average customer, from
+    :func:`seglab.products.segment_index`, when the log has categories); records the
     ``profit``, ``bgnbd`` (r, alpha, a, b in the run's time unit) and ``clv`` metrics.
 
     Parameters
@@ -1346,6 +1348,9 @@ def profit_stage(
 
     strategy_rules = strategy_rules or None  # an empty list means the default table
     cards = persona.persona_cards(table, "segment", rules=strategy_rules)
+    if found.has("category"):  # the categories each segment buys more than average
+        cards["standout"] = products.standout_text(products.segment_index(
+            transactions, labels, item_col="category", name_col=None)).reindex(cards.index)
     table["persona"] = table["segment"].map(cards["persona"])
     table["strategy"] = table["segment"].map(cards["strategy"])
     write_customers(folder, table)
