@@ -1417,3 +1417,25 @@ def offer_evaluation(scores: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
            ylabel="share (mean over customers)")
     ax.legend(title="offers from", fontsize=8)
     return ax
+
+
+def sentence(text: str) -> Any:
+    """Show a finding to the reader in one paragraph (escaped), or nothing for empty text.
+
+    Unlike :func:`note`, which says what the data could not show, this states a result.
+
+    Parameters
+    ----------
+    text : str
+        Plain text, e.g. :attr:`seglab.study.ProductsStage.summary`.
+
+    Returns
+    -------
+    IPython.display.HTML or None
+        Displayed by Jupyter when it is the last expression of a cell.
+    """
+    if not text:
+        return None
+    from IPython.display import HTML
+
+    return HTML(f'<p class="seglab-finding">{html.escape(text)}</p>')

@@ -360,6 +360,7 @@ def basket_rules(
                           f"max_rules={max_rules!r} 0 or more.")
     con = connection or duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         con.register("baskets", basket_table[["segment", "order_id", "item"]])
         rules = con.execute(RULES_SQL, {"min_support": float(min_support),
                                         "min_confidence": float(min_confidence),

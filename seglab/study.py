@@ -1819,10 +1819,10 @@ def products_stage(
     notes = {
         "segment_products": found.missing_note(("product_id",), "what each segment buys"),
         "segment_categories": found.missing_note(
-            ("category",), "the categories each segment buys"),
+            ("category",), "showing which categories each segment buys"),
         "basket_rules": found.missing_note(("product_id",), "what sells together")
         or found.order_note(),
-        "offers": found.missing_note(("product_id",), "next-product offers"),
+        "offers": found.missing_note(("product_id",), "offering each customer a next product"),
         "offer_evaluation": "",
     }
     names = products.item_names(transactions) if has_products else pd.Series(dtype=str)
@@ -1862,7 +1862,7 @@ def products_stage(
                     "bought a product new to them after it.")
                 evaluation = pd.DataFrame()
     else:
-        notes["offer_evaluation"] = notes["offers"]
+        notes["offer_evaluation"] = found.missing_note(("product_id",), "checking the offers")
     if has_categories:
         category_rules = products.basket_rules(
             products.baskets(transactions, segments, item_col="category"), **thresholds)
