@@ -17,6 +17,7 @@ lines are left out (:func:`sales_lines`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -360,7 +361,8 @@ def basket_rules(
                           f"max_rules={max_rules!r} 0 or more.")
     con = connection or duckdb.connect()
     try:
-        con.execute("SET enable_progress_bar = false")
+        with contextlib.suppress(duckdb.Error):  # in Jupyter, DuckDB refuses to touch it
+            con.execute("SET enable_progress_bar = false")
         con.register("baskets", basket_table[["segment", "order_id", "item"]])
         rules = con.execute(RULES_SQL, {"min_support": float(min_support),
                                         "min_confidence": float(min_confidence),
@@ -388,7 +390,8 @@ def top_pairs(rules: pd.DataFrame, *, top: int = 12,
     rules : pandas.DataFrame
         Output of :func:`basket_rules`.
     top : int
-        Pairs shown (those with the highest support summed over segments).
+        Pairs shown: those with the highest support summed over the segments where their
+        lift is above 1.
     names : pandas.Series, optional
         Item → readable name for the pair labels.
 
@@ -409,7 +412,9 @@ def top_pairs(rules: pd.DataFrame, *, top: int = 12,
         return text if len(text) <= 24 else text[:23] + "…"
 
     pairs["pair"] = pairs["antecedent"].map(label) + " + " + pairs["consequent"].map(label)
-    chosen = pairs.groupby("pair")["support"].sum().sort_values(ascending=False, kind="mergesort")
+    lifted = pairs[pairs["lift"] > 1]
+    chosen = lifted.groupby("pair")["support"].sum().sort_values(ascending=False,
+                                                                 kind="mergesort")
     chosen = chosen.head(top).index
     matrix = pairs[pairs["pair"].isin(chosen)].pivot_table(
         index="segment", columns="pair", values="lift", aggfunc="max")
