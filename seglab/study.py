@@ -1786,8 +1786,11 @@ def products_stage(
         Run folder.
     segment_col : str
         Segmentation to describe (``cluster`` or a rule segment column).
-    min_support, min_confidence, min_pair_orders, max_rules : float or int
+    min_support, min_confidence, min_pair_orders : float or int
         Rule thresholds (:func:`seglab.products.basket_rules`).
+    max_rules : int
+        Most rules per segment written to ``basket_rules.csv`` and shown (highest lift
+        first; 0: all); the offers use every rule.
     min_buyers, top_products : int
         Fewest segment buyers of a ranked item, and items listed per segment.
     top_n : int
@@ -1833,16 +1836,21 @@ def products_stage(
                                   min_buyers=min_buyers, top=top_products) \
         if has_categories else pd.DataFrame(columns=["segment", "category", "buyers_index"])
     rule_columns = [*products.RULE_COLUMNS, "antecedent_name", "consequent_name"]
-    rules = pd.DataFrame(columns=rule_columns)
+    rules = every_rule = pd.DataFrame(columns=rule_columns)
     category_rules = pd.DataFrame(columns=list(products.RULE_COLUMNS))
     offers = pd.DataFrame(columns=["customer_id", "rank", "product_id", "product_name",
                                    "score", "reason"])
     evaluation = pd.DataFrame()
     if has_products:
-        rules = products.basket_rules(products.baskets(transactions, segments), **thresholds)
+        every_rule = products.basket_rules(products.baskets(transactions, segments),
+                                           **{**thresholds, "max_rules": 0})
+        offers = products.recommend(transactions, segments, every_rule, top_n=top_n,
+                                    names=names)
+        rules = every_rule.groupby("segment", sort=False).head(max_rules) if max_rules \
+            else every_rule
+        rules = rules.reset_index(drop=True)
         rules["antecedent_name"] = rules["antecedent"].map(names)
         rules["consequent_name"] = rules["consequent"].map(names)
-        offers = products.recommend(transactions, segments, rules, top_n=top_n, names=names)
         days = found.fit_days(holdout_days, share=1 / 3)
         if not days:
             notes["offer_evaluation"] = (
@@ -1895,8 +1903,10 @@ def products_stage(
     record_metrics(folder, "products", {
         "segment_col": segment_col, **thresholds, "min_buyers": min_buyers, "top_n": top_n,
         "products_listed": len(index), "categories_listed": len(cats),
-        "rules": len(rules), "category_rules": len(category_rules),
-        "rules_per_segment": rules.groupby("segment").size().to_dict() if len(rules) else {},
+        "rules": len(every_rule), "rules_written": len(rules),
+        "category_rules": len(category_rules),
+        "rules_per_segment": every_rule.groupby("segment").size().to_dict()
+        if len(every_rule) else {},
         "customers_offered": int(offers["customer_id"].nunique()) if len(offers) else 0,
         "offers_from_rules": int(offers["reason"].str.startswith("often").sum())
         if len(offers) else 0,
