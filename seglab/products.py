@@ -173,6 +173,9 @@ def segment_index(
     sizes = segments.astype(str).value_counts()
     customers = float(len(segments))
     lines[item_col] = lines[item_col].astype(str)
+    # Sums in one order whatever the order of the lines (a bucketed log's differs).
+    lines = lines.sort_values(["segment", item_col, "customer_id", "order_id", "amount"],
+                              kind="mergesort")
     grouped = lines.groupby(["segment", item_col], sort=True)
     table = pd.DataFrame({"buyers": grouped["customer_id"].nunique(),
                           "revenue": grouped["amount"].sum()}).reset_index()
@@ -315,7 +318,7 @@ def baskets(transactions: pd.DataFrame, segments: pd.Series, *,
 
 
 def basket_rules(
-    basket_table: pd.DataFrame,
+    basket_table: pd.DataFrame | None,
     *,
     min_support: float = PRODUCT_RULES.min_support,
     min_confidence: float = PRODUCT_RULES.min_confidence,
@@ -333,9 +336,10 @@ def basket_rules(
 
     Parameters
     ----------
-    basket_table : pandas.DataFrame
+    basket_table : pandas.DataFrame or None
         Output of :func:`baskets` (``segment``, ``order_id``, ``item``; one row per
-        order and distinct item).
+        order and distinct item); None: the view ``baskets`` of ``connection`` (see
+        :func:`partition_rules`).
     min_support, min_confidence : float
         Thresholds (shares of the segment's orders, and of the antecedent's orders).
     min_pair_orders : int
@@ -365,11 +369,13 @@ def basket_rules(
     try:
         with contextlib.suppress(duckdb.Error):  # in Jupyter, DuckDB refuses to touch it
             con.execute("SET enable_progress_bar = false")
-        con.register("baskets", basket_table[["segment", "order_id", "item"]])
+        if basket_table is not None:
+            con.register("baskets", basket_table[["segment", "order_id", "item"]])
         rules = con.execute(RULES_SQL, {"min_support": float(min_support),
                                         "min_confidence": float(min_confidence),
                                         "min_pair_orders": int(min_pair_orders)}).df()
-        con.unregister("baskets")
+        if basket_table is not None:
+            con.unregister("baskets")
     finally:
         if connection is None:
             con.close()
@@ -381,6 +387,55 @@ def basket_rules(
     if max_rules:
         rules = rules.groupby("segment", sort=False).head(max_rules)
     return rules.reset_index(drop=True)
+
+
+def partition_rules(files: str, segments: pd.Series, *, item_col: str = "product_id",
+                    return_col: str = "is_return", **thresholds: float) -> pd.DataFrame:
+    """Basket rules of every order of a clean log in Parquet files, read by DuckDB.
+
+    The same rules as ``basket_rules(baskets(transactions, segments))`` without reading
+    the log into memory: the sales lines (as :func:`sales_lines` keeps them) are joined
+    with the segments and reduced to distinct items per order in SQL.
+
+    Parameters
+    ----------
+    files : str
+        Parquet files or a glob (a partition's :meth:`seglab.buckets.Partition.glob`).
+    segments : pandas.Series
+        Segment of every customer, indexed by ``customer_id``.
+    item_col : str
+        ``product_id`` or ``category``.
+    return_col : str
+        Boolean column flagging returns (absent: none).
+    **thresholds
+        ``min_support``, ``min_confidence``, ``min_pair_orders``, ``max_rules`` of
+        :func:`basket_rules`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`basket_rules`.
+    """
+    con = duckdb.connect()
+    try:
+        source = f"read_parquet('{files}', hive_partitioning = true)"
+        names = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        keep = ["t.amount > 0", "t.order_id IS NOT NULL", f"t.{item_col} IS NOT NULL"]
+        if "quantity" in names:
+            keep.append("t.quantity > 0")
+        if return_col in names:
+            keep.append(f"NOT coalesce(t.{return_col}, false)")
+        labels = pd.DataFrame({"customer_id": segments.index.astype(str),
+                               "segment": segments.astype(str).to_numpy()})
+        con.register("segment_labels", labels)
+        con.execute(
+            "CREATE TEMP VIEW baskets AS SELECT DISTINCT s.segment, "
+            f"CAST(t.order_id AS VARCHAR) AS order_id, CAST(t.{item_col} AS VARCHAR) AS item "
+            f"FROM {source} t JOIN segment_labels s "
+            "ON CAST(t.customer_id AS VARCHAR) = s.customer_id WHERE " + " AND ".join(keep))
+        return basket_rules(None, connection=con, **thresholds)
+    finally:
+        con.close()
 
 
 def top_pairs(rules: pd.DataFrame, *, top: int = 12,

@@ -1819,6 +1819,16 @@ def products_stage(
     thresholds = {"min_support": min_support, "min_confidence": min_confidence,
                   "min_pair_orders": min_pair_orders, "max_rules": max_rules}
     has_products, has_categories = found.has("product_id"), found.has("category")
+    part = clean_partition(folder)
+
+    def rules_of(item_col: str, **options: Any) -> pd.DataFrame:
+        # A large log's rules count every order of the clean partition, in DuckDB.
+        if part is not None:
+            return products.partition_rules(part.glob(), segments, item_col=item_col,
+                                            **options)
+        return products.basket_rules(products.baskets(transactions, segments,
+                                                      item_col=item_col), **options)
+
     notes = {
         "segment_products": found.missing_note(("product_id",), "what each segment buys"),
         "segment_categories": found.missing_note(
@@ -1842,8 +1852,7 @@ def products_stage(
                                    "score", "reason"])
     evaluation = pd.DataFrame()
     if has_products:
-        every_rule = products.basket_rules(products.baskets(transactions, segments),
-                                           **{**thresholds, "max_rules": 0})
+        every_rule = rules_of("product_id", **{**thresholds, "max_rules": 0})
         offers = products.recommend(transactions, segments, every_rule, top_n=top_n,
                                     names=names)
         rules = every_rule.groupby("segment", sort=False).head(max_rules) if max_rules \
@@ -1872,8 +1881,7 @@ def products_stage(
     else:
         notes["offer_evaluation"] = found.missing_note(("product_id",), "checking the offers")
     if has_categories:
-        category_rules = products.basket_rules(
-            products.baskets(transactions, segments, item_col="category"), **thresholds)
+        category_rules = rules_of("category", **thresholds)
 
     index.to_csv(folder / "segment_products.csv", index=False)
     cats.to_csv(folder / "segment_categories.csv", index=False)
@@ -1926,7 +1934,7 @@ def products_stage(
         pairs=products.top_pairs(rules, names=names),
         offers=shown_offers, evaluation=evaluation, notes=notes,
         sample_note=inputs.sample_note(
-            whole="The customer segments",
-            sampled="the distinguishing products, basket rules and offers"),
+            whole="The customer segments and the basket rules",
+            sampled="the distinguishing products, the offers and their check"),
         summary=summary,
     )

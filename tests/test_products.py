@@ -313,3 +313,22 @@ def test_every_pair_is_counted_once_per_order():
                                   min_pair_orders=1, max_rules=0)
     assert len(rules) == len(list(itertools.permutations("ABC", 2)))
     assert (rules["both_orders"] == 10).all() and (rules["orders"] == 11).all()
+
+
+def test_rules_of_a_partitioned_log_equal_those_in_memory(tmp_path):
+    table = _random_baskets()
+    lines = table.rename(columns={"item": "product_id"}).assign(
+        customer_id=lambda t: "c" + t["order_id"].str.split("-").str[1].str.zfill(3)
+        + t["segment"], amount=10.0, quantity=1.0, is_return=False)
+    lines.loc[lines.index[::17], "is_return"] = True  # returns are no sales
+    lines.loc[lines.index[::23], "amount"] = 0.0  # nor are free lines
+    segments = lines.drop_duplicates("customer_id").set_index("customer_id")["segment"]
+    for bucket, part in enumerate((lines.iloc[::2], lines.iloc[1::2])):
+        (tmp_path / f"bucket={bucket}").mkdir()
+        part.drop(columns="segment").to_parquet(tmp_path / f"bucket={bucket}" / "0.parquet")
+    options = {"min_support": 0.02, "min_confidence": 0.1, "min_pair_orders": 2,
+               "max_rules": 0}
+    ours = products.partition_rules(str(tmp_path / "*" / "*.parquet"), segments, **options)
+    expected = products.basket_rules(products.baskets(lines, segments), **options)
+    assert len(expected) > 10
+    pd.testing.assert_frame_equal(ours, expected)
