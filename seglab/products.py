@@ -235,6 +235,8 @@ def standout_text(index: pd.DataFrame, *, item_col: str = "category", top: int =
     """
     ranked = index[index["rank_index"].notna() & (index["buyers_index"] >= min_index)]
     ranked = ranked.sort_values(["segment", "rank_index"]).groupby("segment").head(top)
+    if ranked.empty:
+        return pd.Series(dtype=str, name="standout").rename_axis("segment")
     return ranked.groupby("segment").apply(
         lambda rows: "buys " + ", ".join(
             f"{item} {ix / 100:.1f}x" for item, ix in zip(rows[item_col],

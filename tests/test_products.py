@@ -77,6 +77,7 @@ def test_standout_sentence_says_how_many_times_as_often(tiny):
     # Beauty: a and b of 4 customers, both in A (2/4 of all): 2.0; C: a, b of a, b, c: 1.3.
     assert text["A"] == "buys Beauty 2.0x, C 1.3x as often as the average customer"
     assert "B" not in text  # B buys nothing more often than average
+    assert products.standout_text(cats, min_index=1000).empty  # nothing stands out
 
 
 def test_rules_equal_a_plain_recount_from_orders(tiny):
