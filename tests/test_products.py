@@ -333,3 +333,23 @@ def test_rules_of_a_partitioned_log_equal_those_in_memory(tmp_path):
     expected = products.basket_rules(products.baskets(lines, segments), **options)
     assert len(expected) > 10
     pd.testing.assert_frame_equal(ours, expected)
+
+
+def test_rules_equal_a_python_recount_of_one_segments_orders():
+    table = _random_baskets(seed=4)
+    rules = products.basket_rules(table, min_support=0.01, min_confidence=0.01,
+                                  min_pair_orders=1, max_rules=0)
+    orders = [set(items) for _, items in
+              table[table["segment"] == "s2"].groupby("order_id")["item"]]
+    n = len(orders)
+    single = {i: sum(i in o for o in orders) for i in set().union(*orders)}
+    expected = {}
+    for a, c in itertools.permutations(sorted(single), 2):
+        both = sum(a in o and c in o for o in orders)
+        if both / n >= 0.01 and both / single[a] >= 0.01:
+            expected[(a, c)] = (both / n, both / single[a], both / single[a] / (single[c] / n))
+    mine = rules[rules["segment"] == "s2"].set_index(["antecedent", "consequent"])
+    assert sorted(mine.index) == sorted(expected)
+    for pair, (support, confidence, lift) in expected.items():
+        assert mine.loc[pair, ["support", "confidence", "lift"]].tolist() == pytest.approx(
+            [support, confidence, lift], rel=1e-12)
