@@ -484,6 +484,7 @@ def _card_rows(card: pd.Series, horizon: str) -> list[tuple[str, str, bool]]:
         f"order{'' if orders == 1 else 's'}, {_money(card['median_revenue'])} spent (medians)")
     add("Order value", f"{_money(card['median_avg_order_value'])} (median)")
     add("Buys", _get(card, "categories"))
+    add("Stands out", _get(card, "standout"))
     add("Channels", _get(card, "channels"))
     who = []
     if _get(card, "median_age") is not None:

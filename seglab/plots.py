@@ -1446,3 +1446,83 @@ def group_spend_balance(balance: pd.DataFrame, *, names: dict[str, str] | None =
     _thousands(ax, "x")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
+
+
+@_nothing_when_empty
+def pair_heatmap(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Heatmap of the lift of the top product pairs in each segment's orders.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        Output of :func:`seglab.products.top_pairs`: segments x pairs, cells the lift.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax, (0.7 * matrix.shape[1] + 3.5, 0.45 * matrix.shape[0] + 3))
+    labels = matrix.map(lambda v: f"{v:.1f}" if pd.notna(v) else "")
+    sns.heatmap(matrix.astype(float), annot=labels, fmt="", cmap="RdBu_r", center=1.0,
+                cbar_kws={"label": "lift (1 = as often as chance)"}, linewidths=0.5,
+                linecolor="white", ax=ax, annot_kws={"fontsize": 8})
+    ax.set(title="What sells together: lift of the top product pairs in each segment's orders",
+           xlabel="product pair (bought in one order)", ylabel="segment")
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=35, ha="right")
+    ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
+    return ax
+
+
+@_nothing_when_empty
+def offer_evaluation(scores: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Bars of precision and recall at N of each offer method.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``scores`` of :func:`seglab.products.evaluate_offers`.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax, (7, 3.5))
+    n = int(scores["n"].iloc[0])
+    long = scores.melt(id_vars="method", value_vars=["precision_at_n", "recall_at_n"],
+                       var_name="measure", value_name="value")
+    long["measure"] = long["measure"].map({"precision_at_n": f"precision at {n}",
+                                           "recall_at_n": f"recall at {n}"})
+    sns.barplot(long, x="measure", y="value", hue="method", ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, labels=[f"{v:.1%}" for v in container.datavalues], fontsize=8)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(title="Do the offers predict what customers bought next?", xlabel="",
+           ylabel="share (mean over customers)")
+    ax.legend(title="offers from", fontsize=8)
+    return ax
+
+
+def sentence(text: str) -> Any:
+    """Show a finding to the reader in one paragraph (escaped), or nothing for empty text.
+
+    Unlike :func:`note`, which says what the data could not show, this states a result.
+
+    Parameters
+    ----------
+    text : str
+        Plain text, e.g. :attr:`seglab.study.ProductsStage.summary`.
+
+    Returns
+    -------
+    IPython.display.HTML or None
+        Displayed by Jupyter when it is the last expression of a cell.
+    """
+    if not text:
+        return None
+    from IPython.display import HTML
+
+    return HTML(f'<p class="seglab-finding">{html.escape(text)}</p>')

@@ -14,7 +14,7 @@ import pandas as pd
 #: to ``<out>/private/<run-id>/`` and a masked ``customers.csv`` takes their place.
 PRIVATE_FILES: tuple[str, ...] = (
     "inputs", "transactions.parquet", "customers.parquet", "customers.csv",
-    "cluster_model.joblib",
+    "cluster_model.joblib", "recommendations.csv",
 )
 
 #: Individual-level CSV exports: with ``--mask-pii`` the unmasked file moves to the

@@ -79,6 +79,11 @@ RUN_FILES: tuple[tuple[str, str], ...] = (
     ("audiences.csv", "one row per contactable customer: segment, strategy, treatment or "
                       "control group (CRM export)"),
     ("campaign_readout.csv", "each campaign's effect per segment and metric, with intervals"),
+    ("segment_products.csv", "each segment's distinguishing and best-selling products"),
+    ("segment_categories.csv", "each segment's distinguishing categories (retail index)"),
+    ("basket_rules.csv", "what sells together in each segment's orders: product pair rules"),
+    ("category_rules.csv", "the same rules between categories"),
+    ("recommendations.csv", "next-product offers per customer (holds customer ids)"),
     ("metrics.json", "the run's key figures"),
     ("manifest.json", "parameters, inputs with checksums, versions, timings"),
 )

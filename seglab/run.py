@@ -49,6 +49,8 @@ NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
      "which segments make money after cost-to-serve, who they are and what to do"),
     ("05-segment-dynamics", "Segments over time",
      "who moved between segments and what it is worth; cohorts, churn risk, a segment monitor"),
+    ("06-segment-products", "What each segment buys",
+     "distinguishing products and categories, what sells together, next-product offers"),
     ("07-campaigns", "Campaigns",
      "audiences with a control group for the CRM; campaign results read out per segment"),
 )

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from seglab import (
     clv,
     features,
     persona,
+    products,
     profit,
     segments,
     support,
@@ -479,7 +480,7 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
     if "partition" in meta:
         part = buckets.Partition.from_json(meta["partition"], base=folder)
         sample = tuple(meta["sample_buckets"])
-    staged = StudyInputs(
+    return StudyInputs(
         transactions=(pd.read_parquet(inputs / "transactions.parquet") if part is None
                       else part.read_sample(sample if lines else [],
                                             part.sample_share(sample, SAMPLE_LINES))),
@@ -491,14 +492,8 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
         source=meta["source"],
         partition=part,
         sample_buckets=sample,
-        support=support.DataSupport.from_json(meta["support"]) if "support" in meta else None,
+        support=support.DataSupport.from_json(meta["support"]),
     )
-    if staged.support is None:  # staged by a seglab older than seglab.support
-        if part is not None:
-            raise ConfigError(f"{folder}: staged by an older seglab; run the study again.")
-        staged = replace(staged, support=support.DataSupport.of(
-            staged.transactions, as_of=staged.as_of, customer_file=staged.customers is not None))
-    return staged
 
 
 # --- Stage 1: cleaning -------------------------------------------------------------------
@@ -1270,7 +1265,9 @@ def profit_stage(
 
     Adds ``gross_margin``, ``cost_to_serve``, ``profit`` (with the other P&L lines),
     ``p_alive``, ``expected_orders_90d``, ``clv``, ``persona`` and ``strategy`` to
-    ``customers.csv``; writes one row per segment to ``segments.csv``; records the
+    ``customers.csv``; writes one row per segment to ``segments.csv`` (with ``standout``,
+    the categories the segment buys more often than the average customer, from
+    :func:`seglab.products.segment_index`, when the log has categories); records the
     ``profit``, ``bgnbd`` (r, alpha, a, b in the run's time unit) and ``clv`` metrics.
 
     Parameters
@@ -1330,7 +1327,7 @@ def profit_stage(
     found = inputs.support
     notes = {"clv": "", "clv_holdout": "", "sub_segments": "" if dimension else
              found.missing_note(support.SUB_SEGMENT_DIMENSIONS, "splitting segments by channel")}
-    asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 2)
+    asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 3)
     if not found.fits_purchase_model:
         notes["clv"] = (
             f"Skipped: only {found.repeat_customers} customers bought on two or more days; "
@@ -1344,7 +1341,7 @@ def profit_stage(
     elif holdout_days != asked_holdout:
         notes["clv_holdout"] = (
             f"The check keeps out the last {holdout_days} days instead of {asked_holdout}: "
-            f"the log covers {found.span_days} days and the model needs at least as long "
+            f"the log covers {found.span_days} days and the model needs twice as long "
             "before it.")
     figures = _transaction_figures(folder, inputs, transactions, costs=costs,
                                    dimension=dimension, holdout_days=holdout_days,
@@ -1399,6 +1396,9 @@ def profit_stage(
 
     strategy_rules = strategy_rules or None  # an empty list means the default table
     cards = persona.persona_cards(table, "segment", rules=strategy_rules)
+    if found.has("category"):  # the categories each segment buys more than average
+        cards["standout"] = products.standout_text(products.segment_index(
+            transactions, labels, item_col="category", name_col=None)).reindex(cards.index)
     table["persona"] = table["segment"].map(cards["persona"])
     table["strategy"] = table["segment"].map(cards["strategy"])
     write_customers(folder, table)
@@ -1509,11 +1509,6 @@ class DynamicsStage:
     def churn_calibration(self) -> pd.DataFrame:
         """The churn model's calibration table (empty when the model was skipped)."""
         return pd.DataFrame() if self.churn is None else self.churn.calibration
-
-    @property
-    def churn_headline(self) -> str:
-        """The churn model against the strongest simple rule, in a sentence ("" if skipped)."""
-        return "" if self.churn is None else self.churn.headline()
 
     @property
     def churn_drivers(self) -> pd.DataFrame:
@@ -2029,3 +2024,226 @@ def _planted_campaign_check(effects: pd.DataFrame, truth: pd.DataFrame) -> pd.Da
     out["inside_ci"] = (out["ci_low"] <= out["planted"]) & (out["planted"] <= out["ci_high"])
     return out.sort_values(["campaign", "metric", "segment"], kind="mergesort").reset_index(
         drop=True)
+
+
+# --- Stage 6: what each segment buys -------------------------------------------------------
+
+
+@dataclass
+class ProductsStage:
+    """What the products stage produced, for display.
+
+    ``products`` and ``categories`` are the distinguishing items per segment
+    (:func:`seglab.products.segment_index`), ``rules`` and ``category_rules`` the basket
+    rules (:func:`seglab.products.basket_rules`), ``offers`` the next-product offers and
+    ``evaluation`` their precision and recall at N against the segment's best sellers.
+    Tables of a skipped section are empty and ``notes`` says why.
+    """
+
+    segment_col: str
+    products: pd.DataFrame
+    categories: pd.DataFrame
+    standout: pd.DataFrame
+    rules: pd.DataFrame
+    rules_view: pd.DataFrame
+    category_rules: pd.DataFrame
+    pairs: pd.DataFrame
+    offers: pd.DataFrame
+    evaluation: pd.DataFrame
+    notes: dict[str, str] = field(default_factory=dict)
+    sample_note: str = ""
+    summary: str = ""
+
+
+def _products_view(index: pd.DataFrame, item_col: str, top: int) -> pd.DataFrame:
+    """Tabulate the top distinguishing items of each segment, with readable names."""
+    if index.empty:
+        return pd.DataFrame()
+    shown = index[index["rank_index"].notna() & (index["rank_index"] <= top)]
+    keep = {"segment": "segment", item_col: item_col, "product_name": "product",
+            "buyers": "buyers", "penetration": "share of segment buying",
+            "buyers_index": "buyers index", "revenue_index": "revenue index",
+            "revenue": "revenue"}
+    return shown[[c for c in keep if c in shown]].rename(columns=keep).reset_index(drop=True)
+
+
+def products_stage(
+    run_dir: str | Path | None,
+    *,
+    segment_col: str = "cluster",
+    min_support: float = products.PRODUCT_RULES.min_support,
+    min_confidence: float = products.PRODUCT_RULES.min_confidence,
+    min_pair_orders: int = products.PRODUCT_RULES.min_pair_orders,
+    max_rules: int = products.PRODUCT_RULES.max_rules,
+    min_buyers: int = products.PRODUCT_RULES.min_buyers,
+    top_products: int = products.PRODUCT_RULES.top_products,
+    top_n: int = products.PRODUCT_RULES.top_n,
+    holdout_days: int = products.PRODUCT_RULES.holdout_days,
+) -> ProductsStage:
+    """Find what each segment buys: distinguishing items, basket rules, offers.
+
+    Writes ``segment_products.csv`` and ``segment_categories.csv`` (retail index per
+    segment and item), ``basket_rules.csv`` and ``category_rules.csv`` (pairwise rules per
+    segment), ``recommendations.csv`` (``top_n`` offers per customer) and records the
+    ``products`` metrics, with the offers' precision and recall at N after a time split,
+    against the segment's best sellers. A log without product ids (or categories) skips
+    those sections with a note.
+
+    Parameters
+    ----------
+    run_dir : str or Path or None
+        Run folder.
+    segment_col : str
+        Segmentation to describe (``cluster`` or a rule segment column).
+    min_support, min_confidence, min_pair_orders : float or int
+        Rule thresholds (:func:`seglab.products.basket_rules`).
+    max_rules : int
+        Most rules per segment written to ``basket_rules.csv`` and shown (highest lift
+        first; 0: all); the offers use every rule.
+    min_buyers, top_products : int
+        Fewest segment buyers of a ranked item, and items listed per segment.
+    top_n : int
+        Offers per customer.
+    holdout_days : int
+        Days at the end kept out to evaluate the offers (shrunk to a third of the span).
+
+    Returns
+    -------
+    ProductsStage
+        Tables for the report.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown segment column or a threshold out of range.
+    """
+    folder = run_folder(run_dir)
+    table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
+    if segment_col not in table:
+        raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
+    inputs = load_inputs(folder, lines=False)
+    found = inputs.support
+    transactions = clean_transactions(folder)
+    segments = table.set_index("customer_id")[segment_col].astype(str)
+    thresholds = {"min_support": min_support, "min_confidence": min_confidence,
+                  "min_pair_orders": min_pair_orders, "max_rules": max_rules}
+    has_products, has_categories = found.has("product_id"), found.has("category")
+    part = clean_partition(folder)
+
+    def rules_of(item_col: str, **options: Any) -> pd.DataFrame:
+        # A large log's rules count every order of the clean partition, in DuckDB.
+        if part is not None:
+            return products.partition_rules(part.glob(), segments, item_col=item_col,
+                                            **options)
+        return products.basket_rules(products.baskets(transactions, segments,
+                                                      item_col=item_col), **options)
+
+    notes = {
+        "segment_products": found.missing_note(("product_id",), "what each segment buys"),
+        "segment_categories": found.missing_note(
+            ("category",), "showing which categories each segment buys"),
+        "basket_rules": found.missing_note(("product_id",), "what sells together")
+        or found.order_note(),
+        "offers": found.missing_note(("product_id",), "offering each customer a next product"),
+        "offer_evaluation": "",
+    }
+    names = products.item_names(transactions) if has_products else pd.Series(dtype=str)
+    index = products.segment_index(transactions, segments, min_buyers=min_buyers,
+                                   top=top_products) if has_products else pd.DataFrame(
+        columns=["segment", "product_id", "product_name", "buyers_index"])
+    cats = products.segment_index(transactions, segments, item_col="category", name_col=None,
+                                  min_buyers=min_buyers, top=top_products) \
+        if has_categories else pd.DataFrame(columns=["segment", "category", "buyers_index"])
+    rule_columns = [*products.RULE_COLUMNS, "antecedent_name", "consequent_name"]
+    rules = every_rule = pd.DataFrame(columns=rule_columns)
+    category_rules = pd.DataFrame(columns=list(products.RULE_COLUMNS))
+    offers = pd.DataFrame(columns=["customer_id", "rank", "product_id", "product_name",
+                                   "score", "reason"])
+    evaluation = pd.DataFrame()
+    if has_products:
+        every_rule = rules_of("product_id", **{**thresholds, "max_rules": 0})
+        offers = products.recommend(transactions, segments, every_rule, top_n=top_n,
+                                    names=names)
+        rules = every_rule.groupby("segment", sort=False).head(max_rules) if max_rules \
+            else every_rule
+        rules = rules.reset_index(drop=True)
+        rules["antecedent_name"] = rules["antecedent"].map(names)
+        rules["consequent_name"] = rules["consequent"].map(names)
+        days = found.fit_days(holdout_days, share=1 / 3)
+        if not days:
+            notes["offer_evaluation"] = (
+                f"Skipped: {found.span_days} days of history are too few to keep "
+                f"{support.MIN_WINDOW_DAYS} or more days out to check the offers.")
+        else:
+            if days != holdout_days:
+                notes["offer_evaluation"] = (
+                    f"The check keeps out the last {days} days instead of {holdout_days}: "
+                    f"the log covers {found.span_days} days.")
+            checked = products.evaluate_offers(transactions, segments, as_of=inputs.as_of,
+                                               holdout_days=days, top_n=top_n, **thresholds)
+            evaluation = checked.scores
+            if not evaluation["customers"].iloc[0]:
+                notes["offer_evaluation"] = (
+                    f"Skipped: no customer who bought before {checked.cutoff.date()} "
+                    "bought a product new to them after it.")
+                evaluation = pd.DataFrame()
+    else:
+        notes["offer_evaluation"] = found.missing_note(("product_id",), "checking the offers")
+    if has_categories:
+        category_rules = rules_of("category", **thresholds)
+
+    index.to_csv(folder / "segment_products.csv", index=False)
+    cats.to_csv(folder / "segment_categories.csv", index=False)
+    rules[rule_columns].to_csv(folder / "basket_rules.csv", index=False)
+    category_rules.to_csv(folder / "category_rules.csv", index=False)
+    offers.to_csv(folder / "recommendations.csv", index=False)
+
+    standout = products.standout_text(cats) if not cats.empty else pd.Series(dtype=str)
+    standout_frame = standout.rename_axis("segment").reset_index() if len(standout) else \
+        pd.DataFrame()
+    summary = ""
+    beats = None
+    if not evaluation.empty:
+        by = evaluation.set_index("method")
+        rule_p, base_p = by.loc["segment rules", "precision_at_n"], by.loc[
+            "segment best sellers", "precision_at_n"]
+        beats = bool(rule_p > base_p)
+        verdict = ("beat" if rule_p > base_p else "tie with" if rule_p == base_p
+                   else "do not beat")
+        summary = (f"Offers led by the segment's basket rules {verdict} the segment's best "
+                   f"sellers: precision at {top_n} {rule_p:.1%} against {base_p:.1%}, recall "
+                   f"{by.loc['segment rules', 'recall_at_n']:.1%} against "
+                   f"{by.loc['segment best sellers', 'recall_at_n']:.1%}, over "
+                   f"{int(by.loc['segment rules', 'customers']):,} customers who bought "
+                   "something new to them in the last "
+                   f"{found.fit_days(holdout_days, share=1 / 3)} days.")
+    record_metrics(folder, "products", {
+        "segment_col": segment_col, **thresholds, "min_buyers": min_buyers, "top_n": top_n,
+        "products_listed": len(index), "categories_listed": len(cats),
+        "rules": len(every_rule), "rules_written": len(rules),
+        "category_rules": len(category_rules),
+        "rules_per_segment": every_rule.groupby("segment").size().to_dict()
+        if len(every_rule) else {},
+        "customers_offered": int(offers["customer_id"].nunique()) if len(offers) else 0,
+        "offers_from_rules": int(offers["reason"].str.startswith("often").sum())
+        if len(offers) else 0,
+        "evaluation": evaluation.to_dict("records"),
+        "rules_beat_best_sellers": beats,
+        "standout": standout.to_dict(),
+    })
+    record_sections(folder, notes)
+    shown_offers, _ = _masked_ids(folder, offers.head(3 * top_n))
+    return ProductsStage(
+        segment_col=segment_col,
+        products=_products_view(index, "product_id", 5),
+        categories=_products_view(cats, "category", 3),
+        standout=standout_frame, rules=rules,
+        rules_view=products.rules_view(rules, names=names),
+        category_rules=category_rules,
+        pairs=products.top_pairs(rules, names=names),
+        offers=shown_offers, evaluation=evaluation, notes=notes,
+        sample_note=inputs.sample_note(
+            whole="The customer segments and the basket rules",
+            sampled="the distinguishing products, the offers and their check"),
+        summary=summary,
+    )

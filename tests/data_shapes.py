@@ -85,9 +85,10 @@ def _european(t: pd.DataFrame) -> pd.DataFrame:
 
 SHAPES: tuple[Shape, ...] = (
     Shape("required_only", _columns("customer_id", "order_date", "amount"),
-          notes=("order id",)),
+          notes=("order id", "what each segment buys")),
     Shape("no_order_id", _drop("order_id"), notes=("order id",)),
-    Shape("no_products", _drop("product_id", "product_name", "category")),
+    Shape("no_products", _drop("product_id", "product_name", "category"),
+          notes=("what each segment buys", "which categories each segment buys")),
     Shape("one_channel_no_store", _one_channel),
     Shape("no_cost_no_discount", _drop("cost", "discount")),
     Shape("quantity_times_price", _drop("amount")),

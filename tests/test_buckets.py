@@ -95,6 +95,7 @@ def _study(run_dir: Path, data: Path) -> dict:
     study.feature_stage(run_dir)
     study.cluster_stage(run_dir, methods="kmeans", k_max=4, n_resamples=1)
     study.profit_stage(run_dir)
+    study.products_stage(run_dir, min_support=0.005, min_pair_orders=2)
     return json.loads((run_dir / "metrics.json").read_text())
 
 
@@ -113,6 +114,12 @@ def test_bucketed_study_equals_the_study_in_memory(log, tmp_path, monkeypatch):
                 == {k: v for k, v in small[section].items() if k not in timed}), section
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "large" / "customers.parquet"),
                                   pd.read_parquet(tmp_path / "memory" / "customers.parquet"))
+    # The rules of a large log count every order of the clean partition in DuckDB.
+    assert large["products"]["rules"] > 0
+    for name in ("basket_rules.csv", "category_rules.csv", "segment_products.csv",
+                 "recommendations.csv"):
+        assert ((tmp_path / "large" / name).read_bytes()
+                == (tmp_path / "memory" / name).read_bytes()), name
 
 
 def test_line_level_tables_use_a_customer_sample(log, tmp_path, monkeypatch):

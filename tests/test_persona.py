@@ -110,3 +110,12 @@ def test_cards_html_escapes_text_from_the_data(planted):
     assert "<b>home</b>" not in page and "&lt;b&gt;home&lt;/b&gt;" in page
     assert "over the next 180 days" in page
     assert page.count('class="card"') == len(cards)
+
+
+def test_cards_say_what_a_segment_buys_more_than_average(planted):
+    cards = persona.persona_cards(planted, "planted")
+    cards["standout"] = pd.Series({"Bargain hunter": "buys <Grocery> 1.4x as often as the "
+                                   "average customer"})
+    page = persona.cards_html(cards)
+    assert "<th>Stands out</th><td>buys &lt;Grocery&gt; 1.4x as often" in page
+    assert page.count("Stands out") == 1  # segments without a sentence get no row

@@ -59,3 +59,19 @@ def test_theme_leaves_global_style_alone():
     with plots.theme():
         assert plt.rcParams["figure.dpi"] == plots.RC["figure.dpi"]
     assert dict(plt.rcParams) == before
+
+
+def test_product_plots_draw_and_skip_empty_tables():
+    matrix = pd.DataFrame({"A + B": [2.0, None], "A + C": [0.5, 1.5]}, index=["s1", "s2"])
+    ax = plots.pair_heatmap(matrix)
+    assert [t.get_text() for t in ax.texts] == ["2.0", "0.5", "1.5"]  # no rule: no cell
+    scores = pd.DataFrame({"method": ["segment rules", "segment best sellers"],
+                           "precision_at_n": [0.12, 0.1], "recall_at_n": [0.2, 0.18],
+                           "n": [5, 5]})
+    ax = plots.offer_evaluation(scores)
+    assert "precision at 5" in [t.get_text() for t in ax.get_xticklabels()]
+    assert plots.pair_heatmap(pd.DataFrame()) is None
+    assert plots.offer_evaluation(pd.DataFrame()) is None
+    assert plots.sentence("") is None
+    assert "&lt;b&gt;" in plots.sentence("<b>").data
+    plt.close("all")

@@ -37,7 +37,8 @@ def study_run(tmp_path_factory) -> Path:
 def test_run_folder_has_every_file(study_run):
     run = study_run / "first"
     for name in ("index.html", "manifest.json", "metrics.json", "customers.csv",
-                 "segments.csv", "clustering_comparison.csv", "cleaning_log.csv"):
+                 "segments.csv", "clustering_comparison.csv", "cleaning_log.csv",
+                 "segment_products.csv", "basket_rules.csv", "recommendations.csv"):
         assert (run / name).is_file(), name
     for name, _, _ in NOTEBOOKS:
         assert (run / f"{name}.html").is_file()

@@ -23,7 +23,8 @@ from seglab.synth import make_study
 runner = CliRunner()
 SMALL = ["--synthetic-customers", "500", "--quiet"]
 SHARED_FILES = ("customers.csv", "segments.csv", "clustering_comparison.csv",
-                "cleaning_log.csv")
+                "cleaning_log.csv", "segment_products.csv", "segment_categories.csv",
+                "basket_rules.csv", "category_rules.csv", "recommendations.csv")
 
 
 def _run(out: Path, *args: str):
@@ -154,6 +155,8 @@ def _check_masked(out: Path, run_id: str) -> None:
     assert shared["customer_id"].tolist() == privacy.mask_values(
         crm["customer_id"], salt).tolist()
     assert not (run / "inputs").exists() and not list(run.glob("*.parquet"))
+    assert not (run / "recommendations.csv").exists()
+    assert (private / "recommendations.csv").is_file()
     pages = "".join(p.read_text() for p in run.glob("*.html"))
     assert not any(cid in pages for cid in crm["customer_id"].head(50))
     assert "personal identifiers masked" in (run / "index.html").read_text()
