@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -480,7 +480,7 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
     if "partition" in meta:
         part = buckets.Partition.from_json(meta["partition"], base=folder)
         sample = tuple(meta["sample_buckets"])
-    return StudyInputs(
+    staged = StudyInputs(
         transactions=(pd.read_parquet(inputs / "transactions.parquet") if part is None
                       else part.read_sample(sample if lines else [],
                                             part.sample_share(sample, SAMPLE_LINES))),
@@ -492,8 +492,14 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
         source=meta["source"],
         partition=part,
         sample_buckets=sample,
-        support=support.DataSupport.from_json(meta["support"]),
+        support=support.DataSupport.from_json(meta["support"]) if "support" in meta else None,
     )
+    if staged.support is None:  # staged by a seglab older than seglab.support
+        if part is not None:
+            raise ConfigError(f"{folder}: staged by an older seglab; run the study again.")
+        staged = replace(staged, support=support.DataSupport.of(
+            staged.transactions, as_of=staged.as_of, customer_file=staged.customers is not None))
+    return staged
 
 
 # --- Stage 1: cleaning -------------------------------------------------------------------
@@ -1327,7 +1333,7 @@ def profit_stage(
     found = inputs.support
     notes = {"clv": "", "clv_holdout": "", "sub_segments": "" if dimension else
              found.missing_note(support.SUB_SEGMENT_DIMENSIONS, "splitting segments by channel")}
-    asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 3)
+    asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 2)
     if not found.fits_purchase_model:
         notes["clv"] = (
             f"Skipped: only {found.repeat_customers} customers bought on two or more days; "
@@ -1341,7 +1347,7 @@ def profit_stage(
     elif holdout_days != asked_holdout:
         notes["clv_holdout"] = (
             f"The check keeps out the last {holdout_days} days instead of {asked_holdout}: "
-            f"the log covers {found.span_days} days and the model needs twice as long "
+            f"the log covers {found.span_days} days and the model needs at least as long "
             "before it.")
     figures = _transaction_figures(folder, inputs, transactions, costs=costs,
                                    dimension=dimension, holdout_days=holdout_days,
@@ -1509,6 +1515,11 @@ class DynamicsStage:
     def churn_calibration(self) -> pd.DataFrame:
         """The churn model's calibration table (empty when the model was skipped)."""
         return pd.DataFrame() if self.churn is None else self.churn.calibration
+
+    @property
+    def churn_headline(self) -> str:
+        """The churn model against the strongest simple rule, in a sentence ("" if skipped)."""
+        return "" if self.churn is None else self.churn.headline()
 
     @property
     def churn_drivers(self) -> pd.DataFrame:
