@@ -290,7 +290,9 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
     -------
     RunOptions
         A copy with ``seed`` resolved (``--seed``, else the params file's ``seed``,
-        else :data:`DEFAULT_SEED`) and ``as_of`` written as ISO text.
+        else :data:`DEFAULT_SEED`), ``as_of`` written as ISO text, and, on the embedded
+        synthetic data, its planted campaigns (``campaigns="synthetic"``) unless others
+        are given.
 
     Raises
     ------
@@ -372,7 +374,10 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
             f"--run-id {run_id!r}: not a usable folder name; use letters, digits, '-' or "
             f"'_' (not {', '.join(_RESERVED_RUN_IDS)}, no '/', not starting with '.')."
         )
-    return dataclasses.replace(options, seed=seed, as_of=as_of)
+    # The embedded study plants its campaigns, so the default report shows a real readout.
+    campaigns = "synthetic" if options.data is None and options.campaigns is None \
+        else options.campaigns
+    return dataclasses.replace(options, seed=seed, as_of=as_of, campaigns=campaigns)
 
 
 def _versions() -> dict[str, str]:

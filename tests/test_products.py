@@ -353,3 +353,49 @@ def test_rules_equal_a_python_recount_of_one_segments_orders():
     for pair, (support, confidence, lift) in expected.items():
         assert mine.loc[pair, ["support", "confidence", "lift"]].tolist() == pytest.approx(
             [support, confidence, lift], rel=1e-12)
+
+
+def test_one_segments_rules_on_the_online_retail_log_equal_mlxtend_and_a_recount():
+    from conftest import SHARED_RETAIL
+
+    if not SHARED_RETAIL.exists():
+        pytest.skip("UCI Online Retail log not available")
+    mlxtend = pytest.importorskip("mlxtend.frequent_patterns")
+    from mlxtend.preprocessing import TransactionEncoder
+
+    from seglab import clean, features, io
+
+    raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
+    kept = clean.clean_transactions(raw, as_of=features.default_as_of(raw)).transactions
+    # One segment: the customers outside the United Kingdom (about 1,800 orders).
+    country = kept.groupby("customer_id")["country"].first()
+    segments = country.eq("United Kingdom").map({True: "UK", False: "abroad"})
+    table = products.baskets(kept, segments)
+    rules = products.basket_rules(table, min_support=0.02, min_confidence=0.3,
+                                  min_pair_orders=1, max_rules=0)
+    mine = rules[rules["segment"] == "abroad"].set_index(["antecedent", "consequent"])
+    assert len(mine) > 10
+
+    orders = table[table["segment"] == "abroad"].groupby("order_id")["item"].apply(list)
+    encoder = TransactionEncoder()
+    onehot = pd.DataFrame(encoder.fit(orders.tolist()).transform(orders.tolist()),
+                          columns=encoder.columns_)
+    frequent = mlxtend.apriori(onehot, min_support=0.02, use_colnames=True, max_len=2)
+    theirs = mlxtend.association_rules(frequent, num_itemsets=len(orders),
+                                       metric="confidence", min_threshold=0.3)
+    theirs = theirs[theirs["antecedents"].map(len).eq(1) & theirs["consequents"].map(len).eq(1)]
+    theirs.index = pd.MultiIndex.from_arrays(
+        [theirs["antecedents"].map(lambda s: next(iter(s))),
+         theirs["consequents"].map(lambda s: next(iter(s)))])
+    assert sorted(mine.index) == sorted(theirs.index)
+    for column in ("support", "confidence", "lift", "leverage"):
+        np.testing.assert_allclose(mine.sort_index()[column], theirs.sort_index()[column],
+                                   rtol=1e-12, err_msg=column)
+
+    # And a plain recount of the segment's orders, rule by rule.
+    baskets = [set(items) for items in orders]
+    for (a, c), rule in mine.iterrows():
+        both = sum(a in b and c in b for b in baskets)
+        with_a = sum(a in b for b in baskets)
+        assert rule["support"] == pytest.approx(both / len(baskets), rel=1e-12)
+        assert rule["confidence"] == pytest.approx(both / with_a, rel=1e-12)
