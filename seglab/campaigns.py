@@ -48,18 +48,6 @@ GROUP_LABELS: dict[str, str] = {
     "true": "treatment", "false": "control", "t": "treatment", "c": "control",
 }
 
-#: Canonical exposures columns and their kinds (see :data:`seglab.schema.TRANSACTION_COLUMNS`).
-EXPOSURE_COLUMNS: dict[str, str] = {
-    "customer_id": "id",
-    "campaign": "text",
-    "group": "text",
-    "sent_at": "date",
-    "segment": "text",
-    "cost": "number",
-}
-REQUIRED_EXPOSURE_COLUMNS: tuple[str, ...] = ("customer_id", "campaign", "group", "sent_at")
-
-
 # --- audiences out ---------------------------------------------------------------------
 
 

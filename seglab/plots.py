@@ -1354,11 +1354,7 @@ def note(text: str) -> Any:
     IPython.display.HTML or None
         Displayed by Jupyter when it is the last expression of a cell.
     """
-    if not text:
-        return None
-    from IPython.display import HTML
-
-    return HTML(f'<p class="seglab-note"><strong>Note.</strong> {html.escape(text)}</p>')
+    return _paragraph(text, css_class="seglab-note", lead="Note.")
 
 
 @_nothing_when_empty
@@ -1521,8 +1517,14 @@ def sentence(text: str) -> Any:
     IPython.display.HTML or None
         Displayed by Jupyter when it is the last expression of a cell.
     """
+    return _paragraph(text, css_class="seglab-finding")
+
+
+def _paragraph(text: str, *, css_class: str, lead: str = "") -> Any:
+    """Escaped ``text`` as one HTML paragraph of ``css_class`` (None for empty text)."""
     if not text:
         return None
     from IPython.display import HTML
 
-    return HTML(f'<p class="seglab-finding">{html.escape(text)}</p>')
+    strong = f"<strong>{lead}</strong> " if lead else ""
+    return HTML(f'<p class="{css_class}">{strong}{html.escape(text)}</p>')
