@@ -1341,24 +1341,26 @@ def profit_stage(
     time_unit = read_json(folder / "metrics.json").get("features", {}).get("time_unit", "D")
     dimension = profit.sub_segment_column(transactions, sub_segment_by)
     found = inputs.support
+    lang = report_language(folder)
     notes = {"clv": "", "clv_holdout": "", "sub_segments": "" if dimension else
-             found.missing_note(support.SUB_SEGMENT_DIMENSIONS, "splitting segments by channel")}
+             found.missing_note(support.SUB_SEGMENT_DIMENSIONS,
+                                i18n.text("splitting segments by channel", lang), lang=lang)}
     asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 2)
     if not found.fits_purchase_model:
-        notes["clv"] = (
-            f"Skipped: only {found.repeat_customers} customers bought on two or more days; "
-            f"the purchase models need at least {support.MIN_REPEAT_CUSTOMERS}, so p_alive, "
-            "expected_orders_90d and clv are left empty.")
+        notes["clv"] = i18n.text(
+            "Skipped: only {repeat} customers bought on two or more days; the purchase models "
+            "need at least {needed}, so p_alive, expected_orders_90d and clv are left empty.",
+            lang, repeat=found.repeat_customers, needed=support.MIN_REPEAT_CUSTOMERS)
         holdout_days = 0
     if not holdout_days:
-        notes["clv_holdout"] = notes["clv"] or (
-            f"Skipped: {found.span_days} days of history are too few to keep "
-            f"{support.MIN_WINDOW_DAYS} or more days out of a second fit.")
+        notes["clv_holdout"] = notes["clv"] or i18n.text(
+            "Skipped: {span} days of history are too few to keep {days} or more days out of a "
+            "second fit.", lang, span=found.span_days, days=support.MIN_WINDOW_DAYS)
     elif holdout_days != asked_holdout:
-        notes["clv_holdout"] = (
-            f"The check keeps out the last {holdout_days} days instead of {asked_holdout}: "
-            f"the log covers {found.span_days} days and the model needs at least as long "
-            "before it.")
+        notes["clv_holdout"] = i18n.text(
+            "The check keeps out the last {days} days instead of {asked}: the log covers "
+            "{span} days and the model needs at least as long before it.", lang,
+            days=holdout_days, asked=asked_holdout, span=found.span_days)
     figures = _transaction_figures(folder, inputs, transactions, costs=costs,
                                    dimension=dimension, holdout_days=holdout_days,
                                    time_unit=time_unit)
@@ -1391,8 +1393,9 @@ def profit_stage(
                 forecast_days=90, fit_sample=CLV_FIT_SAMPLE,
             )
         except InputError as error:
-            notes["clv"] = (f"Skipped: the purchase models cannot be fitted on this log "
-                            f"({error}); p_alive, expected_orders_90d and clv are left empty.")
+            notes["clv"] = i18n.text(
+                "Skipped: the purchase models cannot be fitted on this log ({error}); "
+                "p_alive, expected_orders_90d and clv are left empty.", lang, error=error)
     if bgnbd is not None:
         table["p_alive"] = predicted["p_alive"]
         table["expected_orders_90d"] = predicted["expected_orders"]
@@ -1407,14 +1410,18 @@ def profit_stage(
                                                 split["T"])
             holdout = clv.holdout_check(split, calibrated)
         except InputError as error:
-            notes["clv_holdout"] = (f"Skipped: the first {found.span_days - holdout_days} "
-                                    f"days cannot be fitted on their own ({error})")
+            notes["clv_holdout"] = i18n.text(
+                "Skipped: the first {days} days cannot be fitted on their own ({error})",
+                lang, days=found.span_days - holdout_days, error=error)
 
     strategy_rules = strategy_rules or None  # an empty list means the default table
     cards = persona.persona_cards(table, "segment", rules=strategy_rules)
+    standout = None
     if found.has("category"):  # the categories each segment buys more than average
-        cards["standout"] = products.standout_text(products.segment_index(
-            transactions, labels, item_col="category", name_col=None)).reindex(cards.index)
+        index = products.segment_index(transactions, labels, item_col="category", name_col=None)
+        cards["standout"] = products.standout_text(index).reindex(cards.index)
+        if lang != "en":
+            standout = products.standout_text(index, lang=lang).reindex(cards.index)
     table["persona"] = table["segment"].map(cards["persona"])
     table["strategy"] = table["segment"].map(cards["strategy"])
     write_customers(folder, table)
@@ -1428,7 +1435,7 @@ def profit_stage(
     export = cards[first + [c for c in cards if c not in first]].join(extra)
     export.rename_axis("segment").reset_index().to_csv(folder / "segments.csv", index=False)
 
-    whale = profit.whale_summary(table["profit"])
+    whale = profit.whale_summary(table["profit"], lang=lang)
     truth = None
     if inputs.truth is not None:
         truth = table[["customer_id"]].merge(inputs.truth, on="customer_id", how="left")[
@@ -1479,15 +1486,23 @@ def profit_stage(
             "actual_purchases": float((holdout["actual"] * holdout["customers"]).sum())},
     })
     record_sections(folder, notes)
+    if lang != "en":  # display copies: the files keep the English names
+        cards = persona.display_cards(cards, lang)
+        if standout is not None:
+            cards["standout"] = standout
+        seg["persona"] = seg["persona"].map(lambda name: persona.persona_label(name, lang))
+        for column in ("persona", "strategy"):
+            table[column] = table["segment"].map(cards[column])
     return ProfitStage(
         customers=table, segment_pnl=seg, cards=cards,
         whale=profit.whale_curve(table["profit"]), ledger=totals, sub_segment_pnl=sub
         if sub is not None else pd.DataFrame(), reconciliation=check, whale_summary=whale,
         loss_makers=losers[[c for c in shown if c in losers]],
-        costs=profit.cost_table_frame(costs),
+        costs=profit.cost_table_frame(costs, lang=lang),
         clv_parameters=pd.DataFrame() if bgnbd is None else
-        clv.parameter_table(bgnbd, spend, time_unit=time_unit),
-        holdout=holdout, rules=persona.rules_frame(strategy_rules), truth=truth, notes=notes,
+        clv.parameter_table(bgnbd, spend, time_unit=time_unit, lang=lang),
+        holdout=holdout, rules=persona.rules_frame(strategy_rules, lang=lang), truth=truth,
+        notes=notes,
     )
 
 
