@@ -560,6 +560,8 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
     lang = report_language(folder)
     record_sections(folder, {"what_sells": inputs.support.missing_note(
         support.SELLING_DIMENSIONS, i18n.text("what sells, where", lang), lang=lang)})
+    if lang != "en":  # cleaning_log.csv keeps the English descriptions
+        result = replace(result, log=clean.display_log(result, lang))
     return result
 
 

@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from seglab import features, i18n, persona, profit, segments, support, synth
+from seglab import clean, features, i18n, persona, profit, segments, support, synth
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
@@ -152,3 +152,14 @@ def test_english_text_is_unchanged():
     assert CHINESE.search(profit.whale_summary(pd.Series([5.0, -1.0]), lang="zh")["text"])
     assert profit.cost_table_frame(profit.CostTable()).equals(
         profit.cost_table_frame(profit.CostTable(), lang="en"))
+
+
+def test_the_cleaning_log_shows_chinese_descriptions_and_keeps_its_codes():
+    study = synth.make_study(300, seed=2)
+    result = clean.clean_transactions(study.transactions,
+                                      as_of=features.default_as_of(study.transactions))
+    assert clean.display_log(result) is result.log
+    shown = clean.display_log(result, "zh")
+    assert shown["description"].map(CHINESE.search).all()
+    assert shown.drop(columns="description").equals(result.log.drop(columns="description"))
+    assert result.log["description"].map(lambda text: not CHINESE.search(text)).all()
