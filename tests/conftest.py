@@ -21,14 +21,44 @@ os.environ[SCRATCH_VARIABLE] = tempfile.mkdtemp(prefix="seglab-scratch-")
 #: file runs whole on one worker (its module fixtures are built once; a notebook's
 #: cells run in order in one kernel).
 SPREAD_FILES = ("test_data_shapes.py",)
+#: Files handed out first, longest first, so that no long file starts last and decides
+#: the wall time alone (the rest follow in collection order).
+SLOW_FILES = ()
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group tests by file for ``pytest -n 2 --dist loadgroup`` (see :data:`SPREAD_FILES`)."""
-    for item in items:
-        if item.path.name not in SPREAD_FILES:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
+def work_unit(nodeid: str) -> str:
+    """The work unit of a test under ``-n 2 --dist loadgroup``: its file, or itself."""
+    file = nodeid.split("::", 1)[0]
+    return nodeid if Path(file).name in SPREAD_FILES else file
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Schedule ``--dist loadgroup`` by :func:`work_unit`, slow files first.
+
+    pytest-xdist 3.8 marks a group by renaming the test (``nodeid@group``), which pytest 9
+    ignores, so ``xdist_group`` markers would not keep a file on one worker: a module
+    fixture would be built on both. Grouping here does not depend on that.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    rank = {name: i for i, name in enumerate(SLOW_FILES)}
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            # The base class hands out the queue's first unit: put the slowest first.
+            first = min(self.workqueue, key=lambda unit: rank.get(
+                Path(unit.split("::", 1)[0]).name, len(rank)))
+            self.workqueue.move_to_end(first, last=False)
+            super()._assign_work_unit(node)
+
+    return FileScheduling(config, log)
+
 
 SHARED_RETAIL = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail"
