@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +23,9 @@ os.environ[SCRATCH_VARIABLE] = tempfile.mkdtemp(prefix="seglab-scratch-")
 #: file runs whole on one worker (its module fixtures are built once; a notebook's
 #: cells run in order in one kernel).
 SPREAD_FILES = ("test_data_shapes.py",)
+#: Files that run on one worker together: those reading the shared small run
+#: (:func:`small_run`), so it is built once and no worker waits for the other to build it.
+SHARED_UNITS = {"test_run.py": "small-run", "test_scheduling.py": "small-run"}
 #: Files handed out first, longest first, so that no long file starts last and decides
 #: the wall time alone (the rest follow in collection order).
 SLOW_FILES = ()
@@ -29,7 +34,10 @@ SLOW_FILES = ()
 def work_unit(nodeid: str) -> str:
     """The work unit of a test under ``-n 2 --dist loadgroup``: its file, or itself."""
     file = nodeid.split("::", 1)[0]
-    return nodeid if Path(file).name in SPREAD_FILES else file
+    name = Path(file).name
+    if name in SPREAD_FILES:
+        return nodeid
+    return SHARED_UNITS.get(name, file)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
@@ -142,3 +150,70 @@ def dirty_log(transactions: pd.DataFrame, as_of: pd.Timestamp, *, extreme_amount
         if pd.api.types.is_string_dtype(transactions[column].dtype):
             out[column] = out[column].astype("string")
     return out
+
+
+# --- the shared small run --------------------------------------------------------------------
+
+#: The small study read by several test files: the embedded synthetic data through
+#: ``seglab run``, with a params file (``seed`` from the file, not ``--seed``).
+SMALL_RUN_PARAMS = {"k_max": 5, "seed": 3}
+SMALL_RUN_OPTIONS = ("--synthetic-customers", "500", "--quiet")
+SMALL_RUN_ID = "first"
+#: Notebook parameters for a whole study whose test looks at neither the clustering nor the
+#: dynamics figures (completion, notes, masking, escaping): two clustering methods
+#: (k-means and HDBSCAN, which can call everyone noise), one refit, three snapshots.
+FAST_PARAMS = {"methods": "kmeans,hdbscan", "k_max": 3, "n_resamples": 1,
+               "snapshot_steps": 2}
+
+
+def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test session that every pytest-xdist worker shares."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def build_once(folder: Path, build) -> Path:
+    """Run ``build(folder)`` once per test session, whichever worker asks first.
+
+    The others wait for it (a lock file beside ``folder``) and then read what it built;
+    a build that failed is tried again by the next one who asks.
+    """
+    done = folder.with_name(folder.name + ".done")
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reports folder with one finished run, ``first`` (``latest``), built once a session.
+
+    :data:`SMALL_RUN_OPTIONS` and the params file :data:`SMALL_RUN_PARAMS` (written as
+    ``params.yaml`` beside the run). Shared by every test that reads it: never write into
+    it; a test that runs ``seglab run`` there works on :func:`copy_run`.
+    """
+    import yaml
+    from typer.testing import CliRunner
+
+    from seglab.cli import app
+
+    def build(out: Path) -> None:
+        params = out / "params.yaml"
+        params.write_text(yaml.safe_dump(SMALL_RUN_PARAMS))
+        result = CliRunner().invoke(app, ["run", "--out", str(out), "--run-id", SMALL_RUN_ID,
+                                          "--params", str(params), *SMALL_RUN_OPTIONS])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.strip() == str(out / SMALL_RUN_ID / "index.html")
+
+    return build_once(session_folder(tmp_path_factory) / "small-run", build)
+
+
+def copy_run(reports: Path, to: Path) -> Path:
+    """Copy a reports folder (its run folders, ``latest`` link and lock file) to ``to``."""
+    shutil.copytree(reports, to, symlinks=True)
+    return to

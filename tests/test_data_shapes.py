@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import FAST_PARAMS
 from data_shapes import SHAPES, Shape, base_log, write_shape
 
 from seglab import run
 
-#: Small settings, so the matrix stays about two minutes.
-PARAMS = {"methods": "kmeans,gmm,ward,hdbscan", "k_max": 4, "n_resamples": 2,
-          "snapshot_steps": 2}
+#: Fast settings: the shapes check that the study completes and says what it lacks.
+PARAMS = FAST_PARAMS
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-import yaml
+from conftest import copy_run
 from typer.testing import CliRunner
 
 from seglab import study
@@ -19,19 +19,10 @@ from seglab.run import NOTEBOOK_DIR, NOTEBOOKS, RunOptions, check_options, noteb
 runner = CliRunner()
 
 
-SMALL = ["--synthetic-customers", "500", "--quiet"]
-
-
 @pytest.fixture(scope="module")
-def study_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("reports")
-    params = out / "params.yaml"
-    params.write_text(yaml.safe_dump({"k_max": 5, "seed": 3}))  # no --seed: the file's
-    result = runner.invoke(app, ["run", "--out", str(out), "--run-id", "first",
-                                 "--params", str(params), *SMALL])
-    assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == str(out / "first" / "index.html")
-    return out
+def study_run(small_run) -> Path:
+    """The shared small run (conftest): ``first``, run with ``params.yaml`` = k_max 5, seed 3."""
+    return small_run
 
 
 def test_run_folder_has_every_file(study_run):
@@ -100,20 +91,26 @@ def test_unknown_param_is_rejected_before_running(tmp_path):
 
 
 def test_bad_data_leaves_latest_untouched(study_run, tmp_path):
+    reports = copy_run(study_run, tmp_path / "reports")  # the shared run stays as it is
     bad = tmp_path / "orders.csv"
     bad.write_text("customer_id,order_date,amount\n1,not a date,3\n")
-    result = runner.invoke(app, ["run", "--out", str(study_run), "--data", str(bad)])
+    result = runner.invoke(app, ["run", "--out", str(reports), "--data", str(bad)])
     assert result.exit_code == 2
     assert "orders.csv" in result.output and "order_date" in result.output
     assert "Traceback" not in result.output
-    assert os.readlink(study_run / "latest") == "first"
-    assert not list(study_run.glob(".*partial"))
+    assert os.readlink(reports / "latest") == "first"
+    assert not list(reports.glob(".*partial"))
+    assert sorted(p.name for p in reports.iterdir()) == sorted(
+        p.name for p in study_run.iterdir())
 
 
-def test_existing_run_id_is_refused(study_run):
-    result = runner.invoke(app, ["run", "--out", str(study_run), "--run-id", "first"])
+def test_existing_run_id_is_refused(study_run, tmp_path):
+    reports = copy_run(study_run, tmp_path / "reports")
+    before = (reports / "first" / "manifest.json").read_bytes()
+    result = runner.invoke(app, ["run", "--out", str(reports), "--run-id", "first"])
     assert result.exit_code == 2
     assert "exists already" in result.output
+    assert (reports / "first" / "manifest.json").read_bytes() == before
 
 
 def test_notebooks_ran_with_the_params_files_seed(study_run):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -13,15 +14,26 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from conftest import FAST_PARAMS, SMALL_RUN_OPTIONS, copy_run
 from typer.testing import CliRunner
 
 from seglab import history, privacy
 from seglab.cli import EXIT_LOCKED, app
-from seglab.run import NOTEBOOKS, reports_lock
+from seglab.run import NOTEBOOKS, RunOptions, local_kernel, reports_lock, run_study
 from seglab.synth import make_study
 
 runner = CliRunner()
 SMALL = ["--synthetic-customers", "500", "--quiet"]
+#: A faster study, for runs whose tests look at the lock and the masking, not the results.
+FAST = ["--synthetic-customers", "200", "--quiet"]
+
+
+def fast_params(folder: Path) -> list[str]:
+    """``--params`` with :data:`conftest.FAST_PARAMS`, written in ``folder``."""
+    path = folder / "fast.yaml"
+    path.write_text(yaml.safe_dump(FAST_PARAMS))
+    return ["--params", str(path)]
 SHARED_FILES = ("customers.csv", "segments.csv", "clustering_comparison.csv",
                 "cleaning_log.csv", "segment_products.csv", "segment_categories.csv",
                 "basket_rules.csv", "category_rules.csv", "recommendations.csv")
@@ -32,11 +44,12 @@ def _run(out: Path, *args: str):
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("twice")
-    for run_id in ("one", "two"):
-        result = _run(out, "--run-id", run_id, "--seed", "3", *SMALL)
-        assert result.exit_code == 0, result.output
+def two_runs(small_run, tmp_path_factory) -> Path:
+    """The shared small run ``first`` (conftest) and ``two``, run again with the same params."""
+    out = copy_run(small_run, tmp_path_factory.mktemp("twice") / "reports")
+    result = _run(out, "--run-id", "two", "--params", str(out / "params.yaml"),
+                  *SMALL_RUN_OPTIONS)
+    assert result.exit_code == 0, result.output
     return out
 
 
@@ -51,39 +64,39 @@ def _without_timings(path: Path) -> str:
 
 def test_same_seed_gives_byte_identical_results(two_runs):
     for name in SHARED_FILES:
-        one, two = (two_runs / run / name for run in ("one", "two"))
+        one, two = (two_runs / run / name for run in ("first", "two"))
         if name == "clustering_comparison.csv":
             assert _without_timings(one) == _without_timings(two)
         else:
             assert one.read_bytes() == two.read_bytes(), name
     for name, _, _ in NOTEBOOKS:
-        a = (two_runs / "one" / f"{name}.html").read_text()
+        a = (two_runs / "first" / f"{name}.html").read_text()
         b = (two_runs / "two" / f"{name}.html").read_text()
         assert a == b, f"{name}.html differs between runs"
 
 
 def test_index_shows_changes_since_previous_run(two_runs):
     index = (two_runs / "two" / "index.html").read_text()
-    assert "Changes since the previous run (one)" in index
+    assert "Changes since the previous run (first)" in index
     assert "No headline figure changed." in index
 
 
 def test_history_lists_and_compares(two_runs):
     runs = history.list_runs(two_runs)
-    assert list(runs["run_id"]) == ["one", "two"]
+    assert list(runs["run_id"]) == ["first", "two"]
     assert list(runs["latest"]) == [False, True]
     assert (runs["status"] == "succeeded").all()
-    result = runner.invoke(app, ["compare", "one", "two", "--out", str(two_runs)])
+    result = runner.invoke(app, ["compare", "first", "two", "--out", str(two_runs)])
     assert result.exit_code == 0 and "customers" in result.output
     listing = runner.invoke(app, ["runs", "--out", str(two_runs)])
-    assert "<- latest" in listing.output and "one" in listing.output
+    assert "<- latest" in listing.output and "first" in listing.output
 
 
 def test_killed_run_leaves_latest_intact(two_runs):
     before = os.readlink(two_runs / "latest")
     process = subprocess.Popen(
         [sys.executable, "-m", "seglab.cli", "run", "--out", str(two_runs), "--run-id",
-         "killed", *SMALL], start_new_session=True,
+         "killed", *FAST], start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     partial = two_runs / ".killed.partial" / "notebooks"
@@ -111,38 +124,40 @@ def test_second_run_is_refused_while_the_folder_is_locked(tmp_path):
 def test_wait_waits_for_the_lock(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("customer_id,order_date,amount\nA,soon,1\n")
-    held = threading.Event()
+    held, released = threading.Event(), threading.Event()
 
     def hold() -> None:
         with reports_lock(tmp_path):
             held.set()
             time.sleep(1.5)
+            released.set()  # last thing before the lock is let go
 
     thread = threading.Thread(target=hold)
     thread.start()
     held.wait()
-    started = time.monotonic()
     result = _run(tmp_path, "--wait", "--data", str(bad), "-q")
-    waited = time.monotonic() - started
+    finished_after_release = released.is_set()
     thread.join()
-    assert waited >= 1.0  # it queued behind the holder, then read the data
+    assert finished_after_release  # it queued behind the holder, then read the data
     assert result.exit_code == 2 and "bad.csv" in result.output
 
 
 def test_concurrent_runs_do_not_corrupt_each_other(tmp_path):
+    out = tmp_path / "reports"
     first = subprocess.Popen(
-        [sys.executable, "-m", "seglab.cli", "run", "--out", str(tmp_path), "--run-id", "a",
-         "--mask-pii", *SMALL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, "-m", "seglab.cli", "run", "--out", str(out), "--run-id", "a",
+         "--mask-pii", *FAST, *fast_params(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not (tmp_path / ".a.partial").exists() and time.monotonic() < deadline:
+    while not (out / ".a.partial").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    second = _run(tmp_path, "--run-id", "b", *SMALL)
+    second = _run(out, "--run-id", "b", *SMALL)
     assert second.exit_code == EXIT_LOCKED
     _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
-    assert os.readlink(tmp_path / "latest") == "a"
-    assert not (tmp_path / "b").exists()
-    _check_masked(tmp_path, "a")
+    assert os.readlink(out / "latest") == "a"
+    assert not (out / "b").exists()
+    _check_masked(out, "a")
 
 
 def _check_masked(out: Path, run_id: str) -> None:
@@ -184,8 +199,10 @@ def test_markup_in_the_data_shows_as_text(tmp_path):
     tx["category"] = tx["category"].where(tx["category"] != "Home", "<b>Home</b>")
     data = tmp_path / "markup.parquet"
     tx.to_parquet(data)
-    result = _run(tmp_path / "out", "--data", str(data), "--run-id", "m", "-q")
-    assert result.exit_code == 0, result.output
+    with local_kernel() as kernel:  # one kernel for every notebook: faster, same pages
+        index = run_study(RunOptions(data=data, out=tmp_path / "out", run_id="m",
+                                     params=FAST_PARAMS), kernel=kernel)
+    assert json.loads((index.parent / "manifest.json").read_text())["status"] == "succeeded"
     page = tmp_path / "out" / "m" / "01-data-profile.html"
     html = page.read_text()
     assert "&lt;script&gt;document.title" in html
