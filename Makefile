@@ -13,9 +13,9 @@ SPARK_LOCK := requirements/lock-spark.txt
 UV_VERSION := 0.13.8
 UPGRADE := .cache/upgrade
 # Two pytest-xdist workers, one per core; each test file runs whole on one worker, only the
-# data-shape matrix is spread test by test (tests/conftest.py). TEST_WORKERS= runs serially.
-# nbval runs the notebooks after, on one worker (xdist hands a notebook's cells over in
-# pieces, and nbval restarts its kernel between them), in a fresh scratch folder.
+# data-shape matrix is spread test by test, and the notebooks (nbval) run in order on one
+# worker, in a fresh scratch folder of their own (tests/conftest.py). TEST_WORKERS= runs
+# serially.
 TEST_WORKERS ?= -n 2 --dist loadgroup
 # numba (UMAP, HDBSCAN) caches compiled code here so later runs start fast.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
@@ -55,14 +55,13 @@ demo: install ## Run the default study on the embedded synthetic data
 
 .PHONY: test
 test: install $(VENV)/.spark-installed ## Run the whole test suite, notebooks included (nbval)
-	$(BIN)/pytest tests -p no:cacheprovider $(TEST_WORKERS)
-	SEGLAB_SCRATCH=$$(mktemp -d) $(BIN)/pytest --nbval-lax notebooks -p no:cacheprovider
+	$(BIN)/pytest tests notebooks --nbval-lax -p no:cacheprovider $(TEST_WORKERS)
 
 # A fresh venv under .cache/upgrade gets the newest versions pyproject.toml allows (resolved
 # by uv for this Python on Linux x86_64) and runs the whole test suite; only if it passes
 # do the new locks replace requirements/. Then `make install` (or demo, test) applies them.
 # The whole suite by default; e.g. UPGRADE_TESTS=tests/test_engine.py for a quick look.
-UPGRADE_TESTS ?= tests $(TEST_WORKERS)
+UPGRADE_TESTS ?= tests notebooks --nbval-lax $(TEST_WORKERS)
 LOCK_PYTHON = $$($(PYTHON) -c 'import platform; print(platform.python_version())')
 UV_COMPILE = $(UPGRADE)/venv/bin/uv pip compile pyproject.toml requirements/build.in \
 	--extra test --upgrade --quiet --python-version $(LOCK_PYTHON) \
@@ -80,7 +79,6 @@ upgrade: ## Test the newest allowed versions in a fresh venv; if all tests pass,
 	$(UPGRADE)/venv/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	$(UPGRADE)/venv/bin/pip check
 	$(UPGRADE)/venv/bin/pytest $(UPGRADE_TESTS) -p no:cacheprovider
-	SEGLAB_SCRATCH=$$(mktemp -d) $(UPGRADE)/venv/bin/pytest --nbval-lax notebooks -p no:cacheprovider
 	cp $(UPGRADE)/lock.txt $(LOCK)
 	cp $(UPGRADE)/lock-spark.txt $(SPARK_LOCK)
 	@if git diff --quiet -- requirements/ 2>/dev/null; then \

@@ -14,35 +14,40 @@ import pytest
 
 from seglab.study import SCRATCH_VARIABLE
 
-# Notebooks run on their own (nbval) study in a scratch folder: a fresh one per test
-# process, so no run depends on what an earlier one left, and two pytest-xdist workers
-# never share one. Kernels started later inherit the variable.
+# A notebook opened on its own (run_dir "") works in a scratch folder: a fresh one per test
+# process, so no test depends on what an earlier run left, and two pytest-xdist workers
+# never share one (the notebooks under nbval get one of their own: NotebookScratch).
+# Kernels started later inherit the variable.
 os.environ[SCRATCH_VARIABLE] = tempfile.mkdtemp(prefix="seglab-scratch-")
 
 #: Test files whose tests pytest-xdist may spread over workers one by one; every other
-#: file runs whole on one worker (its module fixtures are built once; a notebook's
-#: cells run in order in one kernel).
+#: file runs whole on one worker (its module fixtures are built once).
 SPREAD_FILES = ("test_data_shapes.py",)
 #: Files that run on one worker together: those reading the shared small run
-#: (:func:`small_run`), so it is built once and no worker waits for the other to build it.
+#: (:func:`small_run`), so it is built once and no worker waits for the other to build it;
+#: and the notebooks under nbval, which run in order on one study (each one's cells in
+#: one kernel, and each notebook reads what the one before wrote).
 SHARED_UNITS = {"test_run.py": "small-run", "test_scheduling.py": "small-run"}
-#: Files handed out first, longest first, so that no long file starts last and decides
-#: the wall time alone (the rest follow in collection order).
-SLOW_FILES = ()
+NOTEBOOKS_UNIT = "notebooks"
+#: Work units handed out first, longest first (CPU seconds here: about 200, 100, 65), so
+#: that no long unit starts last and decides the wall time alone; the rest follow in
+#: collection order.
+FIRST_UNITS = ("small-run", "test_spark.py", NOTEBOOKS_UNIT)
 
 
 def work_unit(nodeid: str) -> str:
-    """The work unit of a test under ``-n 2 --dist loadgroup``: its file, or itself."""
-    file = nodeid.split("::", 1)[0]
-    name = Path(file).name
+    """The work unit of a test under ``-n 2 --dist loadgroup``: one test, a file or a group."""
+    name = Path(nodeid.split("::", 1)[0]).name
     if name in SPREAD_FILES:
         return nodeid
-    return SHARED_UNITS.get(name, file)
+    if name.endswith(".ipynb"):
+        return NOTEBOOKS_UNIT
+    return SHARED_UNITS.get(name, name)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    """Schedule ``--dist loadgroup`` by :func:`work_unit`, slow files first.
+    """Schedule ``--dist loadgroup`` by :func:`work_unit`, :data:`FIRST_UNITS` first.
 
     pytest-xdist 3.8 marks a group by renaming the test (``nodeid@group``), which pytest 9
     ignores, so ``xdist_group`` markers would not keep a file on one worker: a module
@@ -52,20 +57,40 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    rank = {name: i for i, name in enumerate(SLOW_FILES)}
+    rank = {unit: i for i, unit in enumerate(FIRST_UNITS)}
 
-    class FileScheduling(LoadScopeScheduling):
+    class UnitScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
         def _assign_work_unit(self, node) -> None:
-            # The base class hands out the queue's first unit: put the slowest first.
-            first = min(self.workqueue, key=lambda unit: rank.get(
-                Path(unit.split("::", 1)[0]).name, len(rank)))
+            # The base class hands out the queue's first unit: put the longest first.
+            first = min(self.workqueue, key=lambda unit: rank.get(unit, len(rank)))
             self.workqueue.move_to_end(first, last=False)
             super()._assign_work_unit(node)
 
-    return FileScheduling(config, log)
+    return UnitScheduling(config, log)
+
+
+class NotebookScratch:
+    """Give the notebooks under nbval a scratch folder of their own, fresh for this run.
+
+    A plugin, not a conftest hook, so that it sees the notebooks outside ``tests/``; the
+    first notebook's kernel starts after this and inherits the variable.
+    """
+
+    def __init__(self) -> None:
+        self.folder: str | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if item.path.suffix == ".ipynb" and self.folder is None:
+            self.folder = tempfile.mkdtemp(prefix="seglab-nbval-")
+            os.environ[SCRATCH_VARIABLE] = self.folder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(NotebookScratch(), "seglab-notebook-scratch")
 
 
 SHARED_RETAIL = (
@@ -164,6 +189,21 @@ SMALL_RUN_ID = "first"
 #: (k-means and HDBSCAN, which can call everyone noise), one refit, three snapshots.
 FAST_PARAMS = {"methods": "kmeans,hdbscan", "k_max": 3, "n_resamples": 1,
                "snapshot_steps": 2}
+
+
+@pytest.fixture
+def saved_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """papermill writes each executed notebook once, when it ends, not after every cell.
+
+    For in-process runs whose tests read only finished notebooks and pages: the same files,
+    without rewriting a notebook and its figures twice per cell (a few seconds a study).
+    """
+    import functools
+
+    import papermill
+
+    monkeypatch.setattr(papermill, "execute_notebook", functools.partial(
+        papermill.execute_notebook, request_save_on_cell_execute=False))
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -193,6 +193,7 @@ MARKUP = ('<script>document.title="pwned"</script>'
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed")
+@pytest.mark.usefixtures("saved_at_the_end")
 def test_markup_in_the_data_shows_as_text(tmp_path):
     tx = make_study(300, seed=5).transactions
     tx["product_name"] = tx["product_name"].where(tx.index % 2 == 1, MARKUP)
