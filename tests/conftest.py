@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -191,8 +193,8 @@ FAST_PARAMS = {"methods": "kmeans,hdbscan", "k_max": 3, "n_resamples": 1,
                "snapshot_steps": 2}
 
 
-@pytest.fixture
-def saved_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.contextmanager
+def notebooks_saved_at_the_end() -> Iterator[None]:
     """papermill writes each executed notebook once, when it ends, not after every cell.
 
     For in-process runs whose tests read only finished notebooks and pages: the same files,
@@ -202,8 +204,17 @@ def saved_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
 
     import papermill
 
-    monkeypatch.setattr(papermill, "execute_notebook", functools.partial(
-        papermill.execute_notebook, request_save_on_cell_execute=False))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(papermill, "execute_notebook", functools.partial(
+            papermill.execute_notebook, request_save_on_cell_execute=False))
+        yield
+
+
+@pytest.fixture
+def saved_at_the_end() -> Iterator[None]:
+    """:func:`notebooks_saved_at_the_end` for one test."""
+    with notebooks_saved_at_the_end():
+        yield
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:

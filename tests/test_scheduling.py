@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import FAST_PARAMS, SMALL_RUN_OPTIONS, copy_run
+from click.testing import Result
+from conftest import FAST_PARAMS, SMALL_RUN_OPTIONS, copy_run, notebooks_saved_at_the_end
 from typer.testing import CliRunner
 
 from seglab import history, privacy
@@ -24,16 +24,8 @@ from seglab.run import NOTEBOOKS, RunOptions, local_kernel, reports_lock, run_st
 from seglab.synth import make_study
 
 runner = CliRunner()
-SMALL = ["--synthetic-customers", "500", "--quiet"]
-#: A faster study, for runs whose tests look at the lock and the masking, not the results.
+#: A small study, for runs that are refused or killed before they compute anything.
 FAST = ["--synthetic-customers", "200", "--quiet"]
-
-
-def fast_params(folder: Path) -> list[str]:
-    """``--params`` with :data:`conftest.FAST_PARAMS`, written in ``folder``."""
-    path = folder / "fast.yaml"
-    path.write_text(yaml.safe_dump(FAST_PARAMS))
-    return ["--params", str(path)]
 SHARED_FILES = ("customers.csv", "segments.csv", "clustering_comparison.csv",
                 "cleaning_log.csv", "segment_products.csv", "segment_categories.csv",
                 "basket_rules.csv", "category_rules.csv", "recommendations.csv")
@@ -44,13 +36,29 @@ def _run(out: Path, *args: str):
 
 
 @pytest.fixture(scope="module")
-def two_runs(small_run, tmp_path_factory) -> Path:
-    """The shared small run ``first`` (conftest) and ``two``, run again with the same params."""
+def second_run(small_run, tmp_path_factory) -> tuple[Path, Result]:
+    """The shared small run ``first`` (conftest) and ``two``, run again with the same params.
+
+    ``two`` runs in another process; while it writes, a third run into the same folder is
+    tried (returned with the folder): it must be refused and leave ``two`` as ``first``.
+    """
     out = copy_run(small_run, tmp_path_factory.mktemp("twice") / "reports")
-    result = _run(out, "--run-id", "two", "--params", str(out / "params.yaml"),
-                  *SMALL_RUN_OPTIONS)
-    assert result.exit_code == 0, result.output
-    return out
+    two = subprocess.Popen(
+        [sys.executable, "-m", "seglab.cli", "run", "--out", str(out), "--run-id", "two",
+         "--params", str(out / "params.yaml"), *SMALL_RUN_OPTIONS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / ".two.partial").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    meanwhile = _run(out, "--run-id", "b", *FAST)
+    _, err = two.communicate(timeout=900)
+    assert two.returncode == 0, err
+    return out, meanwhile
+
+
+@pytest.fixture(scope="module")
+def two_runs(second_run) -> Path:
+    return second_run[0]
 
 
 #: Measured timings are exempt from byte equality, like timestamps.
@@ -115,7 +123,7 @@ def test_killed_run_leaves_latest_intact(two_runs):
 
 def test_second_run_is_refused_while_the_folder_is_locked(tmp_path):
     with reports_lock(tmp_path):
-        result = _run(tmp_path, *SMALL)
+        result = _run(tmp_path, *FAST)
     assert result.exit_code == EXIT_LOCKED
     assert "another seglab run is writing here (pid" in result.output
     assert "--wait" in result.output
@@ -142,22 +150,21 @@ def test_wait_waits_for_the_lock(tmp_path):
     assert result.exit_code == 2 and "bad.csv" in result.output
 
 
-def test_concurrent_runs_do_not_corrupt_each_other(tmp_path):
-    out = tmp_path / "reports"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "seglab.cli", "run", "--out", str(out), "--run-id", "a",
-         "--mask-pii", *FAST, *fast_params(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (out / ".a.partial").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    second = _run(out, "--run-id", "b", *SMALL)
-    assert second.exit_code == EXIT_LOCKED
-    _, err = first.communicate(timeout=600)
-    assert first.returncode == 0, err
-    assert os.readlink(out / "latest") == "a"
+def test_concurrent_runs_do_not_corrupt_each_other(second_run):
+    out, meanwhile = second_run
+    assert meanwhile.exit_code == EXIT_LOCKED  # tried while two was running
+    assert os.readlink(out / "latest") == "two"
     assert not (out / "b").exists()
-    _check_masked(out, "a")
+    # two's files equal first's: test_same_seed_gives_byte_identical_results
+
+
+def test_mask_pii_option_reaches_the_run(monkeypatch, tmp_path):
+    given = []
+    monkeypatch.setattr("seglab.run.run_study",
+                        lambda options, **_: given.append(options) or tmp_path / "index.html")
+    result = _run(tmp_path, "--mask-pii", "-q")
+    assert result.exit_code == 0, result.output
+    assert [options.mask_pii for options in given] == [True]
 
 
 def _check_masked(out: Path, run_id: str) -> None:
@@ -192,26 +199,37 @@ MARKUP = ('<script>document.title="pwned"</script>'
           '<img src=x onerror="document.body.dataset.pwned=1">')
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed")
-@pytest.mark.usefixtures("saved_at_the_end")
-def test_markup_in_the_data_shows_as_text(tmp_path):
+@pytest.fixture(scope="module")
+def markup_run(tmp_path_factory) -> Path:
+    """A masked run (``m``) of a log whose product names and categories hold markup."""
+    folder = tmp_path_factory.mktemp("markup")
     tx = make_study(300, seed=5).transactions
     tx["product_name"] = tx["product_name"].where(tx.index % 2 == 1, MARKUP)
     tx["category"] = tx["category"].where(tx["category"] != "Home", "<b>Home</b>")
-    data = tmp_path / "markup.parquet"
+    data = folder / "markup.parquet"
     tx.to_parquet(data)
-    with local_kernel() as kernel:  # one kernel for every notebook: faster, same pages
-        index = run_study(RunOptions(data=data, out=tmp_path / "out", run_id="m",
-                                     params=FAST_PARAMS), kernel=kernel)
+    # One kernel for every notebook, each notebook written once: faster, the same pages.
+    with local_kernel() as kernel, notebooks_saved_at_the_end():
+        index = run_study(RunOptions(data=data, out=folder / "out", run_id="m",
+                                     params=FAST_PARAMS, mask_pii=True), kernel=kernel)
     assert json.loads((index.parent / "manifest.json").read_text())["status"] == "succeeded"
-    page = tmp_path / "out" / "m" / "01-data-profile.html"
+    return folder
+
+
+def test_masked_run_shares_no_identifiers(markup_run):
+    _check_masked(markup_run / "out", "m")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed")
+def test_markup_in_the_data_shows_as_text(markup_run):
+    page = markup_run / "out" / "m" / "01-data-profile.html"
     html = page.read_text()
     assert "&lt;script&gt;document.title" in html
     assert '<img src=x onerror' not in html
     dom = subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
          "--disable-background-networking", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'chrome'}", "--dump-dom", page.as_uri()],
+         f"--user-data-dir={markup_run / 'chrome'}", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120,
     ).stdout
     assert "data-pwned" not in dom
