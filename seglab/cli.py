@@ -131,6 +131,10 @@ def run(
         "salted pseudonyms; unmasked files move to <out>/private/<run-id>/.")] = False,
     pii_column: Annotated[list[str] | None, typer.Option(
         help="Another personal column to mask with --mask-pii (repeatable).")] = None,
+    lang: Annotated[str, typer.Option(
+        help="Language of the reports: en or zh (Chinese; needs a font with Chinese "
+             "characters, e.g. Debian's fonts-noto-cjk). File and column names stay "
+             "English.")] = "en",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the path.")] = False,
 ) -> None:
     """Run the whole study and print the path of the report's index.html."""
@@ -149,7 +153,7 @@ def run(
             synthetic_customers=synthetic_customers, out=out, run_id=run_id, keep=keep,
             wait=wait, mask_pii=mask_pii, engine=engine,
             pii_columns=("customer_id", *(pii_column or ())), decimal=decimal,
-            dayfirst=dayfirst, params_file=params,
+            dayfirst=dayfirst, params_file=params, lang=lang,
         ))
     except SeglabError as error:
         _fail(error)

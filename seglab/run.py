@@ -27,7 +27,7 @@ import papermill
 import yaml
 from jupyter_client.manager import KernelManager
 
-from seglab import history, privacy, report, study
+from seglab import history, i18n, privacy, report, study
 from seglab import io as seglab_io
 from seglab.errors import ConfigError, LockedError, RunError, SeglabError
 from seglab.io import sha256_file
@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 #: The notebooks of a study, in the order they run: (name, title, what it answers).
+#: Titles and summaries are English templates; the index shows them in the run's
+#: language (``seglab/locales/zh/run.yaml``).
 NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
     ("01-data-profile", "Data profile",
      "what the data covers, its quality, and every row cleaning dropped or changed"),
@@ -105,6 +107,7 @@ class RunOptions:
     decimal: str = "."
     dayfirst: bool = False
     params_file: Path | None = None
+    lang: str = i18n.DEFAULT_LANGUAGE
 
 
 def _sha256(path: Path) -> str:
@@ -297,7 +300,9 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
     Raises
     ------
     ConfigError
-        Naming the option or file and the problem: an ``--as-of`` that is not a
+        Naming the option or file and the problem: a ``--lang`` seglab has no reports
+        in, a Chinese report (``--lang zh``) on a machine without a font with Chinese
+        characters (:func:`seglab.i18n.cjk_font`), an ``--as-of`` that is not a
         YYYY-MM-DD date, an ``--out`` that is a file, a bad seed, encoding, decimal
         mark, ``--bad-dates``, engine, column mapping or ``--run-id``, ``--sheet`` for
         a file that is not a workbook, ``--customer-columns`` without ``--customers``,
@@ -306,6 +311,8 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
     InputError
         If ``--sheet`` names a sheet the workbook does not have (listing its sheets).
     """
+    if i18n.check_language(options.lang) == "zh":
+        i18n.cjk_font()  # charts without one would show boxes instead of characters
     source = str(options.params_file) if options.params_file else "params file"
     check_params(options.params, known, source=source)
     if options.seed is not None:
@@ -553,7 +560,7 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
             n_customers=options.synthetic_customers, bad_dates=options.bad_dates,
             mask_pii=options.mask_pii, engine=options.engine, decimal=options.decimal,
             dayfirst=options.dayfirst, campaigns=options.campaigns,
-            campaign_columns=options.campaign_columns,
+            campaign_columns=options.campaign_columns, lang=options.lang,
         )
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -571,6 +578,7 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
                                       "sha256": sha256_file(staged)}
     manifest["parameters"]["as_of"] = inputs.as_of.date().isoformat()
     manifest["parameters"]["engine"] = options.engine
+    manifest["parameters"]["lang"] = options.lang
     if options.decimal != ".":
         manifest["parameters"]["decimal"] = options.decimal
     if options.dayfirst:
@@ -603,7 +611,7 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
         entry["seconds"] = round(time.perf_counter() - started, 2)
         _fix_injected_cell_id(executed)
         entry["html"] = f"{name}.html"
-        report.notebook_to_html(executed, work / entry["html"])
+        report.notebook_to_html(executed, work / entry["html"], lang=options.lang)
         logger.info("%s %s in %.1fs", name, entry["status"], entry["seconds"])
 
     study.export_customers_csv(work)
@@ -612,6 +620,7 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
                                          privacy.salt_for(options.out), options.pii_columns)
         manifest["masked"] = {"columns": list(options.pii_columns),
                               "unmasked_files": str(private.resolve())}
+    report.write_data_dictionary(work)
     manifest["status"] = "failed" if failure else "succeeded"
     manifest["error"] = failure
     manifest["finished_at"] = _now()
