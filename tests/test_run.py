@@ -156,3 +156,38 @@ def test_european_options_reach_the_staged_inputs(tmp_path):
     assert staged["amount"].iloc[:3].tolist() == [1000.5, 1001.5, 1002.5]
     assert staged["order_date"].iat[1] == pd.Timestamp("2011-02-02")
     assert staged["order_date"].iat[12] == pd.Timestamp("2011-01-13")
+
+
+@pytest.fixture(scope="module")
+def zh_run(study_run, tmp_path_factory) -> Path:
+    """The same study as ``study_run``, its reports in Chinese."""
+    out = tmp_path_factory.mktemp("reports-zh")
+    result = runner.invoke(app, ["run", "--out", str(out), "--run-id", "zh", "--lang", "zh",
+                                 "--params", str(study_run / "params.yaml"), *SMALL])
+    assert result.exit_code == 0, result.output
+    return out / "zh"
+
+
+def test_a_chinese_run_writes_chinese_reports(zh_run):
+    index = (zh_run / "index.html").read_text()
+    assert '<html lang="zh">' in index and "<h1>客户细分研究</h1>" in index
+    assert 'href="data_dictionary.csv"' in index
+    page = (zh_run / "04-profitability-personas.html").read_text()
+    assert '<html lang="zh">' in page
+    assert json.loads((zh_run / "manifest.json").read_text())["parameters"]["lang"] == "zh"
+    assert study.report_language(zh_run) == "zh"
+    for name, _, _ in NOTEBOOKS:  # the kernel found every glyph of the charts
+        book = (zh_run / "notebooks" / f"{name}.ipynb").read_text()
+        assert "missing from font" not in book, name
+
+
+def test_files_keep_their_column_names_in_every_language(study_run, zh_run):
+    en_run = study_run / "first"
+    names = sorted(p.name for p in en_run.glob("*.csv"))
+    assert names == sorted(p.name for p in zh_run.glob("*.csv"))
+    assert "data_dictionary.csv" in names
+    for name in names:
+        en_header = (en_run / name).read_text(encoding="utf-8").splitlines()[0]
+        assert en_header == (zh_run / name).read_text(encoding="utf-8").splitlines()[0], name
+    assert (en_run / "data_dictionary.csv").read_bytes() == \
+        (zh_run / "data_dictionary.csv").read_bytes()
