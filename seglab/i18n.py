@@ -182,6 +182,8 @@ def money(value: float | None, lang: str = DEFAULT_LANGUAGE) -> str:
     """
     if value is None or value != value:  # NaN
         return ""
+    if round(value) == 0:
+        return "0"  # not "-0" for a small refund
     size = abs(value)
     if lang == "zh" and size >= YI:
         return f"{value / YI:,.2f}亿"
@@ -193,14 +195,14 @@ def money(value: float | None, lang: str = DEFAULT_LANGUAGE) -> str:
 def short_money(value: float, lang: str = DEFAULT_LANGUAGE) -> str:
     """Return money in a few characters for a chart: 950 / 12.3k / 4.56m / 1.20bn.
 
-    In Chinese: 950 / 1.2万 / 456.3万 / 1.20亿.
+    In Chinese: 950 / 1.2万 / 456.3万 / 200万 / 1.2亿 (a trailing ".0" dropped).
     """
     size = abs(value)
     if lang == "zh":
         if size >= YI:
-            return f"{value / YI:,.2f}亿"
+            return f"{value / YI:,.2f}".rstrip("0").removesuffix(".") + "亿"
         if size >= WAN:
-            return f"{value / WAN:,.1f}万"
+            return f"{value / WAN:,.1f}".removesuffix(".0") + "万"
     else:
         if size >= 1e9:
             return f"{value / 1e9:,.2f}bn"

@@ -159,7 +159,9 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str,
     # A content-derived id (instead of a random one) keeps the HTML identical between runs.
     digest = hashlib.sha1(frame.to_csv().encode()).hexdigest()[:10]
     labels = {column: i18n.column_label(str(column), lang) for column in frame.columns}
-    if len(set(labels.values())) == len(labels):  # two columns never share a header
+    labels = {column: label for column, label in labels.items() if label != str(column)}
+    shown = [labels.get(column, column) for column in frame.columns]
+    if labels and len(set(map(str, shown))) == len(shown):  # two columns never share a header
         money = tuple(labels.get(c, c) for c in money)
         share = tuple(labels.get(c, c) for c in share)
         frame = frame.rename(columns=labels)

@@ -97,3 +97,4 @@ def test_chinese_money_is_written_in_wan_and_yi():
     assert i18n.money(250_000_000.0, "zh") == "2.50亿"
     assert i18n.money(250_000_000.0, "en") == "250,000,000"
     assert i18n.money(float("nan"), "zh") == ""
+    assert i18n.money(-0.3, "zh") == i18n.money(-0.3, "en") == "0"
