@@ -110,6 +110,18 @@ def language(lang: str | None = None) -> str:
     return _language[0] if lang is None else i18n.check_language(lang)
 
 
+def _name(value: object, lang: str) -> object:
+    """Return a segment name from the data as the report shows it.
+
+    Files keep the English names of rule segments (RFM segments, tiers, grades, stages);
+    in Chinese a name with a translation in the catalogs is shown translated
+    (:func:`seglab.segments.segment_label`), any other value as it is.
+    """
+    if lang == "en" or not isinstance(value, str):
+        return value
+    return i18n.text(value, lang)
+
+
 def _label(column: str, lang: str) -> str:
     """Return a column's name for a chart: its words in English, its label in Chinese."""
     if lang == "en":
@@ -385,7 +397,7 @@ def segment_sizes(customers: pd.DataFrame, segment_col: str, *, order: list | No
     order = [s for s in order if s in shares.index]
     long = shares.loc[order].reset_index(names="segment").melt(
         id_vars="segment", var_name="share of", value_name="share")
-    long["segment"] = long["segment"].astype(str)
+    long["segment"] = long["segment"].astype(str).map(lambda name: _name(name, lang))
     sns.barplot(long, y="segment", x="share", hue="share of", ax=ax)
     ax.xaxis.set_major_formatter(PercentFormatter(1))
     ax.set(title=i18n.text("Customers and revenue by {segmentation}", lang,
@@ -448,7 +460,7 @@ def pyramid(customers: pd.DataFrame, *, tier_col: str = "value_tier", order: lis
     for level, (tier, width) in enumerate(zip(order, widths, strict=True)):
         y = len(order) - 1 - level
         ax.barh(y, width, left=(1 - width) / 2, color=sns.color_palette("crest", len(order))[level])
-        ax.text(0.5, y, i18n.text("{tier}: {share:.0%} of revenue", lang, tier=tier,
+        ax.text(0.5, y, i18n.text("{tier}: {share:.0%} of revenue", lang, tier=_name(tier, lang),
                                   share=share[tier]),
                 ha="center", va="center", color="white", fontweight="bold")
     ax.set(title=i18n.text("Customer pyramid: revenue share of each tier", lang),
@@ -679,6 +691,7 @@ def crosstab_heatmap(rows: pd.Series | None, columns: pd.Series, *, title: str,
     if rows is None:
         return _note(ax, i18n.text("Not available for this data", lang), title=title)
     shares = pd.crosstab(rows, columns, normalize="index")
+    shares = shares.rename(index=lambda v: _name(v, lang), columns=lambda v: _name(v, lang))
     sns.heatmap(shares, annot=True, fmt=".0%", cmap="Blues", cbar=False, ax=ax,
                 annot_kws={"fontsize": 8})
     ax.set(title=title, xlabel=_label(str(columns.name), lang),
@@ -1194,6 +1207,8 @@ def transition_heatmap(matrix: pd.DataFrame, *, title: str | None = None, share:
                      title=title or i18n.text("Migration", lang))
     labels = matrix.map(lambda v: f"{v:.0%}" if v >= 0.005 else "") if share else \
         matrix.map(lambda v: _compact_money(v, lang) if v else "")
+    names = {"index": lambda v: _name(v, lang), "columns": lambda v: _name(v, lang)}
+    matrix, labels = matrix.rename(**names), labels.rename(**names)
     sns.heatmap(matrix, annot=labels, fmt="", cmap="Blues", cbar=False, vmin=0,
                 vmax=1 if share else None, linewidths=0.5, linecolor="white", ax=ax,
                 annot_kws={"fontsize": 8})
@@ -1306,7 +1321,7 @@ def migration_flow(migration: pd.DataFrame, *, steps: int = 2, order: list | Non
                                    facecolor=colors[label], edgecolor="white", linewidth=0.5))
             if high - low >= 0.018 * total:
                 side = -1 if i == 0 else 1
-                name = i18n.text("(new)", lang) if label == "(new)" else label
+                name = _name(label, lang)
                 ax.text(i + side * (width / 2 + 0.01), (low + high) / 2,
                         f"{name} ({high - low:,.0f})", fontsize=7, va="center",
                         ha="right" if side < 0 else "left")
@@ -1485,7 +1500,8 @@ def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None,
             if row == 0:
                 ax.set_title(label, fontsize=9)
             if col == 0:
-                ax.set_ylabel(segment, rotation=0, ha="right", va="center", fontsize=8)
+                ax.set_ylabel(_name(segment, lang), rotation=0, ha="right", va="center",
+                              fontsize=8)
     for ax in axes[-1]:
         ax.set_xticks(range(len(dates)), [pd.Timestamp(d).strftime("%y-%m") for d in dates],
                       rotation=45, fontsize=7)
@@ -1537,7 +1553,7 @@ def value_pyramid(customers: pd.DataFrame, *, order: list, tier_col: str = "valu
         ax.text(0.5, y, f"{value_share[tier]:.0%}", ha="center", va="center", color="white",
                 fontweight="bold")
         ax.text(1.04, y, i18n.text("{tier}: {customers:.0%} of customers, {value:.0%} of {what}",
-                                   lang, tier=tier, customers=customer_share[tier],
+                                   lang, tier=_name(tier, lang), customers=customer_share[tier],
                                    value=value_share[tier], what=_label(value_col, lang)),
                 ha="left", va="center")
     ax.set(title=i18n.text("Customer pyramid: share of {what} by tier", lang,

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from seglab import plots
+from seglab import i18n, plots
 from seglab.errors import ConfigError
 
 
@@ -115,6 +115,9 @@ def test_chinese_charts_are_in_chinese_and_miss_no_glyph():
         assert CJK.search(ax.get_title()), ax.get_title()
     assert "按RFM 细分的客户与收入" == axes[0].get_title()
     assert {"客户数", "收入"} <= set(_texts(axes[0].figure))  # the legend
+    names = {t.get_text() for t in axes[0].get_yticklabels()}  # rule segments by their
+    assert names == {i18n.text("Champions", "zh"), i18n.text("At risk", "zh")}  # zh names
+    assert CJK.search(next(iter(names)))
     assert "利润" in [t.get_text() for t in axes[1].get_xticklabels()]
     assert "-2.5万" in _texts(axes[1].figure)  # money in 万, an ASCII minus
     assert "没有每行件数" in axes[3].texts[0].get_text()
