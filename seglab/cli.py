@@ -206,8 +206,9 @@ def features_command(
     dayfirst: DayfirstOption = False,
     as_of: AsOfOption = None,
     params: Annotated[Path | None, typer.Option(
-        help="The study's YAML params file; its time_unit, window_days, category_top_n, "
-             "channel_top_n and segment_rules are used.", dir_okay=False)] = None,
+        help="The study's YAML params file; its time_unit and its notebook 02 section "
+             "(window_days, category_top_n, channel_top_n, segment_rules) are used.",
+        dir_okay=False)] = None,
     clean: Annotated[bool, typer.Option(
         "--clean/--no-clean", help="Run seglab's intake and cleaning first (default), or "
         "aggregate a clean Parquet/CSV extract straight from disk in DuckDB (faster).")
@@ -236,11 +237,12 @@ def features_command(
             raise ConfigError(f"--output {output}: is a folder; name a .parquet or .csv file.")
         if params is not None:
             # imports papermill: only when needed
-            from seglab.run import NOTEBOOK_DIR, check_params, load_params, notebook_parameters
+            from seglab.run import NOTEBOOK_DIR, load_params, notebook_parameters, params_for
 
-            settings = load_params(params)
-            if NOTEBOOK_DIR.is_dir():  # the same file as `seglab run --params`: same checks
-                check_params(settings, notebook_parameters(NOTEBOOK_DIR), source=str(params))
+            # The same file as `seglab run --params`: same checks, notebook 02's section.
+            known = notebook_parameters(NOTEBOOK_DIR) if NOTEBOOK_DIR.is_dir() else None
+            settings = params_for("02-feature-engineering", load_params(params), known,
+                                  source=str(params))
         else:
             settings = {}
         path, _ = export_customer_table(
