@@ -204,8 +204,9 @@ def lab(
 
     from seglab import workspace as ws
     from seglab.run import RunOptions, load_params
+    from seglab.runfolder import RunFolder
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     try:
         if source is not None and data is not None:
             raise ConfigError("give a RUN folder or --data, not both.")
@@ -213,6 +214,9 @@ def lab(
         if export_params is not None:
             typer.echo(str(ws.export_params(folder, export_params)))
             return
+        if RunFolder(folder).study.is_file() and data is None:
+            typer.echo(f"reopening the workspace {folder} as it is (remove it to start "
+                       "afresh)", err=True)
         notebooks = ws.make_workspace(folder, source=source, options=RunOptions(
             data=data, customers=customers, columns=columns,
             customer_columns=customer_columns, encoding=encoding, sheet=sheet,
