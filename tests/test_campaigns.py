@@ -144,7 +144,7 @@ def test_a_foreign_exposures_file_goes_through_a_mapping(
         planted: synth.PlantedCampaigns, tmp_path: Path) -> None:
     path = _foreign_file(planted, tmp_path / "sends.csv")
     study.stage_inputs(tmp_path / "run", campaigns=path, campaign_columns=MAPPING)
-    staged = pd.read_parquet(tmp_path / "run" / "inputs" / study.EXPOSURES_FILE)
+    staged = pd.read_parquet(RunFolder(tmp_path / "run").exposures)
     assert len(staged) == len(planted.exposures)
     assert set(staged["group"]) == {"treatment", "control"}
     assert (staged["group"].to_numpy() == planted.exposures["group"].to_numpy()).all()
