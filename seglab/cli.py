@@ -156,8 +156,9 @@ def run(
     typer.echo(str(index))
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def lab(
+    context: typer.Context,
     source: Annotated[Path | None, typer.Argument(
         metavar="[RUN]", help="A run folder (e.g. reports/latest) whose staged inputs the "
         "workspace starts from; default --data, else the synthetic study.")] = None,
@@ -198,7 +199,10 @@ def lab(
         help="Write the workspace notebooks' parameters to this params file for "
              "`seglab run --params`, and stop.", dir_okay=False)] = None,
 ) -> None:
-    """Open JupyterLab on a workspace: a copy of a run's inputs, never the run itself."""
+    """Open JupyterLab on a workspace: a copy of a run's inputs, never the run itself.
+
+    Options after ``--`` go to JupyterLab, e.g. ``seglab lab reports/latest -- --port 8899``.
+    """
     import shlex
     import subprocess
 
@@ -226,7 +230,7 @@ def lab(
             dayfirst=dayfirst, params_file=params))
     except SeglabError as error:
         _fail(error)
-    command = ws.lab_command(folder, browser=not no_browser)
+    command = [*ws.lab_command(folder, browser=not no_browser), *context.args]
     typer.echo(f"workspace: {notebooks}")
     if no_start:
         typer.echo(shlex.join(command))
