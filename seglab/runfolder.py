@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from seglab.errors import ConfigError
+from seglab.i18n import DEFAULT_LANGUAGE
 from seglab.support import DataSupport
 
 #: Environment variable naming the scratch folder of notebooks run on their own
@@ -378,6 +379,8 @@ class StudyMeta:
         relative to the run folder); None for a log in memory.
     sample_buckets : tuple of int
         Buckets whose customers form a large log's sample.
+    lang : {"en", "zh"}
+        Language of the reports.
     """
 
     as_of: pd.Timestamp
@@ -393,6 +396,7 @@ class StudyMeta:
     campaigns: str | None = None
     partition: dict[str, Any] | None = None
     sample_buckets: tuple[int, ...] = ()
+    lang: str = DEFAULT_LANGUAGE
 
     def cost_table(self) -> Any:
         """Return the study's costs as a :class:`seglab.profit.CostTable`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from seglab import (
     cluster,
     clv,
     features,
+    i18n,
     persona,
     products,
     profit,
@@ -149,26 +150,34 @@ class StudyInputs:
             return profile.missing_values(self.transactions)
         return pd.read_csv(self.run.missing_values)
 
-    def sample_note(self, whole: str = "Totals, missing values and the cleaning log",
-                    sampled: str = "the charts and tables computed from individual lines"
-                    ) -> str:
+    def sample_note(self, whole: str | None = None, sampled: str | None = None, *,
+                    lang: str = "en") -> str:
         """Say what covers the whole log and what a customer sample ("" if no sample).
 
         Parameters
         ----------
-        whole, sampled : str
-            What the report computed on every line, and what on the sample.
+        whole, sampled : str, optional
+            What the report computed on every line, and what on the sample (in the
+            report's language); default the totals, missing values and cleaning log, and
+            the charts and tables computed from individual lines.
+        lang : {"en", "zh"}
+            The report's language.
         """
         if self.partition is None:
             return ""
+        if whole is None:
+            whole = i18n.text("Totals, missing values and the cleaning log", lang)
+        if sampled is None:
+            sampled = i18n.text("the charts and tables computed from individual lines", lang)
         customers = self.transactions["customer_id"].nunique()
-        return (
-            f"This log is large ({self.partition.lines:,} lines), so seglab works on it "
-            f"bucket by bucket of customers. {whole} cover every line; {sampled} cover a "
-            f"random sample of {customers:,} customers with all their "
-            f"{len(self.transactions):,} lines (drawn from {len(self.sample_buckets)} of "
-            f"{self.partition.buckets} customer buckets)."
-        )
+        return i18n.text(
+            "This log is large ({lines:,} lines), so seglab works on it bucket by bucket of "
+            "customers. {whole} cover every line; {sampled} cover a random sample of "
+            "{customers:,} customers with all their {sample_lines:,} lines (drawn from "
+            "{sample_buckets} of {buckets} customer buckets).", lang,
+            lines=self.partition.lines, whole=whole, sampled=sampled, customers=customers,
+            sample_lines=len(self.transactions), sample_buckets=len(self.sample_buckets),
+            buckets=self.partition.buckets)
 
 
 #: Engines that aggregate transactions into the customer table.
@@ -206,6 +215,7 @@ def stage_inputs(
     campaign_columns: str | None = None,
     time_unit: str = "D",
     costs: Mapping[str, Any] | str | Path | None = None,
+    lang: str = i18n.DEFAULT_LANGUAGE,
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
 
@@ -255,6 +265,8 @@ def stage_inputs(
         Overrides of the cost table every stage charges (see
         :func:`seglab.profit.cost_table`): of :data:`seglab.synth.COST_TABLE` on the
         synthetic data, else of :class:`seglab.profit.CostTable`.
+    lang : {"en", "zh"}
+        Language of the reports (recorded in study.json; :func:`report_language`).
 
     Returns
     -------
@@ -287,7 +299,7 @@ def stage_inputs(
     settings = {"seed": seed, "mask_pii": mask_pii, "engine": engine, "time_unit": time_unit,
                 "costs": {item.name: getattr(cost_table, item.name)
                           for item in fields(cost_table)},
-                "campaigns": campaign_note}
+                "campaigns": campaign_note, "lang": i18n.check_language(lang)}
     if data is not None and buckets.is_large(data):
         return _stage_large_inputs(run, data, customers=customers, columns=columns,
                                    customer_columns=customer_columns, encoding=encoding,
@@ -433,6 +445,12 @@ def _stage_large_inputs(
                        attributes, None, meta, run, part)
 
 
+def report_language(run_dir: str | Path | None) -> str:
+    """Return the language the run's reports are written in (``seglab run --lang``)."""
+    run = open_run(run_dir)
+    return read_study(run).lang if run.study.is_file() else i18n.DEFAULT_LANGUAGE
+
+
 def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInputs:
     """Read the staged inputs; stage the synthetic default first if there are none.
 
@@ -509,8 +527,11 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
         result.transactions.to_parquet(run.transactions, index=False)
     result.log.to_csv(run.cleaning_log, index=False)
     record_metrics(folder, "cleaning", clean.cleaning_metrics(result))
+    lang = report_language(folder)
     record_sections(folder, {"what_sells": inputs.support.missing_note(
-        support.SELLING_DIMENSIONS, "what sells, where")})
+        support.SELLING_DIMENSIONS, i18n.text("what sells, where", lang), lang=lang)})
+    if lang != "en":  # cleaning_log.csv keeps the English descriptions
+        result = replace(result, log=clean.display_log(result, lang))
     return result
 
 
@@ -797,12 +818,14 @@ def feature_stage(
     inputs = load_inputs(folder, lines=False)
     time_unit, chosen = inputs.meta.time_unit, inputs.meta.engine
     rule_set = segments.segment_rules(**{**(segment_rules or {}), **rules})
-    notes = {"orders": inputs.support.order_note(), "window": ""}
+    lang = report_language(folder)
+    notes = {"orders": inputs.support.order_note(lang=lang), "window": ""}
     fitted = min(window_days, max(1, inputs.support.span_days // 2))
     if fitted != window_days:
-        notes["window"] = (
-            f"Value x growth compares the last {fitted} days with the {fitted} before, not "
-            f"{window_days} with {window_days}: the log covers {inputs.support.span_days} days.")
+        notes["window"] = i18n.text(
+            "Value x growth compares the last {fitted} days with the {fitted} before, not "
+            "{asked} with {asked}: the log covers {span} days.", lang, fitted=fitted,
+            asked=window_days, span=inputs.support.span_days)
         window_days = fitted
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
     option_values = {"time_unit": options.time_unit, "window_days": options.window_days,
@@ -912,6 +935,7 @@ class ClusterStage:
     rules: cluster.SelectionRules = field(default_factory=cluster.SelectionRules)
     feature_names: list[str] = field(default_factory=list)
     compared_rows: np.ndarray | None = field(default=None)
+    lang: str = "en"
 
     @property
     def method_labels(self) -> dict[str, np.ndarray]:
@@ -924,9 +948,11 @@ class ClusterStage:
         """One sentence saying the methods were compared on a sample; empty if not."""
         if self.compared_rows is None or len(self.compared_rows) == len(self.customers):
             return ""
-        return (f"Methods compared on a random sample of {len(self.compared_rows):,} of "
-                f"{len(self.customers):,} customers; every customer was then assigned by "
-                f"the chosen method ({self.chosen}).")
+        return i18n.text(
+            "Methods compared on a random sample of {compared:,} of {customers:,} customers; "
+            "every customer was then assigned by the chosen method ({chosen}).", self.lang,
+            compared=len(self.compared_rows), customers=len(self.customers),
+            chosen=self.chosen)
 
 
 def cluster_stage(
@@ -1102,7 +1128,7 @@ def cluster_stage(
         comparison, result.k_scores, chosen, labels, X, table, profile, truth,
         agreement=result.agreement, summary=summary, map_xy=map_xy, map_rows=map_rows,
         rules=rules, feature_names=[cluster.feature_label(c) for c in transform.columns_],
-        compared_rows=compared_rows,
+        compared_rows=compared_rows, lang=report_language(folder),
     )
 
 
@@ -1295,24 +1321,26 @@ def profit_stage(
     options = {"segments": labels, "as_of": inputs.as_of, "service_contacts": contacts}
     dimension = profit.sub_segment_column(transactions, sub_segment_by)
     found = inputs.support
+    lang = report_language(folder)
     notes = {"clv": "", "clv_holdout": "", "sub_segments": "" if dimension else
-             found.missing_note(support.SUB_SEGMENT_DIMENSIONS, "splitting segments by channel")}
+             found.missing_note(support.SUB_SEGMENT_DIMENSIONS,
+                                i18n.text("splitting segments by channel", lang), lang=lang)}
     asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 2)
     if not found.fits_purchase_model:
-        notes["clv"] = (
-            f"Skipped: only {found.repeat_customers} customers bought on two or more days; "
-            f"the purchase models need at least {support.MIN_REPEAT_CUSTOMERS}, so p_alive, "
-            "expected_orders_90d and clv are left empty.")
+        notes["clv"] = i18n.text(
+            "Skipped: only {repeat} customers bought on two or more days; the purchase models "
+            "need at least {needed}, so p_alive, expected_orders_90d and clv are left empty.",
+            lang, repeat=found.repeat_customers, needed=support.MIN_REPEAT_CUSTOMERS)
         holdout_days = 0
     if not holdout_days:
-        notes["clv_holdout"] = notes["clv"] or (
-            f"Skipped: {found.span_days} days of history are too few to keep "
-            f"{support.MIN_WINDOW_DAYS} or more days out of a second fit.")
+        notes["clv_holdout"] = notes["clv"] or i18n.text(
+            "Skipped: {span} days of history are too few to keep {days} or more days out of a "
+            "second fit.", lang, span=found.span_days, days=support.MIN_WINDOW_DAYS)
     elif holdout_days != asked_holdout:
-        notes["clv_holdout"] = (
-            f"The check keeps out the last {holdout_days} days instead of {asked_holdout}: "
-            f"the log covers {found.span_days} days and the model needs at least as long "
-            "before it.")
+        notes["clv_holdout"] = i18n.text(
+            "The check keeps out the last {days} days instead of {asked}: the log covers "
+            "{span} days and the model needs at least as long before it.", lang,
+            days=holdout_days, asked=asked_holdout, span=found.span_days)
     figures = _transaction_figures(folder, inputs, transactions, costs=costs,
                                    dimension=dimension, holdout_days=holdout_days,
                                    time_unit=time_unit)
@@ -1345,8 +1373,9 @@ def profit_stage(
                 forecast_days=90, fit_sample=CLV_FIT_SAMPLE,
             )
         except InputError as error:
-            notes["clv"] = (f"Skipped: the purchase models cannot be fitted on this log "
-                            f"({error}); p_alive, expected_orders_90d and clv are left empty.")
+            notes["clv"] = i18n.text(
+                "Skipped: the purchase models cannot be fitted on this log ({error}); "
+                "p_alive, expected_orders_90d and clv are left empty.", lang, error=error)
     if bgnbd is not None:
         table["p_alive"] = predicted["p_alive"]
         table["expected_orders_90d"] = predicted["expected_orders"]
@@ -1361,14 +1390,18 @@ def profit_stage(
                                                 split["T"])
             holdout = clv.holdout_check(split, calibrated)
         except InputError as error:
-            notes["clv_holdout"] = (f"Skipped: the first {found.span_days - holdout_days} "
-                                    f"days cannot be fitted on their own ({error})")
+            notes["clv_holdout"] = i18n.text(
+                "Skipped: the first {days} days cannot be fitted on their own ({error})",
+                lang, days=found.span_days - holdout_days, error=error)
 
     strategy_rules = strategy_rules or None  # an empty list means the default table
     cards = persona.persona_cards(table, "segment", rules=strategy_rules)
+    standout = None
     if found.has("category"):  # the categories each segment buys more than average
-        cards["standout"] = products.standout_text(products.segment_index(
-            transactions, labels, item_col="category", name_col=None)).reindex(cards.index)
+        index = products.segment_index(transactions, labels, item_col="category", name_col=None)
+        cards["standout"] = products.standout_text(index).reindex(cards.index)
+        if lang != "en":
+            standout = products.standout_text(index, lang=lang).reindex(cards.index)
     table["persona"] = table["segment"].map(cards["persona"])
     table["strategy"] = table["segment"].map(cards["strategy"])
     write_customers(folder, table)
@@ -1382,7 +1415,7 @@ def profit_stage(
     export = cards[first + [c for c in cards if c not in first]].join(extra)
     export.rename_axis("segment").reset_index().to_csv(run.segments, index=False)
 
-    whale = profit.whale_summary(table["profit"])
+    whale = profit.whale_summary(table["profit"], lang=lang)
     truth = None
     if inputs.truth is not None:
         truth = table[["customer_id"]].merge(inputs.truth, on="customer_id", how="left")[
@@ -1433,15 +1466,23 @@ def profit_stage(
             "actual_purchases": float((holdout["actual"] * holdout["customers"]).sum())},
     })
     record_sections(folder, notes)
+    if lang != "en":  # display copies: the files keep the English names
+        cards = persona.display_cards(cards, lang)
+        if standout is not None:
+            cards["standout"] = standout
+        seg["persona"] = seg["persona"].map(lambda name: persona.persona_label(name, lang))
+        for column in ("persona", "strategy"):
+            table[column] = table["segment"].map(cards[column])
     return ProfitStage(
         customers=table, segment_pnl=seg, cards=cards,
         whale=profit.whale_curve(table["profit"]), ledger=totals, sub_segment_pnl=sub
         if sub is not None else pd.DataFrame(), reconciliation=check, whale_summary=whale,
         loss_makers=losers[[c for c in shown if c in losers]],
-        costs=profit.cost_table_frame(costs),
+        costs=profit.cost_table_frame(costs, lang=lang),
         clv_parameters=pd.DataFrame() if bgnbd is None else
-        clv.parameter_table(bgnbd, spend, time_unit=time_unit),
-        holdout=holdout, rules=persona.rules_frame(strategy_rules), truth=truth, notes=notes,
+        clv.parameter_table(bgnbd, spend, time_unit=time_unit, lang=lang),
+        holdout=holdout, rules=persona.rules_frame(strategy_rules, lang=lang), truth=truth,
+        notes=notes,
     )
 
 
@@ -1595,21 +1636,26 @@ def dynamics_stage(
     transactions = transactions[transactions["order_date"] < as_of + pd.Timedelta(days=1)]
     first_day = transactions["order_date"].min().normalize()
     found = inputs.support
+    lang = report_language(folder)
     notes = {"snapshots": "", "churn": ""}
     dates, used_cadence = _fitting_snapshot_dates(as_of, cadence, steps, first_day)
     if used_cadence != cadence:
-        notes["snapshots"] = (f"Snapshots are {used_cadence}, not {cadence}: the log covers "
-                              f"{found.span_days} days, too few for two {cadence} dates.")
+        notes["snapshots"] = i18n.text(
+            "Snapshots are {used}, not {asked}: the log covers {span} days, too few for two "
+            "{asked} dates.", lang, used=i18n.text(used_cadence, lang),
+            asked=i18n.text(cadence, lang), span=found.span_days)
     asked_horizon, horizon_days = horizon_days, found.fit_days(horizon_days, share=1 / 3)
     if horizon_days and horizon_days != asked_horizon:
-        notes["churn"] = (f"Churn means no purchase in {horizon_days} days, not "
-                          f"{asked_horizon}: the log covers {found.span_days} days and the model "
-                          "needs two horizons of history before the analysis date.")
+        notes["churn"] = i18n.text(
+            "Churn means no purchase in {days} days, not {asked}: the log covers {span} days "
+            "and the model needs two horizons of history before the analysis date.", lang,
+            days=horizon_days, asked=asked_horizon, span=found.span_days)
     churn_dates = dynamics.churn_dates(as_of, horizon_days=max(horizon_days, 1))
     churn_dates["train"] = [d for d in churn_dates["train"] if d > first_day]
     if not horizon_days or not churn_dates["train"]:
-        notes["churn"] = (f"Skipped: the log covers {found.span_days} days, too few to train "
-                          "a churn model and check it on a later holdout.")
+        notes["churn"] = i18n.text(
+            "Skipped: the log covers {span} days, too few to train a churn model and check it "
+            "on a later holdout.", lang, span=found.span_days)
 
     model_path = run.cluster_model
     assign = None
@@ -1635,7 +1681,7 @@ def dynamics_stage(
     checks = dynamics.check_migration(flows, snaps, segment_col=segment_col)
 
     churn = None
-    if not notes["churn"].startswith("Skipped"):
+    if not support.is_skipped(notes["churn"]):
         needed = sorted({d for group in churn_dates.values() for d in group})
         tables = dynamics.features_at(transactions, needed, cache=snaps.features)
         try:
@@ -1644,7 +1690,8 @@ def dynamics_stage(
                 test_date=churn_dates["test"][0], horizon_days=horizon_days, as_of=as_of,
                 random_state=seed)
         except (ValueError, InputError) as error:
-            notes["churn"] = f"Skipped: the churn model cannot be fitted on this log ({error})."
+            notes["churn"] = i18n.text("Skipped: the churn model cannot be fitted on this log "
+                                       "({error}).", lang, error=error)
     # A large log's snapshots cover the customer sample; its customer table everyone.
     risk = (pd.Series(np.nan, index=pd.Index(table["customer_id"]), name="churn_risk")
             if churn is None else
@@ -1728,12 +1775,12 @@ def dynamics_stage(
         churn_summary=pd.DataFrame() if churn is None else churn.summary(),
         monitoring=monitor, monitoring_order=order, notes=notes,
         planted=planted if planted is not None else pd.DataFrame(
-            {"note": ["Not available: this data has no planted movement."]}),
+            {"note": [i18n.text("Not available: this data has no planted movement.", lang)]}),
         planted_known=planted is not None, masked=masked, snapshots=snaps,
         sample_note=inputs.sample_note(
-            whole="Features, segments and the churn risk of every customer",
-            sampled="the snapshots, migration, cohorts, monitor and the churn model's "
-                    "training"),
+            whole=i18n.text("Features, segments and the churn risk of every customer", lang),
+            sampled=i18n.text("the snapshots, migration, cohorts, monitor and the churn "
+                              "model's training", lang), lang=lang),
     )
 
 
@@ -1845,6 +1892,7 @@ def campaigns_stage(
         profit_stage(folder)
         table = customer_table(folder, needs="cluster")
     inputs = load_inputs(folder, lines=False)
+    lang = report_language(folder)
     notes = {"audiences": "", "next_tier": "", "campaign_readout": ""}
 
     # Audiences out.
@@ -1854,12 +1902,14 @@ def campaigns_stage(
     people["segment"] = people["segment"].astype(str)
     reachable, left_out = camp.contactable(people, inputs.customers)
     if inputs.customers is None or "contact_consent" not in inputs.customers:
-        notes["audiences"] = ("Every customer is in the audiences: the data gives no contact "
-                              "consent (add contact_consent to the --customers file).")
+        notes["audiences"] = i18n.text(
+            "Every customer is in the audiences: the data gives no contact consent (add "
+            "contact_consent to the --customers file).", lang)
     elif left_out:
-        notes["audiences"] = (f"{left_out:,} of {len(people):,} customers gave no contact "
-                              "consent (or none is recorded) and are left out of the "
-                              "audiences.")
+        notes["audiences"] = i18n.text(
+            "{left_out:,} of {customers:,} customers gave no contact consent (or none is "
+            "recorded) and are left out of the audiences.", lang, left_out=left_out,
+            customers=len(people))
     actions = {}
     if run.segments.exists():
         seg_file = pd.read_csv(run.segments, dtype={"segment": "string"})
@@ -1885,7 +1935,8 @@ def campaigns_stage(
                .reset_index())
     tier = camp.near_next_tier(table)
     if tier.empty and "membership" not in table:
-        notes["next_tier"] = "Skipped: the customer table has no membership grade."
+        notes["next_tier"] = i18n.text("Skipped: the customer table has no membership grade.",
+                                       lang)
     tier.to_csv(run.next_tier, index=False)
 
     # Campaign results in.
@@ -1893,9 +1944,9 @@ def campaigns_stage(
     lines: list[str] = []
     readout_names = names
     if not run.exposures.exists():
-        notes["campaign_readout"] = (
+        notes["campaign_readout"] = i18n.text(
             "Skipped: no campaign results were given; send the audiences above, then run "
-            "again with --campaigns FILE (one row per customer contacted or held out).")
+            "again with --campaigns FILE (one row per customer contacted or held out).", lang)
     else:
         exposures = pd.read_parquet(run.exposures)
         transactions = clean_transactions(folder)
@@ -1906,8 +1957,9 @@ def campaigns_stage(
         labels_note = inputs.meta.campaigns
         checks = [labels_note, *checks] if labels_note else checks
         if inputs.partition is not None:
-            checks.append(inputs.sample_note(whole="The audiences",
-                                             sampled="the campaign outcomes"))
+            checks.append(inputs.sample_note(whole=i18n.text("The audiences", lang),
+                                             sampled=i18n.text("the campaign outcomes", lang),
+                                             lang=lang))
             exposures = exposures[exposures["customer_id"].isin(transactions["customer_id"])]
         if "segment" not in exposures or exposures["segment"].isna().all():
             exposures["segment"] = exposures["customer_id"].map(
@@ -1924,8 +1976,8 @@ def campaigns_stage(
         shares = {name: shares.get(name, control_share)
                   for name in exposures["campaign"].astype(str).unique()}
         if exposures.empty:
-            notes["campaign_readout"] = "Skipped: no exposure could be read out. " + " ".join(
-                checks)
+            notes["campaign_readout"] = " ".join(
+                [i18n.text("Skipped: no exposure could be read out.", lang), *checks])
         else:
             outcomes = camp.campaign_outcomes(exposures, transactions,
                                               window_days=campaign_window_days, costs=costs)
@@ -1935,13 +1987,15 @@ def campaigns_stage(
             flagged = campaigns[campaigns["srm_flag"]]
             if len(flagged):
                 shown_shares = ", ".join(
-                    f"{row.campaign} (control {row.control_share:.1%} of its customers, "
-                    f"planned {row.planned_control_share:.0%})"
+                    i18n.text("{campaign} (control {share:.1%} of its customers, planned "
+                              "{planned:.0%})", lang, campaign=row.campaign,
+                              share=row.control_share, planned=row.planned_control_share)
                     for row in flagged.itertuples(index=False))
-                checks.insert(0, f"SAMPLE RATIO MISMATCH in {shown_shares}: p < 0.001, so "
-                              "customers were lost or moved between groups; do not trust these "
-                              "effects until the cause is found (if the plan was another split, "
-                              "give it in campaign_control_shares).")
+                checks.insert(0, i18n.text(
+                    "SAMPLE RATIO MISMATCH in {campaigns}: p < 0.001, so customers were lost or "
+                    "moved between groups; do not trust these effects until the cause is found "
+                    "(if the plan was another split, give it in campaign_control_shares).", lang,
+                    campaigns=shown_shares))
             notes["campaign_readout"] = " ".join(checks)
             lines = camp.sentences(result, names=readout_names)
             if truth is not None:
@@ -2109,13 +2163,19 @@ def products_stage(
         return products.basket_rules(products.baskets(transactions, segments,
                                                       item_col=item_col), **options)
 
+    lang = report_language(folder)
     notes = {
-        "segment_products": found.missing_note(("product_id",), "what each segment buys"),
+        "segment_products": found.missing_note(
+            ("product_id",), i18n.text("what each segment buys", lang), lang=lang),
         "segment_categories": found.missing_note(
-            ("category",), "showing which categories each segment buys"),
-        "basket_rules": found.missing_note(("product_id",), "what sells together")
-        or found.order_note(),
-        "offers": found.missing_note(("product_id",), "offering each customer a next product"),
+            ("category",), i18n.text("showing which categories each segment buys", lang),
+            lang=lang),
+        "basket_rules": found.missing_note(
+            ("product_id",), i18n.text("what sells together", lang), lang=lang)
+        or found.order_note(lang=lang),
+        "offers": found.missing_note(
+            ("product_id",), i18n.text("offering each customer a next product", lang),
+            lang=lang),
         "offer_evaluation": "",
     }
     names = products.item_names(transactions) if has_products else pd.Series(dtype=str)
@@ -2142,24 +2202,26 @@ def products_stage(
         rules["consequent_name"] = rules["consequent"].map(names)
         days = found.fit_days(holdout_days, share=1 / 3)
         if not days:
-            notes["offer_evaluation"] = (
-                f"Skipped: {found.span_days} days of history are too few to keep "
-                f"{support.MIN_WINDOW_DAYS} or more days out to check the offers.")
+            notes["offer_evaluation"] = i18n.text(
+                "Skipped: {span} days of history are too few to keep {days} or more days out "
+                "to check the offers.", lang, span=found.span_days, days=support.MIN_WINDOW_DAYS)
         else:
             if days != holdout_days:
-                notes["offer_evaluation"] = (
-                    f"The check keeps out the last {days} days instead of {holdout_days}: "
-                    f"the log covers {found.span_days} days.")
+                notes["offer_evaluation"] = i18n.text(
+                    "The check keeps out the last {days} days instead of {asked}: the log "
+                    "covers {span} days.", lang, days=days, asked=holdout_days,
+                    span=found.span_days)
             checked = products.evaluate_offers(transactions, segments, as_of=inputs.as_of,
                                                holdout_days=days, top_n=top_n, **thresholds)
             evaluation = checked.scores
             if not evaluation["customers"].iloc[0]:
-                notes["offer_evaluation"] = (
-                    f"Skipped: no customer who bought before {checked.cutoff.date()} "
-                    "bought a product new to them after it.")
+                notes["offer_evaluation"] = i18n.text(
+                    "Skipped: no customer who bought before {cutoff} bought a product new to "
+                    "them after it.", lang, cutoff=checked.cutoff.date())
                 evaluation = pd.DataFrame()
     else:
-        notes["offer_evaluation"] = found.missing_note(("product_id",), "checking the offers")
+        notes["offer_evaluation"] = found.missing_note(
+            ("product_id",), i18n.text("checking the offers", lang), lang=lang)
     if has_categories:
         category_rules = rules_of("category", **thresholds)
 
@@ -2170,8 +2232,10 @@ def products_stage(
     offers.to_csv(run.recommendations, index=False)
 
     standout = products.standout_text(cats) if not cats.empty else pd.Series(dtype=str)
-    standout_frame = standout.rename_axis("segment").reset_index() if len(standout) else \
-        pd.DataFrame()
+    shown_standout = (products.standout_text(cats, lang=lang) if lang != "en" and len(standout)
+                      else standout)
+    standout_frame = shown_standout.rename_axis("segment").reset_index() if len(standout) \
+        else pd.DataFrame()
     summary = ""
     beats = None
     if not evaluation.empty:
@@ -2179,15 +2243,18 @@ def products_stage(
         rule_p, base_p = by.loc["segment rules", "precision_at_n"], by.loc[
             "segment best sellers", "precision_at_n"]
         beats = bool(rule_p > base_p)
-        verdict = ("beat" if rule_p > base_p else "tie with" if rule_p == base_p
-                   else "do not beat")
-        summary = (f"Offers led by the segment's basket rules {verdict} the segment's best "
-                   f"sellers: precision at {top_n} {rule_p:.1%} against {base_p:.1%}, recall "
-                   f"{by.loc['segment rules', 'recall_at_n']:.1%} against "
-                   f"{by.loc['segment best sellers', 'recall_at_n']:.1%}, over "
-                   f"{int(by.loc['segment rules', 'customers']):,} customers who bought "
-                   "something new to them in the last "
-                   f"{found.fit_days(holdout_days, share=1 / 3)} days.")
+        verdict = (i18n.text("beat", lang) if rule_p > base_p else
+                   i18n.text("tie with", lang) if rule_p == base_p else
+                   i18n.text("do not beat", lang))
+        summary = i18n.text(
+            "Offers led by the segment's basket rules {verdict} the segment's best sellers: "
+            "precision at {top_n} {rule_p:.1%} against {base_p:.1%}, recall {rule_r:.1%} "
+            "against {base_r:.1%}, over {customers:,} customers who bought something new to "
+            "them in the last {days} days.", lang, verdict=verdict, top_n=top_n,
+            rule_p=rule_p, base_p=base_p, rule_r=by.loc["segment rules", "recall_at_n"],
+            base_r=by.loc["segment best sellers", "recall_at_n"],
+            customers=int(by.loc["segment rules", "customers"]),
+            days=found.fit_days(holdout_days, share=1 / 3))
     record_metrics(folder, "products", {
         "segment_col": segment_col, **thresholds, "min_buyers": min_buyers, "top_n": top_n,
         "products_listed": len(index), "categories_listed": len(cats),
@@ -2214,7 +2281,8 @@ def products_stage(
         pairs=products.top_pairs(rules, names=names),
         offers=shown_offers, evaluation=evaluation, notes=notes,
         sample_note=inputs.sample_note(
-            whole="The customer segments and the basket rules",
-            sampled="the distinguishing products, the offers and their check"),
+            whole=i18n.text("The customer segments and the basket rules", lang),
+            sampled=i18n.text("the distinguishing products, the offers and their check",
+                              lang), lang=lang),
         summary=summary,
     )
