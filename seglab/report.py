@@ -12,11 +12,12 @@ from nbconvert import HTMLExporter
 from traitlets.config import Config
 
 from seglab import features, i18n
+from seglab.runfolder import FILES, RunFolder
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 #: The run folder's data dictionary (:func:`write_data_dictionary`).
-DATA_DICTIONARY = "data_dictionary.csv"
+DATA_DICTIONARY = str(FILES.data_dictionary)
 #: Its columns; they never change with the report's language.
 DICTIONARY_COLUMNS = ("file", "column", "label_en", "label_zh", "meaning_en", "meaning_zh")
 
@@ -77,26 +78,26 @@ INDEX_TEMPLATE = """<!DOCTYPE html>
 </body></html>
 """
 
-RUN_FILES: tuple[tuple[str, str], ...] = (
-    ("customers.csv", "one row per customer: features, segments, profit (CRM export)"),
-    ("segments.csv", "one row per segment: persona, size, revenue, profit, CLV, strategy"),
-    ("clustering_comparison.csv", "every clustering method scored side by side"),
-    ("cleaning_log.csv", "every row dropped or changed by cleaning, and why"),
-    ("segment_migration.csv", "customers and revenue moving between segments, date to date"),
-    ("segment_monitoring.csv", "each segment's size, revenue, profit and churn over time"),
-    ("audiences.csv", "one row per contactable customer: segment, strategy, treatment or "
+RUN_FILES: tuple[tuple[str, str], ...] = tuple((str(path), what) for path, what in (
+    (FILES.customers_csv, "one row per customer: features, segments, profit (CRM export)"),
+    (FILES.segments, "one row per segment: persona, size, revenue, profit, CLV, strategy"),
+    (FILES.clustering_comparison, "every clustering method scored side by side"),
+    (FILES.cleaning_log, "every row dropped or changed by cleaning, and why"),
+    (FILES.segment_migration, "customers and revenue moving between segments, date to date"),
+    (FILES.segment_monitoring, "each segment's size, revenue, profit and churn over time"),
+    (FILES.audiences, "one row per contactable customer: segment, strategy, treatment or "
                       "control group (CRM export)"),
-    ("campaign_readout.csv", "each campaign's effect per segment and metric, with intervals"),
-    ("segment_products.csv", "each segment's distinguishing and best-selling products"),
-    ("segment_categories.csv", "each segment's distinguishing categories (retail index)"),
-    ("basket_rules.csv", "what sells together in each segment's orders: product pair rules"),
-    ("category_rules.csv", "the same rules between categories"),
-    ("recommendations.csv", "next-product offers per customer (holds customer ids)"),
-    (DATA_DICTIONARY, "every column of the files above: its label in English and Chinese "
-                      "and what it means"),
-    ("metrics.json", "the run's key figures"),
-    ("manifest.json", "parameters, inputs with checksums, versions, timings"),
-)
+    (FILES.campaign_readout, "each campaign's effect per segment and metric, with intervals"),
+    (FILES.segment_products, "each segment's distinguishing and best-selling products"),
+    (FILES.segment_categories, "each segment's distinguishing categories (retail index)"),
+    (FILES.basket_rules, "what sells together in each segment's orders: product pair rules"),
+    (FILES.category_rules, "the same rules between categories"),
+    (FILES.recommendations, "next-product offers per customer (holds customer ids)"),
+    (FILES.data_dictionary, "every column of the files above: its label in English and "
+                            "Chinese and what it means"),
+    (FILES.metrics, "the run's key figures"),
+    (FILES.manifest, "parameters, inputs with checksums, versions, timings"),
+))
 
 
 def notebook_to_html(notebook: Path, html: Path, *,
@@ -278,7 +279,7 @@ def write_index(run_dir: Path, manifest: dict, metrics: dict, study: dict,
         files=[(name, i18n.text(what, lang)) for name, what in RUN_FILES
                if (run_dir / name).exists()],
     )
-    path = run_dir / "index.html"
+    path = RunFolder(run_dir).index
     path.write_text(page, encoding="utf-8")
     return path
 
