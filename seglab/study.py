@@ -157,16 +157,16 @@ class StudyInputs:
     sample_buckets: tuple[int, ...] = ()
     support: support.DataSupport | None = None
 
-    def overview(self) -> pd.DataFrame:
-        """Key figures of the whole raw log (:func:`seglab.profile.overview`)."""
+    def overview(self, *, lang: str = "en") -> pd.DataFrame:
+        """Key figures of the whole raw log (:func:`seglab.profile.overview`), in ``lang``."""
         from seglab import profile
 
         if self.partition is None:
-            return profile.overview(self.transactions)
+            return profile.overview(self.transactions, lang=lang)
         rows = read_json(self.partition.path.parent / "overview.json")["rows"]
-        return pd.DataFrame(
+        return profile.display_overview(pd.DataFrame(
             [(metric, pd.Timestamp(value) if metric.startswith("Period") else value)
-             for metric, value in rows], columns=["metric", "value"])
+             for metric, value in rows], columns=["metric", "value"]), lang)
 
     def missing_values(self) -> pd.DataFrame:
         """Missing values of the whole raw log (:func:`seglab.profile.missing_values`)."""
