@@ -8,10 +8,8 @@ also runs on its own (in JupyterLab or under nbval) on the embedded synthetic da
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -36,66 +34,24 @@ from seglab import (
 )
 from seglab import io as seglab_io
 from seglab.errors import ConfigError, InputError
+from seglab.runfolder import SCRATCH_VARIABLE as SCRATCH_VARIABLE
+from seglab.runfolder import (
+    TIME_UNITS,
+    RunFolder,
+    StudyMeta,
+    json_ready,
+    open_for_writing,
+    open_run,
+    read_study,
+    write_study,
+)
+from seglab.runfolder import read_json as read_json
+from seglab.runfolder import write_json as write_json
 
 logger = logging.getLogger(__name__)
 
-INPUT_DIR = "inputs"
-
 #: Fewest customers a study segments; fewer cannot fill the clustering's k range.
 MIN_CUSTOMERS = 30
-
-
-#: Environment variable naming the scratch folder of notebooks run on their own
-#: (default ``<temp>/seglab-scratch``); the tests give each test process its own.
-SCRATCH_VARIABLE = "SEGLAB_SCRATCH"
-
-
-def run_folder(run_dir: str | Path | None) -> Path:
-    """Return the run folder, creating it; empty means a scratch folder for trying out.
-
-    Parameters
-    ----------
-    run_dir : str or Path or None
-        Run folder given by ``seglab run``, or empty for a notebook opened on its own.
-
-    Returns
-    -------
-    pathlib.Path
-        An existing folder.
-    """
-    scratch = os.environ.get(SCRATCH_VARIABLE) or Path(tempfile.gettempdir()) / "seglab-scratch"
-    path = Path(run_dir) if run_dir else Path(scratch)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if np.isnan(value) else round(float(value), 6)
-    if isinstance(value, float):
-        return None if np.isnan(value) else round(value, 6)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
-def read_json(path: Path) -> dict:
-    """Read a JSON file, or return an empty dict when it does not exist."""
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as indented JSON, replacing the file atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_json_ready(data), indent=2, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-
 
 def record_sections(run_dir: Path, notes: dict[str, str]) -> None:
     """Record in ``metrics.json`` which report sections ran, adapted or were skipped.
@@ -108,7 +64,7 @@ def record_sections(run_dir: Path, notes: dict[str, str]) -> None:
         Section name → the note the report showed ("" when it ran as designed; see
         :func:`seglab.support.section_notes`).
     """
-    recorded = read_json(run_dir / "metrics.json").get("sections", {})
+    recorded = read_json(RunFolder(Path(run_dir)).metrics).get("sections", {})
     record_metrics(run_dir, "sections", {**recorded, **support.section_notes(notes)})
 
 
@@ -129,9 +85,9 @@ def record_metrics(run_dir: Path, section: str, values: dict) -> dict:
     dict
         All metrics recorded so far.
     """
-    path = run_dir / "metrics.json"
+    path = RunFolder(Path(run_dir)).metrics
     metrics = read_json(path)
-    metrics[section] = _json_ready(values)
+    metrics[section] = json_ready(values)
     write_json(path, metrics)
     return metrics
 
@@ -151,11 +107,29 @@ class StudyInputs:
     transactions: pd.DataFrame
     customers: pd.DataFrame | None
     truth: pd.DataFrame | None
-    as_of: pd.Timestamp
-    source: str
+    meta: StudyMeta
+    run: RunFolder
     partition: buckets.Partition | None = None
-    sample_buckets: tuple[int, ...] = ()
-    support: support.DataSupport | None = None
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The analysis date (:attr:`seglab.runfolder.StudyMeta.as_of`)."""
+        return self.meta.as_of
+
+    @property
+    def source(self) -> str:
+        """Where the transactions came from."""
+        return self.meta.source
+
+    @property
+    def support(self) -> support.DataSupport:
+        """What the staged log holds."""
+        return self.meta.support
+
+    @property
+    def sample_buckets(self) -> tuple[int, ...]:
+        """Buckets whose customers form a large log's sample."""
+        return self.meta.sample_buckets
 
     def overview(self, *, lang: str = "en") -> pd.DataFrame:
         """Key figures of the whole raw log (:func:`seglab.profile.overview`), in ``lang``."""
@@ -163,7 +137,7 @@ class StudyInputs:
 
         if self.partition is None:
             return profile.overview(self.transactions, lang=lang)
-        rows = read_json(self.partition.path.parent / "overview.json")["rows"]
+        rows = read_json(self.run.overview)["rows"]
         return profile.display_overview(pd.DataFrame(
             [(metric, pd.Timestamp(value) if metric.startswith("Period") else value)
              for metric, value in rows], columns=["metric", "value"]), lang)
@@ -174,7 +148,7 @@ class StudyInputs:
 
         if self.partition is None:
             return profile.missing_values(self.transactions)
-        return pd.read_csv(self.partition.path.parent / "missing_values.csv")
+        return pd.read_csv(self.run.missing_values)
 
     def sample_note(self, whole: str | None = None, sampled: str | None = None, *,
                     lang: str = "en") -> str:
@@ -239,9 +213,14 @@ def stage_inputs(
     dayfirst: bool = False,
     campaigns: str | Path | None = None,
     campaign_columns: str | None = None,
+    time_unit: str = "D",
+    costs: Mapping[str, Any] | str | Path | None = None,
     lang: str = i18n.DEFAULT_LANGUAGE,
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
+
+    Writes ``inputs/`` and the study's settings (``study.json``, a
+    :class:`seglab.runfolder.StudyMeta`), which every stage reads.
 
     Parameters
     ----------
@@ -280,6 +259,12 @@ def stage_inputs(
         (:func:`seglab.synth.plant_campaigns`).
     campaign_columns : str, optional
         Column mapping of the exposures file.
+    time_unit : {"D", "W", "M"}
+        Period of the lifetimes RFM columns and the purchase models.
+    costs : Mapping, str, Path or None
+        Overrides of the cost table every stage charges (see
+        :func:`seglab.profit.cost_table`): of :data:`seglab.synth.COST_TABLE` on the
+        synthetic data, else of :class:`seglab.profit.CostTable`.
     lang : {"en", "zh"}
         Language of the reports (recorded in study.json; :func:`report_language`).
 
@@ -293,23 +278,32 @@ def stage_inputs(
     InputError
         If a file cannot be read or does not fit the schema, or a group label is
         neither treatment nor control.
+    ConfigError
+        For an unknown engine or time unit, bad costs, or a finished run folder.
     """
     check_engine(engine)
-    folder = run_folder(run_dir) / INPUT_DIR
-    folder.mkdir(exist_ok=True)
+    if time_unit not in TIME_UNITS:
+        raise ConfigError(f"time_unit={time_unit!r} is unknown; use one of {list(TIME_UNITS)}.")
+    cost_table = profit.cost_table(costs, base=synth.COST_TABLE if data is None
+                                   else profit.CostTable())
+    run = open_for_writing(run_dir)
+    run.inputs.mkdir(exist_ok=True)
     if campaigns is not None and str(campaigns) == "synthetic" and data is not None:
         raise ConfigError("--campaigns synthetic plants campaigns in the synthetic data; "
                           "with --data give an exposures file.")
-    for stale in (EXPOSURES_FILE, CAMPAIGN_TRUTH_FILE):
-        (folder / stale).unlink(missing_ok=True)
-    campaign_note = (_stage_exposures(folder, campaigns, campaign_columns, encoding=encoding,
+    for stale in (run.exposures, run.campaign_truth):
+        stale.unlink(missing_ok=True)
+    campaign_note = (_stage_exposures(run, campaigns, campaign_columns, encoding=encoding,
                                       decimal=decimal, dayfirst=dayfirst)
                      if campaigns is not None and str(campaigns) != "synthetic" else None)
+    settings = {"seed": seed, "mask_pii": mask_pii, "engine": engine, "time_unit": time_unit,
+                "costs": {item.name: getattr(cost_table, item.name)
+                          for item in fields(cost_table)},
+                "campaigns": campaign_note, "lang": i18n.check_language(lang)}
     if data is not None and buckets.is_large(data):
-        return _stage_large_inputs(folder, data, customers=customers, columns=columns,
+        return _stage_large_inputs(run, data, customers=customers, columns=columns,
                                    customer_columns=customer_columns, encoding=encoding,
-                                   as_of=as_of, seed=seed, mask_pii=mask_pii, engine=engine,
-                                   campaign_note=campaign_note, lang=lang)
+                                   as_of=as_of, settings=settings)
     truth = None
     if data is None:
         study = synth.make_study(n_customers, seed=seed)
@@ -318,9 +312,9 @@ def stage_inputs(
         if campaigns is not None and str(campaigns) == "synthetic":
             planted = synth.plant_campaigns(study, seed=seed)
             transactions = planted.transactions
-            planted.exposures.to_parquet(folder / EXPOSURES_FILE, index=False)
-            planted.lifts.to_csv(folder / CAMPAIGN_TRUTH_FILE, index=False)
-            campaign_note = ""
+            planted.exposures.to_parquet(run.exposures, index=False)
+            planted.lifts.to_csv(run.campaign_truth, index=False)
+            settings["campaigns"] = ""
     else:
         transactions = seglab_io.load_transactions(
             data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates,
@@ -341,25 +335,19 @@ def stage_inputs(
                                    customer_file=attributes is not None)
     check_support(found, as_of=as_of_ts, label=Path(data).name if data else "synthetic data",
                   transactions=transactions)
-    transactions.to_parquet(folder / "transactions.parquet", index=False)
+    transactions.to_parquet(run.staged_transactions, index=False)
     if attributes is not None:
-        attributes.to_parquet(folder / "customers.parquet", index=False)
+        attributes.to_parquet(run.staged_customers, index=False)
     if truth is not None:
-        truth.to_csv(folder / "truth.csv", index=False)
-    write_json(folder.parent / "study.json",
-               {"as_of": as_of_ts, "source": source, "synthetic": data is None, "seed": seed,
-                "n_customers": n_customers if data is None else None,
-                "mask_pii": mask_pii, "engine": engine, "support": found.to_json(),
-                "campaigns": campaign_note, "lang": i18n.check_language(lang)})
-    return StudyInputs(transactions, attributes, truth, as_of_ts, source, support=found)
+        truth.to_csv(run.truth, index=False)
+    meta = StudyMeta(as_of=as_of_ts, source=source, synthetic=data is None,
+                     n_customers=n_customers if data is None else None,
+                     support=found, **settings)
+    write_study(run, meta)
+    return StudyInputs(transactions, attributes, truth, meta, run)
 
 
-#: Staged campaign exposures and, on synthetic data, the planted campaign lifts.
-EXPOSURES_FILE = "exposures.parquet"
-CAMPAIGN_TRUTH_FILE = "campaign_truth.csv"
-
-
-def _stage_exposures(folder: Path, path: str | Path, columns: str | None, *,
+def _stage_exposures(run: RunFolder, path: str | Path, columns: str | None, *,
                      encoding: str | None, decimal: str, dayfirst: bool) -> str:
     """Read, map and check an exposures file into ``inputs/``; return the labels note."""
     from seglab import campaigns as campaign_tools
@@ -370,7 +358,7 @@ def _stage_exposures(folder: Path, path: str | Path, columns: str | None, *,
     group_column = parse_column_mapping(columns).get("group", "group")
     table, note = campaign_tools.normalise_groups(table, source=str(path),
                                                   column=group_column)
-    table.to_parquet(folder / EXPOSURES_FILE, index=False)
+    table.to_parquet(run.exposures, index=False)
     return note
 
 
@@ -419,25 +407,21 @@ SAMPLE_LINES = 500_000
 
 
 def _stage_large_inputs(
-    folder: Path,
+    run: RunFolder,
     data: str | Path,
     *,
     customers: str | Path | None,
     columns: str | None,
     customer_columns: str | None,
     encoding: str | None,
-    lang: str = i18n.DEFAULT_LANGUAGE,
     as_of: str | None,
-    seed: int,
-    mask_pii: bool,
-    engine: str,
-    campaign_note: str | None = None,
+    settings: dict[str, Any],
 ) -> StudyInputs:
     """Split a large Parquet log into customer buckets under ``inputs/transactions``."""
-    part = buckets.partition(data, folder / "transactions", columns=columns)
+    part = buckets.partition(data, run.staged_partition, columns=columns)
     overview, missing = buckets.overview(part)
-    write_json(folder / "overview.json", {"rows": overview.to_numpy().tolist()})
-    missing.to_csv(folder / "missing_values.csv", index=False)
+    write_json(run.overview, {"rows": overview.to_numpy().tolist()})
+    missing.to_csv(run.missing_values, index=False)
     figures = overview.set_index("metric")["value"]
     as_of_ts = (pd.Timestamp(as_of) if as_of else
                 pd.Timestamp(figures["Period end"]).normalize() + pd.Timedelta(days=1))
@@ -451,21 +435,20 @@ def _stage_large_inputs(
     attributes = (seglab_io.load_customers(customers, columns=customer_columns,
                                            encoding=encoding) if customers else None)
     if attributes is not None:
-        attributes.to_parquet(folder / "customers.parquet", index=False)
+        attributes.to_parquet(run.staged_customers, index=False)
     sample = tuple(buckets.sample_buckets(part, SAMPLE_LINES))
-    stored = {**part.to_json(), "path": str(part.path.relative_to(folder.parent))}
-    write_json(folder.parent / "study.json",
-               {"as_of": as_of_ts, "source": str(data), "synthetic": False, "seed": seed,
-                "mask_pii": mask_pii, "engine": engine, "partition": stored,
-                "sample_buckets": list(sample), "support": found.to_json(),
-                "campaigns": campaign_note, "lang": i18n.check_language(lang)})
+    stored = {**part.to_json(), "path": str(part.path.relative_to(run.path))}
+    meta = StudyMeta(as_of=as_of_ts, source=str(data), synthetic=False, n_customers=None,
+                     support=found, partition=stored, sample_buckets=sample, **settings)
+    write_study(run, meta)
     return StudyInputs(part.read_sample(sample, part.sample_share(sample, SAMPLE_LINES)),
-                       attributes, None, as_of_ts, str(data), part, sample, found)
+                       attributes, None, meta, run, part)
 
 
 def report_language(run_dir: str | Path | None) -> str:
     """Return the language the run's reports are written in (``seglab run --lang``)."""
-    return read_json(run_folder(run_dir) / "study.json").get("lang", i18n.DEFAULT_LANGUAGE)
+    run = open_run(run_dir)
+    return read_study(run).lang if run.study.is_file() else i18n.DEFAULT_LANGUAGE
 
 
 def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInputs:
@@ -484,40 +467,26 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
     StudyInputs
         The staged tables.
     """
-    folder = run_folder(run_dir)
-    meta = read_json(folder / "study.json")
-    if not meta:
-        logger.info("no inputs in %s: using the embedded synthetic data", folder)
-        return stage_inputs(folder)
-    inputs = folder / INPUT_DIR
-    optional = {
-        name: inputs / file for name, file in
-        (("customers", "customers.parquet"), ("truth", "truth.csv"))
-    }
-    part, sample = None, ()
-    if "partition" in meta:
-        part = buckets.Partition.from_json(meta["partition"], base=folder)
-        sample = tuple(meta["sample_buckets"])
-    staged = StudyInputs(
-        transactions=(pd.read_parquet(inputs / "transactions.parquet") if part is None
+    run = open_run(run_dir)
+    if not run.study.is_file():
+        logger.info("no inputs in %s: using the embedded synthetic data", run.path)
+        return stage_inputs(run.path)
+    meta = read_study(run)
+    part = (None if meta.partition is None else
+            buckets.Partition.from_json(meta.partition, base=run.path))
+    sample = meta.sample_buckets
+    return StudyInputs(
+        transactions=(pd.read_parquet(run.staged_transactions) if part is None
                       else part.read_sample(sample if lines else [],
                                             part.sample_share(sample, SAMPLE_LINES))),
-        customers=pd.read_parquet(optional["customers"]) if optional["customers"].exists()
+        customers=pd.read_parquet(run.staged_customers) if run.staged_customers.exists()
         else None,
-        truth=pd.read_csv(optional["truth"], dtype={"customer_id": "string"})
-        if optional["truth"].exists() else None,
-        as_of=pd.Timestamp(meta["as_of"]),
-        source=meta["source"],
+        truth=pd.read_csv(run.truth, dtype={"customer_id": "string"})
+        if run.truth.exists() else None,
+        meta=meta,
+        run=run,
         partition=part,
-        sample_buckets=sample,
-        support=support.DataSupport.from_json(meta["support"]) if "support" in meta else None,
     )
-    if staged.support is None:  # staged by a seglab older than seglab.support
-        if part is not None:
-            raise ConfigError(f"{folder}: staged by an older seglab; run the study again.")
-        staged = replace(staged, support=support.DataSupport.of(
-            staged.transactions, as_of=staged.as_of, customer_file=staged.customers is not None))
-    return staged
 
 
 # --- Stage 1: cleaning -------------------------------------------------------------------
@@ -542,7 +511,8 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
     seglab.clean.CleaningResult
         Kept transactions (on a large log, those of the sample) and the log.
     """
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     inputs = load_inputs(folder, lines=False)
     known = {f.name for f in fields(clean.CleaningRules)}
     unknown = sorted(set(rules) - known)
@@ -554,8 +524,8 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
     else:
         result = clean.clean_transactions(inputs.transactions, as_of=inputs.as_of,
                                           rules=rule_set)
-        result.transactions.to_parquet(folder / "transactions.parquet", index=False)
-    result.log.to_csv(folder / "cleaning_log.csv", index=False)
+        result.transactions.to_parquet(run.transactions, index=False)
+    result.log.to_csv(run.cleaning_log, index=False)
     record_metrics(folder, "cleaning", clean.cleaning_metrics(result))
     lang = report_language(folder)
     record_sections(folder, {"what_sells": inputs.support.missing_note(
@@ -563,10 +533,6 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
     if lang != "en":  # cleaning_log.csv keeps the English descriptions
         result = replace(result, log=clean.display_log(result, lang))
     return result
-
-
-#: Folder of a large log's clean transactions, partitioned as its input.
-CLEAN_PARTITION = "transactions"
 
 
 @dataclass(frozen=True)
@@ -650,7 +616,7 @@ def _clean_partition(folder: Path, inputs: StudyInputs, rules: clean.CleaningRul
     import shutil
 
     part = inputs.partition
-    out = folder / CLEAN_PARTITION
+    out = RunFolder(folder).clean_partition
     shutil.rmtree(out, ignore_errors=True)
     work = functools.partial(_clean_bucket, part=part, out=out, as_of=inputs.as_of,
                              rules=rules, keep=False)
@@ -678,39 +644,41 @@ BUCKET_JOBS = 2
 
 def clean_partition(run_dir: str | Path | None) -> buckets.Partition | None:
     """Return the clean partition of a large log's run (None for a log in memory)."""
-    folder = run_folder(run_dir)
-    inputs = load_inputs(folder, lines=False)
+    import pyarrow.parquet as pq
+
+    run = open_run(run_dir)
+    inputs = load_inputs(run.path, lines=False)
     if inputs.partition is None:
         return None
-    if not (folder / CLEAN_PARTITION).is_dir():
-        clean_stage(folder)
-    return buckets.Partition(folder / CLEAN_PARTITION, inputs.partition.buckets,
-                             int(read_json(folder / "metrics.json")["cleaning"]["rows_kept"]))
+    if not run.clean_partition.is_dir():
+        clean_stage(run.path)
+    lines = sum(pq.read_metadata(file).num_rows
+                for file in run.clean_partition.rglob("*.parquet"))
+    return buckets.Partition(run.clean_partition, inputs.partition.buckets, lines)
 
 
 def transactions_source(run_dir: str | Path | None) -> Path:
     """Return the run's clean transactions as a file or partition folder (engine input)."""
-    folder = run_folder(run_dir)
-    part = clean_partition(folder)
+    run = open_run(run_dir)
+    part = clean_partition(run.path)
     if part is not None:
         return part.path
-    if not (folder / "transactions.parquet").exists():
-        clean_stage(folder)
-    return folder / "transactions.parquet"
+    if not run.transactions.exists():
+        clean_stage(run.path)
+    return run.transactions
 
 
 def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
     """Return the run's clean transactions (a large log's: those of the sample)."""
-    folder = run_folder(run_dir)
-    part = clean_partition(folder)
+    run = open_run(run_dir)
+    part = clean_partition(run.path)
     if part is not None:
-        inputs = load_inputs(folder, lines=False)
+        inputs = load_inputs(run.path, lines=False)
         return part.read_sample(inputs.sample_buckets, inputs.partition.sample_share(
             inputs.sample_buckets, SAMPLE_LINES))
-    path = folder / "transactions.parquet"
-    if not path.exists():
-        clean_stage(folder)
-    return pd.read_parquet(path)
+    if not run.transactions.exists():
+        clean_stage(run.path)
+    return pd.read_parquet(run.transactions)
 
 
 # --- Stage 2: features and rule segments -------------------------------------------------
@@ -749,11 +717,13 @@ def write_parquet(table: pd.DataFrame, path: Path) -> None:
 
 def write_customers(run_dir: Path, table: pd.DataFrame) -> None:
     """Write the customer table: Parquet for the next stage, CSV as the CRM export."""
-    write_parquet(table, run_dir / "customers.parquet")
+    run = RunFolder(Path(run_dir))
+    run.check_writable()
+    write_parquet(table, run.customers)
     if len(table) > CSV_ROWS:
-        (run_dir / "customers.csv").unlink(missing_ok=True)  # stale now; see export_csv
+        run.customers_csv.unlink(missing_ok=True)  # stale now; see export_csv
         return
-    table.to_csv(run_dir / "customers.csv", index=False, date_format="%Y-%m-%d")
+    table.to_csv(run.customers_csv, index=False, date_format="%Y-%m-%d")
 
 
 def export_customers_csv(run_dir: str | Path) -> Path | None:
@@ -769,8 +739,8 @@ def export_customers_csv(run_dir: str | Path) -> Path | None:
     """
     import duckdb
 
-    folder = Path(run_dir)
-    source, target = folder / "customers.parquet", folder / "customers.csv"
+    run = RunFolder(Path(run_dir))
+    source, target = run.customers, run.customers_csv
     if not source.exists() or target.exists():
         return None
     con = duckdb.connect()
@@ -802,7 +772,6 @@ class FeatureStage:
 def feature_stage(
     run_dir: str | Path | None,
     *,
-    time_unit: str = features.FeatureOptions.time_unit,
     window_days: int = features.FeatureOptions.window_days,
     category_top_n: int = features.FeatureOptions.category_top_n,
     channel_top_n: int = features.FeatureOptions.channel_top_n,
@@ -819,13 +788,14 @@ def feature_stage(
     code path as ``seglab features`` for nightly scoring, so both give the same table;
     memory stays flat however long the log; and the tests hold it equal to the pandas
     reference (:func:`seglab.features.customer_features`) to 1e-9. On small data both
-    take well under a second.
+    take well under a second. The RFM columns count in the study's time unit and the
+    table is aggregated by the study's engine (both in ``study.json``).
 
     Parameters
     ----------
     run_dir : str or Path or None
         Run folder.
-    time_unit, window_days, category_top_n, channel_top_n
+    window_days, category_top_n, channel_top_n
         See :class:`seglab.features.FeatureOptions`.
     transform_set, transform_scaling, transform_winsorize
         Feature set, scaling and winsorising of the transform for clustering
@@ -843,8 +813,10 @@ def feature_stage(
     """
     from seglab import engine
 
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     inputs = load_inputs(folder, lines=False)
+    time_unit, chosen = inputs.meta.time_unit, inputs.meta.engine
     rule_set = segments.segment_rules(**{**(segment_rules or {}), **rules})
     lang = report_language(folder)
     notes = {"orders": inputs.support.order_note(lang=lang), "window": ""}
@@ -856,7 +828,6 @@ def feature_stage(
             asked=window_days, span=inputs.support.span_days)
         window_days = fitted
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
-    chosen = read_json(folder / "study.json").get("engine", "duckdb")
     option_values = {"time_unit": options.time_unit, "window_days": options.window_days,
                      "category_top_n": options.category_top_n,
                      "channel_top_n": options.channel_top_n}
@@ -878,7 +849,7 @@ def feature_stage(
         winsorize=transform_winsorize,
     )
     write_customers(folder, table)
-    features.save_transform(transform, folder / "feature_transform.joblib")
+    features.save_transform(transform, run.feature_transform)
     record_metrics(folder, "features", {
         "customers": len(table),
         "time_unit": time_unit,
@@ -912,8 +883,8 @@ def customer_table(run_dir: str | Path | None, *, needs: str = "rfm_segment") ->
     pandas.DataFrame
         One row per customer.
     """
-    folder = run_folder(run_dir)
-    path = folder / "customers.parquet"
+    folder = open_run(run_dir).path
+    path = RunFolder(folder).customers
     if not path.exists():
         feature_stage(folder)
     table = read_customers(path)
@@ -1064,7 +1035,8 @@ def cluster_stage(
     from sklearn.metrics import adjusted_rand_score
 
     started = time.perf_counter()
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder)
     if not 2 <= k_min <= k_max:
         raise ConfigError(f"k_min={k_min}, k_max={k_max}: need 2 <= k_min <= k_max.")
@@ -1084,9 +1056,8 @@ def cluster_stage(
     X = transform.transform(compared)
     truth = None
     # Only the planted truth is needed: load_inputs would also read every transaction.
-    truth_file = folder / INPUT_DIR / "truth.csv"
-    if truth_file.exists():
-        planted = pd.read_csv(truth_file, dtype={"customer_id": "string"})
+    if run.truth.exists():
+        planted = pd.read_csv(run.truth, dtype={"customer_id": "string"})
         truth = table[["customer_id"]].merge(planted, on="customer_id", how="left")["segment"]
     rules = cluster.SelectionRules(min_stability=min_stability)
     compare_started = time.perf_counter()
@@ -1118,13 +1089,13 @@ def cluster_stage(
     table["cluster"] = assigned
     table["cluster_method"] = chosen
     write_customers(folder, table)
-    comparison.to_csv(folder / "clustering_comparison.csv", index=False)
+    comparison.to_csv(run.clustering_comparison, index=False)
     if result.k_scores:
         k_table = pd.concat([s.assign(method=m) for m, s in result.k_scores.items()])
         k_table.insert(0, "method", k_table.pop("method"))
-        k_table.to_csv(folder / "k_selection.csv", index=False)
-    result.agreement.rename_axis("method").to_csv(folder / "cluster_agreement.csv")
-    joblib.dump(model, folder / "cluster_model.joblib")
+        k_table.to_csv(run.k_selection, index=False)
+    result.agreement.rename_axis("method").to_csv(run.cluster_agreement)
+    joblib.dump(model, run.cluster_model)
     row = comparison.set_index("method").loc[chosen]
     ari_all = None
     if truth is not None:
@@ -1286,7 +1257,6 @@ def profit_stage(
     run_dir: str | Path | None,
     *,
     segment_col: str = "cluster",
-    costs: profit.CostTable | dict | str | None = None,
     sub_segment_by: str = "auto",
     horizon_days: int = 365,
     discount_rate: float = 0.10,
@@ -1302,18 +1272,15 @@ def profit_stage(
     :func:`seglab.products.segment_index`, when the log has categories); records the
     ``profit``, ``bgnbd`` (r, alpha, a, b in the run's time unit) and ``clv`` metrics.
 
+    The costs charged are the study's (``study.json``, set when the inputs are staged
+    from the params file's shared ``costs``), so notebooks 05 and 07 charge the same.
+
     Parameters
     ----------
     run_dir : str or Path or None
         Run folder.
     segment_col : str
         Segmentation to report on (``cluster`` or a rule segment column).
-    costs : CostTable, dict, str or None
-        Cost assumptions: a table, or overrides of the default table (a dict of
-        :class:`seglab.profit.CostTable` fields or a YAML file, see
-        :func:`seglab.profit.cost_table`). The default table is
-        :data:`seglab.synth.COST_TABLE` on the synthetic data (its store rents and
-        category margins), else :class:`seglab.profit.CostTable`.
     sub_segment_by : str
         Splits segments into sub-segments by each customer's main ``channel``,
         ``region`` or ``country``; ``auto`` takes the first the data has.
@@ -1335,18 +1302,16 @@ def profit_stage(
     Raises
     ------
     ConfigError
-        For an unknown segment column, cost item, sub-segment column or a bad rule.
+        For an unknown segment column, sub-segment column or a bad rule.
     """
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     if segment_col not in table:
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
     inputs = load_inputs(folder, lines=False)
     transactions = clean_transactions(folder)  # a large log's: those of the sample
-    if not isinstance(costs, profit.CostTable):
-        synthetic = read_json(folder / "study.json").get("synthetic", False)
-        base = synth.COST_TABLE if synthetic else profit.CostTable()
-        costs = profit.cost_table(costs, base=base)
+    costs, time_unit = inputs.meta.cost_table(), inputs.meta.time_unit
 
     # P&L per customer: replace any P&L columns a previous run of this stage left.
     table["segment"] = table[segment_col].astype(str)
@@ -1354,7 +1319,6 @@ def profit_stage(
     contacts = (table.set_index("customer_id")["service_contacts"]
                 if "service_contacts" in table else None)
     options = {"segments": labels, "as_of": inputs.as_of, "service_contacts": contacts}
-    time_unit = read_json(folder / "metrics.json").get("features", {}).get("time_unit", "D")
     dimension = profit.sub_segment_column(transactions, sub_segment_by)
     found = inputs.support
     lang = report_language(folder)
@@ -1449,7 +1413,7 @@ def profit_stage(
     first = ["persona", "customers", "revenue", "profit", "clv", "strategy", "action", "kpi"]
     extra = seg[[c for c in ("cost_of_goods", *profit.COST_TO_SERVE_PARTS) if c in seg]]
     export = cards[first + [c for c in cards if c not in first]].join(extra)
-    export.rename_axis("segment").reset_index().to_csv(folder / "segments.csv", index=False)
+    export.rename_axis("segment").reset_index().to_csv(run.segments, index=False)
 
     whale = profit.whale_summary(table["profit"], lang=lang)
     truth = None
@@ -1583,15 +1547,12 @@ def _fitting_snapshot_dates(as_of: pd.Timestamp, cadence: str, steps: int,
                                    first_day=first_day), "monthly"
 
 
-def _planted_movement(folder: Path, inputs: StudyInputs) -> pd.DataFrame | None:
+def _planted_movement(inputs: StudyInputs) -> pd.DataFrame | None:
     """Regenerate the synthetic study's planted movement from ``study.json`` (or None)."""
-    import re
-
-    meta = read_json(folder / "study.json")
-    found = re.search(r"n_customers=(\d+)", str(meta.get("source", "")))
-    if not meta.get("synthetic") or inputs.truth is None or not found:
+    meta = inputs.meta
+    if not meta.synthetic or inputs.truth is None or meta.n_customers is None:
         return None
-    study = synth.make_study(int(found.group(1)), seed=int(meta.get("seed", 0)))
+    study = synth.make_study(meta.n_customers, seed=meta.seed)
     same = study.truth["customer_id"].astype(str).tolist() == inputs.truth[
         "customer_id"].astype(str).tolist()
     return study.movement if same else None
@@ -1601,10 +1562,9 @@ def _masked_ids(folder: Path, table: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """Pseudonymise identifiers for display when ``study.json`` asks for ``mask_pii``."""
     from seglab import privacy
 
-    flag = read_json(folder / "study.json").get("mask_pii")
-    if not flag:
+    if not read_study(RunFolder(folder)).mask_pii:
         return table, False
-    columns = tuple(flag) if isinstance(flag, list | tuple) else ("customer_id",)
+    columns = ("customer_id",)
     return privacy.mask_table(table, privacy.salt_for(folder.parent), columns), True
 
 
@@ -1667,7 +1627,8 @@ def dynamics_stage(
     if segment_col not in dynamics.SEGMENTATIONS:
         raise ConfigError(f"segment_col={segment_col!r} cannot be followed over time; use one "
                           f"of {list(dynamics.SEGMENTATIONS)}.")
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     inputs = load_inputs(folder)
     as_of = features.analysis_day(inputs.as_of)
@@ -1696,7 +1657,7 @@ def dynamics_stage(
             "Skipped: the log covers {span} days, too few to train a churn model and check it "
             "on a later holdout.", lang, span=found.span_days)
 
-    model_path = folder / "cluster_model.joblib"
+    model_path = run.cluster_model
     assign = None
     if model_path.exists() and "cluster" in table:
         try:
@@ -1716,7 +1677,7 @@ def dynamics_stage(
                                     cluster_labels=assign)
     book = dynamics.ledger(transactions)
     flows = dynamics.migration(snaps, book, segment_col=segment_col)
-    flows.to_csv(folder / "segment_migration.csv", index=False)
+    flows.to_csv(run.segment_migration, index=False)
     checks = dynamics.check_migration(flows, snaps, segment_col=segment_col)
 
     churn = None
@@ -1744,15 +1705,15 @@ def dynamics_stage(
 
     incomplete = {d: churn.predict(snaps.features[d]) for d in dates
                   if churn is not None and d + pd.Timedelta(days=horizon_days) > as_of}
-    synthetic = read_json(folder / "study.json").get("synthetic", False)
-    costs = synth.COST_TABLE if synthetic else profit.CostTable()
-    monitor = dynamics.monitoring(snaps, transactions, segment_col=segment_col, costs=costs,
+    # The monitor charges the study's costs, as notebook 04's P&L does.
+    monitor = dynamics.monitoring(snaps, transactions, segment_col=segment_col,
+                                  costs=inputs.meta.cost_table(),
                                   horizon_days=horizon_days, predicted_risk=incomplete,
                                   as_of=as_of)
-    monitor.to_csv(folder / "segment_monitoring.csv", index=False, date_format="%Y-%m-%d")
+    monitor.to_csv(run.segment_monitoring, index=False, date_format="%Y-%m-%d")
 
     planted = None
-    movement = _planted_movement(folder, inputs)
+    movement = _planted_movement(inputs)
     if movement is not None:
         planted = dynamics.planted_comparison(
             snaps, {d: synth.planted_stage(movement, d) for d in dates})
@@ -1924,7 +1885,8 @@ def campaigns_stage(
         raise ConfigError(f"campaign_window_days={campaign_window_days} should be >= 1.")
     if block_size < 2:
         raise ConfigError(f"block_size={block_size} should be >= 2.")
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster")
     if "persona" not in table or "strategy" not in table:
         profit_stage(folder)
@@ -1949,8 +1911,8 @@ def campaigns_stage(
             "recorded) and are left out of the audiences.", lang, left_out=left_out,
             customers=len(people))
     actions = {}
-    if (folder / "segments.csv").exists():
-        seg_file = pd.read_csv(folder / "segments.csv", dtype={"segment": "string"})
+    if run.segments.exists():
+        seg_file = pd.read_csv(run.segments, dtype={"segment": "string"})
         if {"segment", "action"} <= set(seg_file.columns):
             actions = dict(zip(seg_file["segment"].astype(str), seg_file["action"].fillna(""),
                                strict=True))
@@ -1961,7 +1923,7 @@ def campaigns_stage(
     audience["action"] = audience["segment"].map(actions).fillna("")
     audience = audience[["customer_id", "segment", "persona", "strategy", "action_code",
                          "action", "group", "spend"]]
-    audience.to_csv(folder / "audiences.csv", index=False)
+    audience.to_csv(run.audiences, index=False)
     balance = camp.group_balance(audience, segment_col="segment", spend_col="spend")
     names = (audience.drop_duplicates("segment").set_index("segment")["persona"]
              .astype(str).to_dict())
@@ -1975,26 +1937,25 @@ def campaigns_stage(
     if tier.empty and "membership" not in table:
         notes["next_tier"] = i18n.text("Skipped: the customer table has no membership grade.",
                                        lang)
-    tier.to_csv(folder / "next_tier.csv", index=False)
+    tier.to_csv(run.next_tier, index=False)
 
     # Campaign results in.
     effects = campaigns = srm = het = planted = pd.DataFrame()
     lines: list[str] = []
     readout_names = names
-    exposures_path = folder / INPUT_DIR / EXPOSURES_FILE
-    if not exposures_path.exists():
+    if not run.exposures.exists():
         notes["campaign_readout"] = i18n.text(
             "Skipped: no campaign results were given; send the audiences above, then run "
             "again with --campaigns FILE (one row per customer contacted or held out).", lang)
     else:
-        exposures = pd.read_parquet(exposures_path)
+        exposures = pd.read_parquet(run.exposures)
         transactions = clean_transactions(folder)
         as_of = features.analysis_day(inputs.as_of)
         exposures, checks = camp.check_exposures(
             exposures, known_customers=table["customer_id"], as_of=as_of,
             log_end=transactions["order_date"].max(), window_days=campaign_window_days)
-        meta = read_json(folder / "study.json")
-        checks = [meta["campaigns"], *checks] if meta.get("campaigns") else checks
+        labels_note = inputs.meta.campaigns
+        checks = [labels_note, *checks] if labels_note else checks
         if inputs.partition is not None:
             checks.append(inputs.sample_note(whole=i18n.text("The audiences", lang),
                                              sampled=i18n.text("the campaign outcomes", lang),
@@ -2006,11 +1967,9 @@ def campaigns_stage(
         else:
             readout_names = {}  # segments at send time are the exposures' own labels
         exposures["segment"] = exposures["segment"].astype(str)
-        synthetic = meta.get("synthetic", False)
-        costs = synth.COST_TABLE if synthetic else profit.CostTable()
+        costs = inputs.meta.cost_table()
         shares: dict[str, float] = {}
-        truth_path = folder / INPUT_DIR / CAMPAIGN_TRUTH_FILE
-        truth = pd.read_csv(truth_path) if truth_path.exists() else None
+        truth = pd.read_csv(run.campaign_truth) if run.campaign_truth.exists() else None
         if truth is not None:
             shares = truth.groupby("campaign")["control_share"].first().to_dict()
         shares.update(campaign_control_shares or {})
@@ -2048,7 +2007,7 @@ def campaigns_stage(
     shown = (effects.reindex(columns=columns).sort_values(["campaign", "segment", "metric"],
                                                            kind="mergesort")
              if not effects.empty else pd.DataFrame(columns=columns))
-    shown.to_csv(folder / "campaign_readout.csv", index=False)
+    shown.to_csv(run.campaign_readout, index=False)
     record_metrics(folder, "audiences", {
         "customers": len(audience), "not_contactable": left_out,
         "control": int((audience["group"] == "control").sum()),
@@ -2186,7 +2145,8 @@ def products_stage(
     ConfigError
         For an unknown segment column or a threshold out of range.
     """
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     if segment_col not in table:
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
@@ -2269,11 +2229,11 @@ def products_stage(
     if has_categories:
         category_rules = rules_of("category", **thresholds)
 
-    index.to_csv(folder / "segment_products.csv", index=False)
-    cats.to_csv(folder / "segment_categories.csv", index=False)
-    rules[rule_columns].to_csv(folder / "basket_rules.csv", index=False)
-    category_rules.to_csv(folder / "category_rules.csv", index=False)
-    offers.to_csv(folder / "recommendations.csv", index=False)
+    index.to_csv(run.segment_products, index=False)
+    cats.to_csv(run.segment_categories, index=False)
+    rules[rule_columns].to_csv(run.basket_rules, index=False)
+    category_rules.to_csv(run.category_rules, index=False)
+    offers.to_csv(run.recommendations, index=False)
 
     standout = products.standout_text(cats) if not cats.empty else pd.Series(dtype=str)
     shown_standout = (products.standout_text(cats, lang=lang) if lang != "en" and len(standout)
