@@ -19,7 +19,8 @@ PRIVATE_FILES: tuple[str, ...] = (
 
 #: Individual-level CSV exports: with ``--mask-pii`` the unmasked file moves to the
 #: private folder and a masked copy stays in the run folder.
-MASKED_EXPORTS: tuple[str, ...] = ("customers.csv", "audiences.csv", "next_tier.csv")
+MASKED_EXPORTS: tuple[str, ...] = ("customers.csv", "audiences.csv", "next_tier.csv",
+                                     "segment_moves.csv", "growth_accessibility.csv")
 
 SALT_ENV = "SEGLAB_PII_SALT"
 

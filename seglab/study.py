@@ -1798,6 +1798,39 @@ class CampaignStage:
     masked: bool = False
     not_contactable: int = 0
     notes: dict[str, str] = field(default_factory=dict)
+    moves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    move_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    previous_run: str | None = None
+    """The run the moves compare with: its id and analysis date (None without one)."""
+    growth_access: pd.DataFrame = field(default_factory=pd.DataFrame)
+    growth_access_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
+    growth_access_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def move_counts(self) -> pd.DataFrame:
+        """Customers per kind of move since the previous run (empty without one)."""
+        if self.move_summary.empty:
+            return pd.DataFrame()
+        from seglab.campaigns import MOVES
+
+        counts = self.moves["move"].value_counts().reindex(list(MOVES), fill_value=0)
+        contactable = self.moves.groupby("move")["group"].apply(
+            lambda g: int(g.isin(["treatment", "control"]).sum()))
+        return pd.DataFrame({"move": counts.index, "customers": counts.to_numpy(),
+                             "contactable": contactable.reindex(counts.index, fill_value=0)
+                             .to_numpy()})
+
+    @property
+    def moves_headline(self) -> str:
+        """One sentence on the moves since the previous run ("" without one)."""
+        counts = self.move_counts
+        if counts.empty:
+            return ""
+        stayed = int(self.move_summary["stayed"].sum())
+        said = ", ".join(f"{row.customers:,} {row.move}" for row in counts.itertuples()
+                         if row.customers)
+        return (f"Since the previous run {self.previous_run}: {stayed:,} customers stayed in "
+                f"their segment; {said or 'nobody moved'}.")
 
     @property
     def next_tier_summary(self) -> pd.DataFrame:
@@ -1828,13 +1861,18 @@ def campaigns_stage(
     seed: int = 0,
     block_size: int = 20,
     campaign_control_shares: dict | None = None,
+    engagement_days: int = 90,
 ) -> CampaignStage:
     """Audiences with a control group out to the CRM; campaign results read out per segment.
 
     Writes ``audiences.csv`` (one row per contactable customer: ``customer_id``,
     ``segment`` — the study's ``cluster`` —, ``persona``, ``strategy``,
     ``action_code``, ``action``, ``group``, ``spend``), and ``next_tier.csv``
-    (customers one order from the next membership tier). When campaign exposures were
+    (customers one order from the next membership tier), ``segment_moves.csv``
+    (customers who entered or left a segment since the previous finished run of the
+    same reports folder, compared by persona name: :func:`seglab.campaigns.segment_moves`)
+    and ``growth_accessibility.csv`` (every customer's growth x accessibility quadrant:
+    :func:`seglab.campaigns.growth_accessibility`). When campaign exposures were
     staged (``seglab run --campaigns``), reads each campaign out per segment (the
     segment at send time when the exposures give it) and writes
     ``campaign_readout.csv``, one row per campaign x segment x metric. Records the
@@ -1858,6 +1896,9 @@ def campaigns_stage(
     campaign_control_shares : dict, optional
         Campaign → its planned control share (default ``control_share``; on planted
         synthetic campaigns, the planted share).
+    engagement_days : int
+        Days since the last order at which a customer's recent engagement, one part of
+        accessibility, scores one half.
 
     Returns
     -------
@@ -1867,7 +1908,8 @@ def campaigns_stage(
     Raises
     ------
     ConfigError
-        For a control share outside (0, 1), a window under one day or a block under 2.
+        For a control share outside (0, 1), a window under one day, a block under 2 or
+        ``engagement_days`` under 1.
     """
     from seglab import campaigns as camp
 
@@ -1877,13 +1919,16 @@ def campaigns_stage(
         raise ConfigError(f"campaign_window_days={campaign_window_days} should be >= 1.")
     if block_size < 2:
         raise ConfigError(f"block_size={block_size} should be >= 2.")
+    if engagement_days < 1:
+        raise ConfigError(f"engagement_days={engagement_days} should be >= 1.")
     folder = run_folder(run_dir)
     table = customer_table(folder, needs="cluster")
     if "persona" not in table or "strategy" not in table:
         profit_stage(folder)
         table = customer_table(folder, needs="cluster")
     inputs = load_inputs(folder, lines=False)
-    notes = {"audiences": "", "next_tier": "", "campaign_readout": ""}
+    notes = {"audiences": "", "next_tier": "", "segment_moves": "",
+             "growth_accessibility": "", "campaign_readout": ""}
 
     # Audiences out.
     spend_col = "revenue"
@@ -1925,6 +1970,48 @@ def campaigns_stage(
     if tier.empty and "membership" not in table:
         notes["next_tier"] = "Skipped: the customer table has no membership grade."
     tier.to_csv(folder / "next_tier.csv", index=False)
+
+    # Over time: who entered or left a segment since the previous run.
+    group = audience.set_index("customer_id")["group"]
+    previous, previous_run, notes["segment_moves"] = _previous_customers(folder)
+    moves = pd.DataFrame(columns=["customer_id", "previous_persona", "persona", "move",
+                                  "strategy", "action_code", "action", "group"])
+    move_table = pd.DataFrame()
+    if previous is not None:
+        moves = camp.segment_moves(previous, table)
+        moves["group"] = moves["customer_id"].map(group).fillna("")
+        move_table = camp.move_summary(moves, table)
+        gone = [s for s in move_table["segment"] if s not in set(table["persona"].astype(str))]
+        if gone:
+            notes["segment_moves"] += (
+                f" Segments of {previous_run} that this run does not have (renamed, merged "
+                f"or gone; their customers all count as moved): {', '.join(gone)}.")
+        notes["segment_moves"] = notes["segment_moves"].strip()
+    moves.to_csv(folder / SEGMENT_MOVES_FILE, index=False)
+
+    # By reach: growth x accessibility.
+    has_consent = inputs.customers is not None and "contact_consent" in inputs.customers
+    reach = camp.growth_accessibility(
+        table, consent=table["customer_id"].isin(reachable["customer_id"]) if has_consent
+        else None, engagement_days=engagement_days)
+    access = reach.customers
+    if access.empty:
+        notes["growth_accessibility"] = (
+            "Skipped: the customer table has no revenue growth or no accessibility signal "
+            "(channels, days since the last order).")
+        access = pd.DataFrame(columns=["customer_id", "persona", "quadrant", "action", "group"])
+    else:
+        access.insert(1, "persona", table["persona"].astype(str).to_numpy())
+        access["group"] = access["customer_id"].map(group).fillna("")
+        if reach.missing:
+            notes["growth_accessibility"] = (
+                f"Accessibility from {' and '.join(reach.used)} only: the data has no "
+                f"{' or '.join(reach.missing)}.")
+        order = {name: i for i, name in enumerate(camp.GROWTH_ACCESS_QUADRANTS)}
+        access = access.sort_values(["quadrant", "customer_id"], key=lambda c: c.map(order)
+                                    if c.name == "quadrant" else c, kind="mergesort",
+                                    ignore_index=True)
+    access.to_csv(folder / GROWTH_ACCESS_FILE, index=False)
 
     # Campaign results in.
     effects = campaigns = srm = het = planted = pd.DataFrame()
@@ -2001,7 +2088,13 @@ def campaigns_stage(
         "control_share": control_share, "seed": seed,
         "max_std_difference": float(balance["std_difference"].abs().max())
         if len(balance) else None,
-        "next_tier": len(tier)})
+        "next_tier": len(tier),
+        "previous_run": previous_run,
+        "segment_moves": moves["move"].value_counts().sort_index().to_dict()
+        if previous is not None else None,
+        "growth_accessibility": access["quadrant"].value_counts().sort_index().to_dict()
+        if len(access) else None,
+        "accessibility_from": reach.used})
     record_metrics(folder, "campaigns", {
         str(row.campaign): {
             "customers_treatment": row.customers_treatment,
@@ -2022,7 +2115,64 @@ def campaigns_stage(
         audiences=shown_audience, audience_summary=summary, balance=balance, next_tier=tier,
         effects=shown, campaigns=campaigns, srm=srm, heterogeneity=het, sentences=lines,
         planted=planted, names=names, readout_names=readout_names, masked=masked,
-        not_contactable=left_out, notes=notes)
+        not_contactable=left_out, notes=notes, moves=_masked_ids(folder, moves)[0],
+        move_summary=move_table, previous_run=previous_run,
+        growth_access=_masked_ids(folder, access)[0], growth_access_matrix=reach.matrix,
+        growth_access_summary=reach.summary())
+
+
+#: Audiences over time and by reach, in the run folder.
+SEGMENT_MOVES_FILE = "segment_moves.csv"
+GROWTH_ACCESS_FILE = "growth_accessibility.csv"
+
+
+def _previous_customers(folder: Path) -> tuple[pd.DataFrame | None, str | None, str]:
+    """Find the previous finished run; return its customers (id, persona, revenue), id, note.
+
+    The previous run is the newest succeeded run of the same reports folder (the run
+    folder's parent) that started before this one; this one is running while the
+    folder is ``.<run-id>.partial``. A run that masked its ids (``--mask-pii``) left
+    its unmasked customer table in ``<out>/private/<run-id>/``, read from there so
+    ids match. The note says why there is nothing to compare with ("" when there is).
+    """
+    from seglab import history
+
+    own = read_json(folder / "manifest.json")
+    partial = folder.name.startswith(".") and folder.name.endswith(".partial")
+    if not partial and not own:
+        return None, None, ("Skipped: this study is not a run of a reports folder (a scratch "
+                            "folder), so there is no previous run to compare with.")
+    out = folder.parent
+    runs = history.list_runs(out)
+    done = runs[(runs["status"] == "succeeded") & runs["started_at"].notna()
+                & (runs["run_id"] != folder.name.strip(".").removesuffix(".partial"))]
+    if own.get("started_at"):
+        done = done[done["started_at"] < own["started_at"]]
+    if done.empty:
+        return None, None, (f"Skipped: this is the first finished run in {out.name}/; the "
+                            "next run will list who entered or left a segment since this one.")
+    run_id = str(done["run_id"].iloc[-1])
+    manifest = read_json(out / run_id / "manifest.json")
+    unmasked = manifest.get("masked", {}).get("unmasked_files")
+    places = [out / run_id, *([Path(unmasked)] if unmasked else []), out / "private" / run_id]
+    path = next((p / "customers.parquet" for p in places
+                 if (p / "customers.parquet").is_file()), None)
+    if path is None:
+        return None, run_id, (
+            f"Skipped: the previous run {run_id} masked its customer ids and its unmasked "
+            f"customer table is no longer in {out.name}/private/{run_id}/, so its customers "
+            "cannot be matched with this run's.")
+    import pyarrow.parquet as pq
+
+    columns = pq.read_schema(path).names
+    if "persona" not in columns:
+        return None, run_id, (f"Skipped: the previous run {run_id} has no persona names to "
+                              "compare segments by.")
+    previous = pd.read_parquet(path, columns=[c for c in ("customer_id", "persona", "revenue")
+                                              if c in columns])
+    previous["customer_id"] = previous["customer_id"].astype("string")
+    as_of = manifest.get("parameters", {}).get("as_of")
+    return previous, f"{run_id} (analysis date {as_of})" if as_of else run_id, ""
 
 
 def _planted_campaign_check(effects: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
