@@ -329,7 +329,7 @@ def segment_moves(previous: pd.DataFrame, current: pd.DataFrame, *,
     out = merged.assign(_order=merged["move"].map(order)).sort_values(
         ["_order", "customer_id"], kind="mergesort")
     out = out[["customer_id", before, segment_col, "move", "strategy", "action_code", "action"]]
-    for column in (before, segment_col):
+    for column in out.columns[1:]:
         out[column] = out[column].fillna("").astype(str)
     return out.reset_index(drop=True)
 

@@ -1813,12 +1813,12 @@ class CampaignStage:
             return pd.DataFrame()
         from seglab.campaigns import MOVES
 
-        counts = self.moves["move"].value_counts().reindex(list(MOVES), fill_value=0)
-        contactable = self.moves.groupby("move")["group"].apply(
-            lambda g: int(g.isin(["treatment", "control"]).sum()))
-        return pd.DataFrame({"move": counts.index, "customers": counts.to_numpy(),
-                             "contactable": contactable.reindex(counts.index, fill_value=0)
-                             .to_numpy()})
+        moves = self.moves["move"].astype(str)
+        rows = [{"move": move, "customers": int((moves == move).sum()),
+                 "contactable": int(((moves == move)
+                                     & self.moves["group"].isin(["treatment", "control"])).sum())}
+                for move in MOVES]
+        return pd.DataFrame(rows)
 
     @property
     def moves_headline(self) -> str:

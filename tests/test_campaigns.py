@@ -604,6 +604,13 @@ def test_moves_say_why_they_cannot_compare(stage_run: tuple[Path, study.Campaign
     lost = study.campaigns_stage(current)
     assert "masked its customer ids" in lost.notes["segment_moves"]
     assert "private/20260601-000000-cccc" in lost.notes["segment_moves"]
+    # The same customers in the same segments: the list is empty, and the report says so.
+    now.to_parquet(out / "20260601-000000-cccc" / "customers.parquet", index=False)
+    same = study.campaigns_stage(current)
+    assert same.notes["segment_moves"] == "" and same.moves.empty
+    assert same.move_counts["customers"].sum() == 0
+    assert same.moves_headline.endswith(f"{len(now):,} customers stayed in their segment; "
+                                        "nobody moved.")
 
 
 def test_stage_writes_the_growth_accessibility_lists(
