@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from seglab import profit
+from seglab import i18n, profit
 from seglab.errors import InputError
 
 #: Share of each segment held out as the control group.
@@ -371,6 +371,63 @@ def move_summary(moves: pd.DataFrame, current: pd.DataFrame, *,
     return table.sort_values(["now", "previous"], ascending=False, kind="mergesort").reset_index()
 
 
+def move_counts(moves: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Count customers per kind of move, and how many of them may be contacted.
+
+    Parameters
+    ----------
+    moves : pandas.DataFrame
+        Output of :func:`segment_moves` with ``group`` (treatment/control for
+        customers in the audiences, empty otherwise).
+    lang : {"en", "zh"}
+        Language of the move names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per move of :data:`MOVES`: ``move``, ``customers``, ``contactable``.
+    """
+    kind = moves["move"].astype(str)
+    reachable = moves["group"].isin(["treatment", "control"]) if "group" in moves else False
+    return pd.DataFrame([{"move": i18n.text(move, lang), "customers": int((kind == move).sum()),
+                          "contactable": int(((kind == move) & reachable).sum())}
+                         for move in MOVES])
+
+
+def display_moves(moves: pd.DataFrame, *, segment_col: str = "persona",
+                  lang: str = "en") -> pd.DataFrame:
+    """Return the moves with names, strategies and actions in ``lang``, for display.
+
+    Parameters
+    ----------
+    moves : pandas.DataFrame
+        Output of :func:`segment_moves` (the file keeps English values).
+    segment_col : str
+        The segment name compared.
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; the same values in English.
+    """
+    if lang == "en" or moves.empty:
+        return moves.copy()
+    from seglab.persona import persona_label
+
+    out = moves.copy()
+    out["action"] = [i18n.text(MOVE_ACTIONS[move], lang,
+                               strategy=i18n.text(s, lang) if s else i18n.text("none named",
+                                                                               lang))
+                     for move, s in zip(out["move"], out["strategy"], strict=True)]
+    for column in (f"previous_{segment_col}", segment_col):
+        out[column] = out[column].map(lambda name: persona_label(name, lang) if name else name)
+    out["strategy"] = out["strategy"].map(lambda s: i18n.text(s, lang) if s else s)
+    out["move"] = out["move"].map(lambda m: i18n.text(m, lang))
+    return out
+
+
 #: The growth x accessibility quadrants (四象限矩阵), best first, with what to do.
 GROWTH_ACCESS_QUADRANTS: dict[str, str] = {
     "Growing, easy to reach": "Invest: contact them now with offers that grow them further "
@@ -382,6 +439,11 @@ GROWTH_ACCESS_QUADRANTS: dict[str, str] = {
     "Not growing, hard to reach": "Spend little: mass channels only, no paid one-to-one "
                                   "contact",
 }
+#: The two levels of each axis of the growth x accessibility matrix.
+GROWTH_LEVELS: tuple[str, str] = ("Growing", "Not growing")
+REACH_LEVELS: tuple[str, str] = ("easy to reach", "hard to reach")
+#: The signals accessibility is built from, where the data has them.
+ACCESS_SIGNALS: tuple[str, ...] = ("channels reached", "recent engagement", "contact consent")
 #: Days since the last order at which recent engagement scores 0.5 (0 at twice as many).
 ENGAGEMENT_DAYS = 90
 #: Accessibility above this is "easy to reach".
@@ -396,31 +458,44 @@ class GrowthAccess:
     used: list[str]
     missing: list[str]
 
-    @property
-    def matrix(self) -> pd.DataFrame:
-        """Customers per quadrant as a 2 x 2 table: growth by row, accessibility by column."""
+    def matrix(self, lang: str = "en") -> pd.DataFrame:
+        """Count customers per quadrant in a 2 x 2 table: growth by row, reach by column.
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            Language of the row and column labels.
+        """
         if self.customers.empty:
             return pd.DataFrame()
-        growth = np.where(self.customers["growing"], "Growing", "Not growing")
-        reach = np.where(self.customers["easy_to_reach"], "easy to reach", "hard to reach")
+        growth = np.where(self.customers["growing"], *GROWTH_LEVELS)
+        reach = np.where(self.customers["easy_to_reach"], *REACH_LEVELS)
         table = pd.crosstab(pd.Series(growth, name="growth"), pd.Series(reach, name="reach"))
-        return table.reindex(index=["Growing", "Not growing"],
-                             columns=["easy to reach", "hard to reach"], fill_value=0)
+        table = table.reindex(index=list(GROWTH_LEVELS), columns=list(REACH_LEVELS),
+                              fill_value=0)
+        return table.rename(index=lambda v: i18n.text(v, lang),
+                            columns=lambda v: i18n.text(v, lang))
 
-    def summary(self) -> pd.DataFrame:
-        """One row per quadrant: customers, share, contactable, mean accessibility, action."""
+    def summary(self, lang: str = "en") -> pd.DataFrame:
+        """Sum up each quadrant: customers, share, contactable, mean accessibility, action.
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            Language of the quadrant names and actions.
+        """
         if self.customers.empty:
             return pd.DataFrame()
         frame = self.customers
         rows = []
         for name, action in GROWTH_ACCESS_QUADRANTS.items():
             part = frame[frame["quadrant"] == name]
-            rows.append({"quadrant": name, "customers": len(part),
+            rows.append({"quadrant": i18n.text(name, lang), "customers": len(part),
                          "share": len(part) / len(frame),
                          "contactable": int(part["contactable"].sum()),
                          "mean_accessibility": part["accessibility"].mean(),
                          "mean_revenue_growth": part["revenue_growth"].mean(),
-                         "what_to_do": action})
+                         "what_to_do": i18n.text(action, lang)})
         return pd.DataFrame(rows)
 
 
@@ -490,23 +565,24 @@ def growth_accessibility(customers: pd.DataFrame, *, consent: pd.Series | None =
     shares = customers[[c for c in customers if c.startswith(channel_prefix)]]
     channels = (shares > 0).sum(axis=1) if shares.shape[1] else pd.Series(np.nan,
                                                                           index=customers.index)
+    reached, recent, consented = ACCESS_SIGNALS
     if shares.shape[1] >= 2:
-        used.append("channels reached")
+        used.append(reached)
         parts.append(channels / shares.shape[1])
     else:
-        missing.append("channels reached")
+        missing.append(reached)
     recency = (customers[recency_col].astype(float) if recency_col in customers
                else pd.Series(np.nan, index=customers.index))
     if recency_col in customers:
-        used.append("recent engagement")
+        used.append(recent)
         parts.append((1 - recency / (2 * engagement_days)).clip(0, 1).fillna(0.0))
     else:
-        missing.append("recent engagement")
+        missing.append(recent)
     if consent is not None:
-        used.append("contact consent")
+        used.append(consented)
         contactable = pd.Series(np.asarray(consent, dtype=bool), index=customers.index)
     else:
-        missing.append("contact consent")
+        missing.append(consented)
         contactable = pd.Series(True, index=customers.index)
     if growth_col not in customers or not parts:
         return GrowthAccess(customers=pd.DataFrame(), used=used, missing=missing)

@@ -25,6 +25,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from seglab import i18n
 from seglab.errors import ConfigError
 
 
@@ -213,7 +214,7 @@ def segment_index(
 
 
 def standout_text(index: pd.DataFrame, *, item_col: str = "category", top: int = 2,
-                  min_index: float = 110.0) -> pd.Series:
+                  min_index: float = 110.0, lang: str = "en") -> pd.Series:
     """One sentence per segment naming the items it buys most above the average customer.
 
     Parameters
@@ -226,6 +227,8 @@ def standout_text(index: pd.DataFrame, *, item_col: str = "category", top: int =
         Items named per segment.
     min_index : float
         Smallest buyers index worth saying (110: 10% more often than average).
+    lang : {"en", "zh"}
+        The report's language (item names are data and stay).
 
     Returns
     -------
@@ -237,11 +240,14 @@ def standout_text(index: pd.DataFrame, *, item_col: str = "category", top: int =
     ranked = ranked.sort_values(["segment", "rank_index"]).groupby("segment").head(top)
     if ranked.empty:
         return pd.Series(dtype=str, name="standout").rename_axis("segment")
-    return ranked.groupby("segment").apply(
-        lambda rows: "buys " + ", ".join(
-            f"{item} {ix / 100:.1f}x" for item, ix in zip(rows[item_col],
-                                                         rows["buyers_index"], strict=True))
-        + " as often as the average customer", include_groups=False).rename("standout")
+    def sentence(rows: pd.DataFrame) -> str:
+        items = ""
+        for item, ix in zip(rows[item_col], rows["buyers_index"], strict=True):
+            one = i18n.text("{item} {times:.1f}x", lang, item=item, times=ix / 100)
+            items = i18n.text("{items}, {item}", lang, items=items, item=one) if items else one
+        return i18n.text("buys {items} as often as the average customer", lang, items=items)
+
+    return ranked.groupby("segment").apply(sentence, include_groups=False).rename("standout")
 
 
 # --- Basket rules ------------------------------------------------------------------------

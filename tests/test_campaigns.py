@@ -13,6 +13,7 @@ from statsmodels.stats.multitest import multipletests
 from seglab import campaigns, study, synth
 from seglab.errors import ConfigError, InputError
 from seglab.run import RunOptions, check_options
+from seglab.runfolder import FILES, RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_a_foreign_exposures_file_goes_through_a_mapping(
         planted: synth.PlantedCampaigns, tmp_path: Path) -> None:
     path = _foreign_file(planted, tmp_path / "sends.csv")
     study.stage_inputs(tmp_path / "run", campaigns=path, campaign_columns=MAPPING)
-    staged = pd.read_parquet(tmp_path / "run" / "inputs" / study.EXPOSURES_FILE)
+    staged = pd.read_parquet(RunFolder(tmp_path / "run").exposures)
     assert len(staged) == len(planted.exposures)
     assert set(staged["group"]) == {"treatment", "control"}
     assert (staged["group"].to_numpy() == planted.exposures["group"].to_numpy()).all()
@@ -367,7 +368,8 @@ def test_mask_pii_masks_the_audiences_and_keeps_them_private(tmp_path: Path) -> 
     run.mkdir()
     audience = pd.DataFrame({"customer_id": ["C1", "C2"], "segment": ["0", "1"],
                              "group": ["treatment", "control"]})
-    names = ("audiences.csv", study.SEGMENT_MOVES_FILE, study.GROWTH_ACCESS_FILE)
+    names = tuple(str(p) for p in (FILES.audiences, FILES.segment_moves,
+                                   FILES.growth_accessibility))
     for name in names:
         audience.to_csv(run / name, index=False)
     private = privacy.make_shareable(run, tmp_path / "private", "salt")
@@ -402,7 +404,7 @@ def test_stage_reads_a_foreign_exposures_file_out_per_study_segment(
     folder = tmp_path / "run"
     shutil.copytree(stage_run[0], folder)
     path = _foreign_file(planted, tmp_path / "sends.csv")
-    note = study._stage_exposures(folder / "inputs", path, MAPPING, encoding=None,
+    note = study._stage_exposures(RunFolder(folder), path, MAPPING, encoding=None,
                                   decimal=".", dayfirst=False)
     meta = study.read_json(folder / "study.json")
     study.write_json(folder / "study.json", {**meta, "campaigns": note})
@@ -498,7 +500,7 @@ def test_growth_accessibility_score_and_quadrants() -> None:
                                      "Not growing, easy to reach",
                                      "Not growing, hard to reach", "Growing, easy to reach"]
     assert result.used == ["channels reached", "recent engagement", "contact consent"]
-    assert result.matrix.to_numpy().tolist() == [[2, 1], [1, 1]]
+    assert result.matrix().to_numpy().tolist() == [[2, 1], [1, 1]]
     summary = result.summary()
     assert summary["customers"].sum() == len(table)
     assert summary["what_to_do"].str.len().gt(0).all()
@@ -541,7 +543,7 @@ def test_stage_lists_moves_since_the_previous_run_of_the_reports_folder(
     out = tmp_path / "reports"
     current = out / ".20260702-000000-bbbb.partial"
     shutil.copytree(stage_run[0], current)
-    (current / "inputs" / study.EXPOSURES_FILE).unlink()  # no readout: faster
+    RunFolder(current).exposures.unlink()  # no readout: faster
     now = pd.read_parquet(current / "customers.parquet",
                           columns=["customer_id", "persona", "revenue"])
     rng = np.random.default_rng(0)
@@ -559,7 +561,7 @@ def test_stage_lists_moves_since_the_previous_run_of_the_reports_folder(
                   status="failed")  # newer but failed: not the previous run either
     result = study.campaigns_stage(current)
 
-    moves = pd.read_csv(current / study.SEGMENT_MOVES_FILE, dtype=str, keep_default_na=False)
+    moves = pd.read_csv(RunFolder(current).segment_moves, dtype=str, keep_default_na=False)
     got = moves[["customer_id", "previous_persona", "persona"]].sort_values(
         "customer_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(got, _plain_moves(then, now), check_dtype=False)
@@ -586,7 +588,7 @@ def test_moves_say_why_they_cannot_compare(stage_run: tuple[Path, study.Campaign
 
     folder, result = stage_run  # a folder outside any reports folder
     assert result.notes["segment_moves"].startswith("Skipped: this study is not a run")
-    assert pd.read_csv(folder / study.SEGMENT_MOVES_FILE).empty
+    assert pd.read_csv(RunFolder(folder).segment_moves).empty
     assert result.move_counts.empty and result.moves_headline == ""
     metrics = study.read_json(folder / "metrics.json")
     assert metrics["sections"]["segment_moves"]["status"] == "skipped"
@@ -594,9 +596,9 @@ def test_moves_say_why_they_cannot_compare(stage_run: tuple[Path, study.Campaign
     out = tmp_path / "reports"
     current = out / ".20260702-000000-bbbb.partial"
     shutil.copytree(folder, current)
-    (current / "inputs" / study.EXPOSURES_FILE).unlink()  # no readout: faster
+    RunFolder(current).exposures.unlink()  # no readout: faster
     first = study.campaigns_stage(current)
-    assert first.notes["segment_moves"].startswith("Skipped: this is the first finished run")
+    assert first.notes["segment_moves"].startswith("Skipped: no earlier run in reports/")
     # A masked previous run whose private folder is gone cannot be matched.
     now = pd.read_parquet(current / "customers.parquet", columns=["customer_id", "persona"])
     _finished_run(out, "20260601-000000-cccc", "2026-06-01T00:00:00+00:00", now, masked=True)
@@ -616,7 +618,7 @@ def test_moves_say_why_they_cannot_compare(stage_run: tuple[Path, study.Campaign
 def test_stage_writes_the_growth_accessibility_lists(
         stage_run: tuple[Path, study.CampaignStage]) -> None:
     folder, result = stage_run
-    access = pd.read_csv(folder / study.GROWTH_ACCESS_FILE, dtype={"customer_id": str})
+    access = pd.read_csv(RunFolder(folder).growth_accessibility, dtype={"customer_id": str})
     customers = pd.read_parquet(folder / "customers.parquet")
     assert sorted(access["customer_id"]) == sorted(customers["customer_id"])
     assert set(access["quadrant"]) <= set(campaigns.GROWTH_ACCESS_QUADRANTS)
@@ -632,3 +634,25 @@ def test_stage_writes_the_growth_accessibility_lists(
     assert result.notes["growth_accessibility"] == ""
     metrics = study.read_json(folder / "metrics.json")["audiences"]
     assert sum(metrics["growth_accessibility"].values()) == len(customers)
+
+
+def test_every_move_and_quadrant_has_a_chinese_translation() -> None:
+    from seglab import i18n
+
+    zh = i18n.catalog("zh")
+    names = (*campaigns.MOVES, *campaigns.MOVE_ACTIONS.values(),
+             *campaigns.GROWTH_ACCESS_QUADRANTS, *campaigns.GROWTH_ACCESS_QUADRANTS.values(),
+             *campaigns.GROWTH_LEVELS, *campaigns.REACH_LEVELS, *campaigns.ACCESS_SIGNALS)
+    missing = [name for name in names if name not in zh]
+    assert not missing
+    for template in campaigns.MOVE_ACTIONS.values():
+        assert i18n.fields(zh[template]) == i18n.fields(template)
+    then, now = _then_and_now()
+    shown = campaigns.display_moves(campaigns.segment_moves(then, now), lang="zh")
+    assert set(shown["move"]) <= {zh[move] for move in campaigns.MOVES}
+    assert shown.loc[shown["strategy"] != "", "action"].str.contains(zh["Win back"]).any()
+    result = campaigns.growth_accessibility(now.assign(revenue_growth=1.0,
+                                                       days_since_last_order=10))
+    assert list(result.matrix("zh").index) == [zh["Growing"], zh["Not growing"]]
+    assert set(result.summary("zh")["quadrant"]) == {
+        zh[name] for name in campaigns.GROWTH_ACCESS_QUADRANTS}
