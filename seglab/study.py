@@ -1976,14 +1976,14 @@ def campaigns_stage(
             notes["segment_moves"] = i18n.text(
                 "Segments of the previous run that this run does not have (renamed, merged or "
                 "gone; their customers all count as moved): {segments}.", lang,
-                segments=", ".join(persona.persona_label(name, lang) for name in gone))
+                segments=_joined([persona.persona_label(name, lang) for name in gone], lang))
         counts = camp.move_counts(moves, lang=lang)
         said = [i18n.text("{customers:,} {move}", lang, customers=row.customers, move=row.move)
                 for row in counts.itertuples(index=False) if row.customers]
         headline = i18n.text(
             "Since the previous run {run}: {stayed:,} customers stayed in their segment; "
             "{moves}.", lang, run=previous_run, stayed=int(move_table["stayed"].sum()),
-            moves=", ".join(said) if said else i18n.text("nobody moved", lang))
+            moves=_joined(said, lang) if said else i18n.text("nobody moved", lang))
         move_table = move_table.assign(segment=move_table["segment"].map(
             lambda name: persona.persona_label(name, lang)))
     moves.to_csv(run.segment_moves, index=False)
@@ -2121,13 +2121,17 @@ def campaigns_stage(
         growth_access_matrix=reach.matrix(lang), growth_access_summary=reach.summary(lang))
 
 
-def _listed(names: list[str], lang: str) -> str:
-    """Name the items of a short list in ``lang`` ("a, b, c")."""
-    shown = [i18n.text(name, lang) for name in names]
-    text = shown[0] if shown else ""
-    for name in shown[1:]:
-        text = i18n.text("{before}, {after}", lang, before=text, after=name)
+def _joined(items: list[str], lang: str) -> str:
+    """Join a short list as ``lang`` writes one ("a, b, c"; "a、b、c")."""
+    text = items[0] if items else ""
+    for item in items[1:]:
+        text = i18n.text("{before}, {after}", lang, before=text, after=item)
     return text
+
+
+def _listed(names: list[str], lang: str) -> str:
+    """Name the items of a short list of English names in ``lang``."""
+    return _joined([i18n.text(name, lang) for name in names], lang)
 
 
 def _previous_customers(run: RunFolder, lang: str = "en"
