@@ -131,16 +131,16 @@ class StudyInputs:
         """Buckets whose customers form a large log's sample."""
         return self.meta.sample_buckets
 
-    def overview(self) -> pd.DataFrame:
-        """Key figures of the whole raw log (:func:`seglab.profile.overview`)."""
+    def overview(self, *, lang: str = "en") -> pd.DataFrame:
+        """Key figures of the whole raw log (:func:`seglab.profile.overview`), in ``lang``."""
         from seglab import profile
 
         if self.partition is None:
-            return profile.overview(self.transactions)
+            return profile.overview(self.transactions, lang=lang)
         rows = read_json(self.run.overview)["rows"]
-        return pd.DataFrame(
+        return profile.display_overview(pd.DataFrame(
             [(metric, pd.Timestamp(value) if metric.startswith("Period") else value)
-             for metric, value in rows], columns=["metric", "value"])
+             for metric, value in rows], columns=["metric", "value"]), lang)
 
     def missing_values(self) -> pd.DataFrame:
         """Missing values of the whole raw log (:func:`seglab.profile.missing_values`)."""
@@ -2229,11 +2229,15 @@ class ProductsStage:
     summary: str = ""
 
 
-def _products_view(index: pd.DataFrame, item_col: str, top: int) -> pd.DataFrame:
+def _products_view(index: pd.DataFrame, item_col: str, top: int,
+                   lang: str = "en") -> pd.DataFrame:
     """Tabulate the top distinguishing items of each segment, with readable names."""
     if index.empty:
         return pd.DataFrame()
     shown = index[index["rank_index"].notna() & (index["rank_index"] <= top)]
+    if lang != "en":
+        shown = shown.assign(segment=shown["segment"].map(
+            lambda name: segments.segment_label(name, lang)))
     keep = {"segment": "segment", item_col: item_col, "product_name": "product",
             "buyers": "buyers", "penetration": "share of segment buying",
             "buyers_index": "buyers index", "revenue_index": "revenue index",
@@ -2386,25 +2390,18 @@ def products_stage(
                       else standout)
     standout_frame = shown_standout.rename_axis("segment").reset_index() if len(standout) \
         else pd.DataFrame()
-    summary = ""
+    if lang != "en" and len(standout_frame):  # (segments is the customers' Series here)
+        from seglab.segments import segment_label
+
+        standout_frame["segment"] = standout_frame["segment"].map(
+            lambda name: segment_label(name, lang))
+    summary = products.offer_summary(evaluation, days=found.fit_days(holdout_days, share=1 / 3),
+                                     lang=lang)
     beats = None
     if not evaluation.empty:
         by = evaluation.set_index("method")
-        rule_p, base_p = by.loc["segment rules", "precision_at_n"], by.loc[
-            "segment best sellers", "precision_at_n"]
-        beats = bool(rule_p > base_p)
-        verdict = (i18n.text("beat", lang) if rule_p > base_p else
-                   i18n.text("tie with", lang) if rule_p == base_p else
-                   i18n.text("do not beat", lang))
-        summary = i18n.text(
-            "Offers led by the segment's basket rules {verdict} the segment's best sellers: "
-            "precision at {top_n} {rule_p:.1%} against {base_p:.1%}, recall {rule_r:.1%} "
-            "against {base_r:.1%}, over {customers:,} customers who bought something new to "
-            "them in the last {days} days.", lang, verdict=verdict, top_n=top_n,
-            rule_p=rule_p, base_p=base_p, rule_r=by.loc["segment rules", "recall_at_n"],
-            base_r=by.loc["segment best sellers", "recall_at_n"],
-            customers=int(by.loc["segment rules", "customers"]),
-            days=found.fit_days(holdout_days, share=1 / 3))
+        beats = bool(by.loc["segment rules", "precision_at_n"]
+                     > by.loc["segment best sellers", "precision_at_n"])
     record_metrics(folder, "products", {
         "segment_col": segment_col, **thresholds, "min_buyers": min_buyers, "top_n": top_n,
         "products_listed": len(index), "categories_listed": len(cats),
@@ -2421,15 +2418,17 @@ def products_stage(
     })
     record_sections(folder, notes)
     shown_offers, _ = _masked_ids(folder, offers.head(3 * top_n))
+    shown_offers = products.display_offers(shown_offers, lang)
     return ProductsStage(
         segment_col=segment_col,
-        products=_products_view(index, "product_id", 5),
-        categories=_products_view(cats, "category", 3),
+        products=_products_view(index, "product_id", 5, lang),
+        categories=_products_view(cats, "category", 3, lang),
         standout=standout_frame, rules=rules,
-        rules_view=products.rules_view(rules, names=names),
+        rules_view=products.rules_view(rules, names=names, lang=lang),
         category_rules=category_rules,
-        pairs=products.top_pairs(rules, names=names),
-        offers=shown_offers, evaluation=evaluation, notes=notes,
+        pairs=products.top_pairs(rules, names=names, lang=lang),
+        offers=shown_offers, evaluation=products.display_evaluation(evaluation, lang),
+        notes=notes,
         sample_note=inputs.sample_note(
             whole=i18n.text("The customer segments and the basket rules", lang),
             sampled=i18n.text("the distinguishing products, the offers and their check",

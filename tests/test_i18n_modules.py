@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from seglab import clean, features, i18n, persona, profit, segments, support, synth
+from seglab import clean, features, i18n, persona, profile, profit, segments, support, synth
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
@@ -34,6 +34,7 @@ CONSTANT_SETS = {
     "strategy KPIs": tuple(rule.kpi for rule in persona.STRATEGY_RULES),
     "cost items": tuple(profit.COST_DOCS.values()),
     "time units": tuple(features.TIME_UNITS.values()),
+    "data overview metrics": profile.OVERVIEW_METRICS,
 }
 
 
@@ -163,3 +164,12 @@ def test_the_cleaning_log_shows_chinese_descriptions_and_keeps_its_codes():
     assert shown["description"].map(CHINESE.search).all()
     assert shown.drop(columns="description").equals(result.log.drop(columns="description"))
     assert result.log["description"].map(lambda text: not CHINESE.search(text)).all()
+
+
+def test_the_alerts_name_every_cleaning_rule_in_chinese():
+    study = synth.make_study(300, seed=2)
+    result = clean.clean_transactions(study.transactions,
+                                      as_of=features.default_as_of(study.transactions))
+    for rule in result.log["rule"]:
+        assert CHINESE.search(profile._rule_name(rule, "zh")), rule
+        assert profile._rule_name(rule) == rule.replace("_", " ")
