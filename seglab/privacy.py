@@ -22,7 +22,8 @@ PRIVATE_FILES: tuple[str, ...] = tuple(str(path) for path in (
 #: Individual-level CSV exports: with ``--mask-pii`` the unmasked file moves to the
 #: private folder and a masked copy stays in the run folder.
 MASKED_EXPORTS: tuple[str, ...] = tuple(
-    str(path) for path in (FILES.customers_csv, FILES.audiences, FILES.next_tier))
+    str(path) for path in (FILES.customers_csv, FILES.audiences, FILES.next_tier,
+                           FILES.segment_moves, FILES.growth_accessibility))
 
 SALT_ENV = "SEGLAB_PII_SALT"
 

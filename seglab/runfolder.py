@@ -203,6 +203,16 @@ class RunFolder:
         return self.path / "next_tier.csv"
 
     @property
+    def segment_moves(self) -> Path:
+        """Customers who entered or left a segment since the previous run (notebook 07), CSV."""
+        return self.path / "segment_moves.csv"
+
+    @property
+    def growth_accessibility(self) -> Path:
+        """Each customer's growth x accessibility quadrant (notebook 07), CSV."""
+        return self.path / "growth_accessibility.csv"
+
+    @property
     def campaign_readout(self) -> Path:
         """Each campaign's effects per segment and metric (notebook 07), CSV."""
         return self.path / "campaign_readout.csv"

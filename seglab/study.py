@@ -1806,6 +1806,14 @@ class CampaignStage:
     masked: bool = False
     not_contactable: int = 0
     notes: dict[str, str] = field(default_factory=dict)
+    moves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    move_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    move_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    moves_headline: str = ""
+    previous_run: str | None = None
+    growth_access: pd.DataFrame = field(default_factory=pd.DataFrame)
+    growth_access_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
+    growth_access_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def next_tier_summary(self) -> pd.DataFrame:
@@ -1836,13 +1844,18 @@ def campaigns_stage(
     seed: int = 0,
     block_size: int = 20,
     campaign_control_shares: dict | None = None,
+    engagement_days: int = 90,
 ) -> CampaignStage:
     """Audiences with a control group out to the CRM; campaign results read out per segment.
 
     Writes ``audiences.csv`` (one row per contactable customer: ``customer_id``,
     ``segment`` — the study's ``cluster`` —, ``persona``, ``strategy``,
     ``action_code``, ``action``, ``group``, ``spend``), and ``next_tier.csv``
-    (customers one order from the next membership tier). When campaign exposures were
+    (customers one order from the next membership tier), ``segment_moves.csv``
+    (customers who entered or left a segment since the previous finished run of the
+    same reports folder, compared by persona name: :func:`seglab.campaigns.segment_moves`)
+    and ``growth_accessibility.csv`` (every customer's growth x accessibility quadrant:
+    :func:`seglab.campaigns.growth_accessibility`). When campaign exposures were
     staged (``seglab run --campaigns``), reads each campaign out per segment (the
     segment at send time when the exposures give it) and writes
     ``campaign_readout.csv``, one row per campaign x segment x metric. Records the
@@ -1866,6 +1879,9 @@ def campaigns_stage(
     campaign_control_shares : dict, optional
         Campaign → its planned control share (default ``control_share``; on planted
         synthetic campaigns, the planted share).
+    engagement_days : int
+        Days since the last order at which a customer's recent engagement, one part of
+        accessibility, scores one half.
 
     Returns
     -------
@@ -1875,7 +1891,8 @@ def campaigns_stage(
     Raises
     ------
     ConfigError
-        For a control share outside (0, 1), a window under one day or a block under 2.
+        For a control share outside (0, 1), a window under one day, a block under 2 or
+        ``engagement_days`` under 1.
     """
     from seglab import campaigns as camp
 
@@ -1885,6 +1902,8 @@ def campaigns_stage(
         raise ConfigError(f"campaign_window_days={campaign_window_days} should be >= 1.")
     if block_size < 2:
         raise ConfigError(f"block_size={block_size} should be >= 2.")
+    if engagement_days < 1:
+        raise ConfigError(f"engagement_days={engagement_days} should be >= 1.")
     run = open_for_writing(run_dir)
     folder = run.path
     table = customer_table(folder, needs="cluster")
@@ -1893,7 +1912,8 @@ def campaigns_stage(
         table = customer_table(folder, needs="cluster")
     inputs = load_inputs(folder, lines=False)
     lang = report_language(folder)
-    notes = {"audiences": "", "next_tier": "", "campaign_readout": ""}
+    notes = {"audiences": "", "next_tier": "", "segment_moves": "",
+             "growth_accessibility": "", "campaign_readout": ""}
 
     # Audiences out.
     spend_col = "revenue"
@@ -1938,6 +1958,59 @@ def campaigns_stage(
         notes["next_tier"] = i18n.text("Skipped: the customer table has no membership grade.",
                                        lang)
     tier.to_csv(run.next_tier, index=False)
+
+    # Over time: who entered or left a segment since the previous run.
+    group = audience.set_index("customer_id")["group"]
+    previous, previous_run, notes["segment_moves"] = _previous_customers(run, lang)
+    moves = pd.DataFrame(columns=["customer_id", "previous_persona", "persona", "move",
+                                  "strategy", "action_code", "action", "group"])
+    move_table = counts = pd.DataFrame()
+    headline = ""
+    if previous is not None:
+        moves = camp.segment_moves(previous, table)
+        moves["group"] = moves["customer_id"].map(group).fillna("")
+        move_table = camp.move_summary(moves, table)
+        gone = [name for name in move_table["segment"]
+                if name not in set(table["persona"].astype(str))]
+        if gone:
+            notes["segment_moves"] = i18n.text(
+                "Segments of the previous run that this run does not have (renamed, merged or "
+                "gone; their customers all count as moved): {segments}.", lang,
+                segments=_joined([persona.persona_label(name, lang) for name in gone], lang))
+        counts = camp.move_counts(moves, lang=lang)
+        said = [i18n.text("{customers:,} {move}", lang, customers=row.customers, move=row.move)
+                for row in counts.itertuples(index=False) if row.customers]
+        headline = i18n.text(
+            "Since the previous run {run}: {stayed:,} customers stayed in their segment; "
+            "{moves}.", lang, run=previous_run, stayed=int(move_table["stayed"].sum()),
+            moves=_joined(said, lang) if said else i18n.text("nobody moved", lang))
+        move_table = move_table.assign(segment=move_table["segment"].map(
+            lambda name: persona.persona_label(name, lang)))
+    moves.to_csv(run.segment_moves, index=False)
+
+    # By reach: growth x accessibility.
+    has_consent = inputs.customers is not None and "contact_consent" in inputs.customers
+    reach = camp.growth_accessibility(
+        table, consent=table["customer_id"].isin(reachable["customer_id"]) if has_consent
+        else None, engagement_days=engagement_days)
+    access = reach.customers
+    if access.empty:
+        notes["growth_accessibility"] = i18n.text(
+            "Skipped: the customer table has no revenue growth or no accessibility signal "
+            "(channels, days since the last order).", lang)
+        access = pd.DataFrame(columns=["customer_id", "persona", "quadrant", "action", "group"])
+    else:
+        access.insert(1, "persona", table["persona"].astype(str).to_numpy())
+        access["group"] = access["customer_id"].map(group).fillna("")
+        if reach.missing:
+            notes["growth_accessibility"] = i18n.text(
+                "Accessibility from {used} only: the data has no {missing}.", lang,
+                used=_listed(reach.used, lang), missing=_listed(reach.missing, lang))
+        order = {name: i for i, name in enumerate(camp.GROWTH_ACCESS_QUADRANTS)}
+        access = access.sort_values(["quadrant", "customer_id"], key=lambda c: c.map(order)
+                                    if c.name == "quadrant" else c, kind="mergesort",
+                                    ignore_index=True)
+    access.to_csv(run.growth_accessibility, index=False)
 
     # Campaign results in.
     effects = campaigns = srm = het = planted = pd.DataFrame()
@@ -2014,7 +2087,13 @@ def campaigns_stage(
         "control_share": control_share, "seed": seed,
         "max_std_difference": float(balance["std_difference"].abs().max())
         if len(balance) else None,
-        "next_tier": len(tier)})
+        "next_tier": len(tier),
+        "previous_run": previous_run,
+        "segment_moves": moves["move"].value_counts().sort_index().to_dict()
+        if previous is not None else None,
+        "growth_accessibility": access["quadrant"].value_counts().sort_index().to_dict()
+        if len(access) else None,
+        "accessibility_from": reach.used})
     record_metrics(folder, "campaigns", {
         str(row.campaign): {
             "customers_treatment": row.customers_treatment,
@@ -2035,7 +2114,78 @@ def campaigns_stage(
         audiences=shown_audience, audience_summary=summary, balance=balance, next_tier=tier,
         effects=shown, campaigns=campaigns, srm=srm, heterogeneity=het, sentences=lines,
         planted=planted, names=names, readout_names=readout_names, masked=masked,
-        not_contactable=left_out, notes=notes)
+        not_contactable=left_out, notes=notes,
+        moves=camp.display_moves(_masked_ids(folder, moves)[0], lang=lang),
+        move_counts=counts, move_summary=move_table, moves_headline=headline,
+        previous_run=previous_run, growth_access=_masked_ids(folder, access)[0],
+        growth_access_matrix=reach.matrix(lang), growth_access_summary=reach.summary(lang))
+
+
+def _joined(items: list[str], lang: str) -> str:
+    """Join a short list as ``lang`` writes one ("a, b, c"; "a、b、c")."""
+    text = items[0] if items else ""
+    for item in items[1:]:
+        text = i18n.text("{before}, {after}", lang, before=text, after=item)
+    return text
+
+
+def _listed(names: list[str], lang: str) -> str:
+    """Name the items of a short list of English names in ``lang``."""
+    return _joined([i18n.text(name, lang) for name in names], lang)
+
+
+def _previous_customers(run: RunFolder, lang: str = "en"
+                        ) -> tuple[pd.DataFrame | None, str | None, str]:
+    """Find the previous run; return its customers (id, persona, revenue), name and a note.
+
+    The previous run is the newest succeeded run of the same reports folder (the run
+    folder's parent); this run is being built while its folder is ``.<run-id>.partial``
+    (finished runs are read-only, and a scratch folder or workspace has no reports
+    folder). A run that masked its ids (``--mask-pii``) left its unmasked customer
+    table in ``<out>/private/<run-id>/``, read from there so ids match. The note says
+    why there is nothing to compare with ("" when there is).
+    """
+    from seglab import history
+
+    folder = run.path
+    if not (folder.name.startswith(".") and folder.name.endswith(".partial")):
+        return None, None, i18n.text(
+            "Skipped: this study is not a run of a reports folder (a scratch folder or a "
+            "workspace), so there is no previous run to compare with.", lang)
+    out = folder.parent
+    runs = history.list_runs(out)
+    done = runs[(runs["status"] == "succeeded")
+                & (runs["run_id"] != folder.name[1:].removesuffix(".partial"))]
+    if done.empty:
+        return None, None, i18n.text(
+            "Skipped: no earlier run in {folder}/ succeeded; the next run will list who "
+            "entered or left a segment since this one.", lang, folder=out.name)
+    run_id = str(done["run_id"].iloc[-1])
+    before = RunFolder(out / run_id)
+    manifest = read_json(before.manifest)
+    unmasked = manifest.get("masked", {}).get("unmasked_files")
+    places = [before.path, *([Path(unmasked)] if unmasked else []), out / "private" / run_id]
+    path = next((RunFolder(p).customers for p in places if RunFolder(p).customers.is_file()),
+                None)
+    if path is None:
+        return None, run_id, i18n.text(
+            "Skipped: the previous run {run} masked its customer ids and its unmasked customer "
+            "table is no longer in {folder}/private/{run}/, so its customers cannot be matched "
+            "with this run's.", lang, run=run_id, folder=out.name)
+    import pyarrow.parquet as pq
+
+    columns = pq.read_schema(path).names
+    if "persona" not in columns:
+        return None, run_id, i18n.text(
+            "Skipped: the previous run {run} has no persona names to compare segments by.",
+            lang, run=run_id)
+    previous = pd.read_parquet(path, columns=[c for c in ("customer_id", "persona", "revenue")
+                                              if c in columns])
+    previous["customer_id"] = previous["customer_id"].astype("string")
+    as_of = manifest.get("parameters", {}).get("as_of")
+    name = i18n.text("{run} (analysis date {as_of})", lang, run=run_id, as_of=as_of) \
+        if as_of else run_id
+    return previous, name, ""
 
 
 def _planted_campaign_check(effects: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
