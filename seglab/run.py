@@ -233,7 +233,8 @@ def _check_value(name: str, value: Any, expected: type | None, where: str) -> No
 
 
 def notebook_params(params: dict[str, Any], known: dict[str, dict[str, Any]], *,
-                    source: str = "params file") -> dict[str, dict[str, Any]]:
+                    source: str = "params file",
+                    reader: str | None = None) -> dict[str, dict[str, Any]]:
     """Check a params file and return each notebook's parameters.
 
     A params file holds the study's shared settings at the top level
@@ -252,6 +253,10 @@ def notebook_params(params: dict[str, Any], known: dict[str, dict[str, Any]], *,
         From :func:`notebook_parameters`.
     source : str
         The params file's name, for messages.
+    reader : str, optional
+        The one notebook whose settings are read (``seglab features`` reads notebook
+        02's): a top-level key that notebook takes is its own, even when other
+        notebooks take a key of that name too.
 
     Returns
     -------
@@ -311,6 +316,8 @@ def notebook_params(params: dict[str, Any], known: dict[str, dict[str, Any]], *,
         if name in ("time_unit", "costs"):
             continue
         takers = [section for section, defaults in known.items() if name in defaults]
+        if reader in takers:
+            takers = [reader]
         if name != "seed" and len(takers) > 1:
             raise ConfigError(
                 f"{source}: {name} is a parameter of notebooks {', '.join(takers)}; put it "
@@ -371,7 +378,7 @@ def params_for(name: str, params: dict[str, Any], known: dict[str, dict[str, Any
         own = next((params[key] for key in sections), {})
         flat = {k: v for k, v in params.items() if k not in sections}
         return {**flat, **own}
-    return {**shared, **notebook_params(params, known, source=source)[name]}
+    return {**shared, **notebook_params(params, known, source=source, reader=name)[name]}
 
 
 def _shown(value: Any) -> str:
