@@ -65,7 +65,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from seglab import cluster, features, segments, study, synth
+from seglab import cluster, feature_transform, features, segments, study, synth
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -278,7 +278,7 @@ def main() -> None:
             table = grow(base, n, args.seed)
             grown = time.perf_counter() - started
             started = time.perf_counter()
-            transform = cluster.FeatureTransform().fit(table)
+            transform = feature_transform.FeatureTransform().fit(table)
             X = transform.transform(table)
             transformed = time.perf_counter() - started
             truth = table["segment"].to_numpy()

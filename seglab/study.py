@@ -25,6 +25,7 @@ from seglab import (
     clean,
     cluster,
     clv,
+    feature_transform,
     features,
     persona,
     products,
@@ -772,7 +773,7 @@ class FeatureStage:
     """What the feature stage produced, for display."""
 
     customers: pd.DataFrame
-    transform: features.CustomerTransform
+    transform: feature_transform.FeatureTransform
     rules: segments.SegmentRules
     options: features.FeatureOptions
     notes: dict[str, str] = field(default_factory=dict)
@@ -785,9 +786,7 @@ def feature_stage(
     window_days: int = features.FeatureOptions.window_days,
     category_top_n: int = features.FeatureOptions.category_top_n,
     channel_top_n: int = features.FeatureOptions.channel_top_n,
-    transform_set: str = "behaviour",
-    transform_scaling: str = "standard",
-    transform_winsorize: float = 0.0,
+    feature_set: str = feature_transform.DEFAULT_FEATURE_SET,
     segment_rules: dict[str, Any] | None = None,
     **rules: Any,
 ) -> FeatureStage:
@@ -806,10 +805,11 @@ def feature_stage(
         Run folder.
     time_unit, window_days, category_top_n, channel_top_n
         See :class:`seglab.features.FeatureOptions`.
-    transform_set, transform_scaling, transform_winsorize
-        Feature set, scaling and winsorising of the transform for clustering
-        (:class:`seglab.features.CustomerTransform`), fitted here and saved as
-        ``feature_transform.joblib`` for later notebooks and new data.
+    feature_set : str
+        A key of :data:`seglab.feature_transform.FEATURE_SETS`: the features of the
+        transform for clustering (:class:`seglab.feature_transform.FeatureTransform`),
+        fitted here once and saved as ``feature_transform.joblib`` for clustering,
+        dynamics and new data.
     segment_rules : dict, optional
         Overrides of :class:`seglab.segments.SegmentRules` fields.
     **rules
@@ -850,20 +850,17 @@ def feature_stage(
             transactions_source(folder), as_of=inputs.as_of, customers=inputs.customers,
             engine=chosen, threads=1, **option_values)
     table = segments.rule_segments(table, rules=rule_set)
-    transform = features.fit_transform_for(
-        table, feature_set=transform_set, scaling=transform_scaling,
-        winsorize=transform_winsorize,
-    )
+    transform = feature_transform.FeatureTransform(feature_set).fit(table)
     write_customers(folder, table)
-    features.save_transform(transform, folder / "feature_transform.joblib")
+    feature_transform.save_transform(transform, folder / "feature_transform.joblib")
     record_metrics(folder, "features", {
         "customers": len(table),
         "time_unit": time_unit,
         "engine": chosen,
         "revenue": float(table["revenue"].sum()),
         "repeat_customer_share": float((table["frequency"] > 0).mean()),
-        "transform_set": transform_set,
-        "transform_columns": len(transform.get_feature_names_out()),
+        "feature_set": feature_set,
+        "transform_columns": len(transform.columns_),
         "rfm_segments": table["rfm_segment"].value_counts().to_dict(),
         "segments": {
             column: table[column].value_counts().to_dict()
@@ -961,7 +958,6 @@ class ClusterStage:
 def cluster_stage(
     run_dir: str | Path | None,
     *,
-    feature_set: str = cluster.DEFAULT_FEATURE_SET,
     methods: str = ",".join(cluster.METHODS),
     k_min: int = 2,
     k_max: int = 8,
@@ -977,10 +973,12 @@ def cluster_stage(
 ) -> ClusterStage:
     """Compare clustering methods and the rule segments; keep the chosen labels.
 
-    Above ``compare_sample`` customers, everything compared (the transform, every
-    method's fit, k scan, scores, stability, the rule baselines, agreement, profile and
-    map) uses a seeded random sample of that many customers; then only the chosen
-    method assigns every customer, transforming and predicting in chunks
+    Every method sees the matrix of the run's one transform, fitted by
+    :func:`feature_stage` (``feature_transform.joblib``). Above ``compare_sample``
+    customers, everything compared (every method's fit, k scan, scores, stability, the
+    rule baselines, agreement, profile and map) uses a seeded random sample of that many
+    customers; then only the chosen method assigns every customer, transforming and
+    predicting in chunks
     (:meth:`seglab.cluster.SegmentModel.predict`), so memory stays bounded.
 
     Writes to the run folder: the ``cluster`` and ``cluster_method`` columns of
@@ -994,8 +992,6 @@ def cluster_stage(
     ----------
     run_dir : str or Path or None
         Run folder.
-    feature_set : str
-        A key of :data:`seglab.cluster.FEATURE_SETS`.
     methods : str
         Comma-separated methods to compare (:data:`seglab.cluster.METHODS`).
     k_min, k_max : int
@@ -1031,7 +1027,7 @@ def cluster_stage(
     Raises
     ------
     ConfigError
-        For an unknown feature set or method, a bad k range or sample size.
+        For an unknown method, a bad k range or sample size.
     """
     import time
 
@@ -1054,7 +1050,7 @@ def cluster_stage(
     compared_rows = cluster.sample_rows(len(table), compare_sample, seed)
     sampled = len(compared_rows) < len(table)
     compared = table.iloc[compared_rows] if sampled else table
-    transform = cluster.FeatureTransform(feature_set).fit(compared)
+    transform = feature_transform.load_transform(folder / "feature_transform.joblib")
     X = transform.transform(compared)
     truth = None
     # Only the planted truth is needed: load_inputs would also read every transaction.
@@ -1106,7 +1102,7 @@ def cluster_stage(
         ari_all = adjusted_rand_score(pd.factorize(truth[known])[0], assigned[known])
     record_metrics(folder, "clustering", {
         "chosen_method": chosen,
-        "feature_set": feature_set,
+        "feature_set": transform.feature_set,
         "k": int(row["k"]),
         "silhouette": row["silhouette"],
         "stability": row["stability"],
