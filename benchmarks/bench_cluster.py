@@ -65,7 +65,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from seglab import cluster, feature_transform, features, segments, study, synth
+from seglab import analysis_date, cluster, feature_transform, segments, study, synth
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -104,7 +104,7 @@ def base_table(n: int, seed: int) -> pd.DataFrame:
     from seglab import engine
 
     synthetic = synth.make_study(n, seed=seed)
-    as_of = features.default_as_of(synthetic.transactions)
+    as_of = analysis_date.default_as_of(synthetic.transactions)
     table = engine.customer_aggregates(synthetic.transactions, as_of=as_of,
                                        customers=synthetic.customers)
     table = segments.rule_segments(table)

@@ -33,13 +33,13 @@ DATA_DIR = Path("/tmp/seglab-bench-spark")
 def retail_parquet() -> tuple[Path, pd.Timestamp] | None:
     from conftest import SHARED_RETAIL
 
-    from seglab import clean, features, io
+    from seglab import analysis_date, clean, io
 
     if not SHARED_RETAIL.exists():
         return None
     path = DATA_DIR / "online_retail_clean.parquet"
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    as_of = features.default_as_of(raw)
+    as_of = analysis_date.default_as_of(raw)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         clean.clean_transactions(raw, as_of=as_of).transactions.to_parquet(path, index=False)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from seglab import features, profile, schema
+from seglab.analysis_date import day_end, parse_as_of
 from seglab.engine import _identifier, _literal
 from seglab.errors import InputError
 
@@ -522,7 +523,7 @@ def customer_aggregates(
     from seglab import engine
 
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
-    day = features.analysis_day(as_of)
+    day = parse_as_of(as_of, option="as_of")
     chosen = [b for b in part.all_buckets if part.files(b)]
     if not chosen:
         raise InputError(f"{part.path}: no transactions in any bucket.")
@@ -649,7 +650,7 @@ def support_counts(part: Partition, as_of: pd.Timestamp) -> dict[str, int]:
         (first line's day to the analysis date), and ``present``: the optional columns
         that hold a value.
     """
-    day = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    day = day_end(as_of)
     con = _connect(memory_limit=MEMORY_LIMIT, spill=part.path.parent)
     source = (f"(SELECT * FROM read_parquet({_literal(part.glob())}, hive_partitioning = "
               f"true) WHERE order_date < {_literal(day.isoformat())}::TIMESTAMP)")

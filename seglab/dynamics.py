@@ -65,6 +65,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from seglab import clv, engine, features, profit, segments
+from seglab.analysis_date import day_end, parse_as_of
 from seglab.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -122,8 +123,6 @@ CHURN_FEATURES: tuple[str, ...] = (
     "top_category_share",
 )
 
-_DAY = pd.Timedelta(days=1)
-
 
 # --- dates ---------------------------------------------------------------------------------
 
@@ -173,7 +172,7 @@ def snapshot_dates(
     if cadence not in CADENCES:
         raise ConfigError(f"cadence={cadence!r} is not supported; use one of {list(CADENCES)}.")
     steps = _whole("steps", steps, 1)
-    day = features.analysis_day(as_of)
+    day = parse_as_of(as_of, option="as_of")
     months = CADENCES[cadence]
     dates = [day - pd.DateOffset(months=months * k) for k in range(steps, -1, -1)]
     dates = [pd.Timestamp(d) for d in dates]
@@ -221,17 +220,20 @@ class Ledger:
 
     def lines_between(self, start: pd.Timestamp | None, end: pd.Timestamp) -> np.ndarray:
         """Mask of lines on days after ``start`` and up to ``end`` (``start`` None: all)."""
-        mask = self.line_day <= np.datetime64(end.date(), "D")
-        if start is not None:
-            mask &= self.line_day > np.datetime64(start.date(), "D")
-        return mask
+        return _days_between(self.line_day, start, end)
 
     def orders_between(self, start: pd.Timestamp | None, end: pd.Timestamp) -> np.ndarray:
         """Mask of purchases on days after ``start`` and up to ``end``."""
-        mask = self.order_day <= np.datetime64(end.date(), "D")
-        if start is not None:
-            mask &= self.order_day > np.datetime64(start.date(), "D")
-        return mask
+        return _days_between(self.order_day, start, end)
+
+
+def _days_between(days: np.ndarray, start: pd.Timestamp | None, end: pd.Timestamp
+                  ) -> np.ndarray:
+    """Mask of ``days`` in the dates ``start`` (exclusive) to ``end``, each counted whole."""
+    mask = days < np.datetime64(day_end(end).date(), "D")
+    if start is not None:
+        mask &= days >= np.datetime64(day_end(start).date(), "D")
+    return mask
 
 
 def ledger(transactions: pd.DataFrame) -> Ledger:
@@ -568,7 +570,7 @@ def take_snapshots(
     ConfigError
         If the dates are not increasing or the window is negative.
     """
-    dates = [features.analysis_day(d) for d in dates]
+    dates = [parse_as_of(d, option="snapshot date") for d in dates]
     if len(dates) < 1 or any(b <= a for a, b in itertools.pairwise(dates)):
         raise ConfigError(f"snapshot dates {[d.date().isoformat() for d in dates]} should "
                           "be increasing.")
@@ -1017,7 +1019,7 @@ def cohorts(transactions: pd.DataFrame | Ledger, *, as_of: pd.Timestamp,
     """
     months = _whole("months", months, 1)
     book = transactions if isinstance(transactions, Ledger) else ledger(transactions)
-    day = features.analysis_day(as_of)
+    day = parse_as_of(as_of, option="as_of")
     lines = book.lines_between(None, day)
     orders = book.orders_between(None, day)
     if not orders.any():
@@ -1405,7 +1407,7 @@ def churn_dates(as_of: pd.Timestamp, *, horizon_days: int = 90, train_dates: int
     horizon = pd.Timedelta(days=_whole("horizon_days", horizon_days, 1))
     n = _whole("train_dates", train_dates, 1)
     spacing = pd.Timedelta(days=_whole("spacing_days", spacing_days, 1))
-    test = features.analysis_day(as_of) - horizon
+    test = parse_as_of(as_of, option="as_of") - horizon
     final = [test - k * spacing for k in range(n - 1, -1, -1)]
     return {"train": [d - horizon for d in final], "test": [test], "final": final}
 
@@ -1599,9 +1601,9 @@ def monitoring(
     for i, date in enumerate(dates):
         start = dates[i - 1] if i else date - (dates[1] - dates[0])
         snap = snapshots.at(date)
-        day = transactions["order_date"].dt.normalize()
-        period = transactions[(day > start) & (day <= date)]
-        pnl = (profit.customer_pnl(period, costs, as_of=date + _DAY) if len(period)
+        dates_of = transactions["order_date"]
+        period = transactions[(dates_of >= day_end(start)) & (dates_of < day_end(date))]
+        pnl = (profit.customer_pnl(period, costs, as_of=day_end(date)) if len(period)
                else pd.DataFrame(columns=["revenue", "profit"]))
         orders = pd.Series(book.per_customer(None, book.orders_between(start, date),
                                              orders=True), index=book.customers)

@@ -40,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from seglab import features, schema
+from seglab.analysis_date import day_end, default_as_of, parse_as_of
 from seglab.clean import CleaningRules
 from seglab.errors import ConfigError, InputError
 
@@ -183,7 +184,7 @@ def build_sql(plan: Plan, *, level: str = "full") -> str:
     full = level == "full"
     options = plan.options
     tol = repr(features.MONEY_TOLERANCE)
-    end = plan.as_of + pd.Timedelta(days=1)
+    end = day_end(plan.as_of)
     mid = end - pd.Timedelta(days=options.window_days)
     start = mid - pd.Timedelta(days=options.window_days)
     as_of_day = f"DATE '{plan.as_of:%Y-%m-%d}'"
@@ -828,16 +829,16 @@ def _session(
 def _as_of(backend: Backend, as_of: pd.Timestamp | str | None, label: str) -> pd.Timestamp:
     """Return the analysis day: ``as_of``, or the day after the last line (uncleaned)."""
     if as_of is not None:
-        return features.analysis_day(as_of)
+        return parse_as_of(as_of, option="as_of")
     last = backend.query(f"SELECT MAX(order_date) AS last FROM {LINES_VIEW}")["last"].iat[0]
     if pd.isna(last):
         raise InputError(f"{label}: no transactions with a date.")
-    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+    return day_end(last)
 
 
 def _plan_sales_sql(present: tuple[str, ...], as_of: pd.Timestamp) -> str | None:
     """Sales by value of each optional text column (the plan's one query), or None."""
-    end = _timestamp(as_of + pd.Timedelta(days=1))
+    end = _timestamp(day_end(as_of))
     where = (f"customer_id IS NOT NULL AND order_date IS NOT NULL AND amount > 0 "
              f"AND order_date < {end}")
     text = [c for c in ("category", *features.MIX_COLUMNS, *features.PLACE_COLUMNS)
@@ -1147,8 +1148,8 @@ def export_customer_table(
             data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates,
             decimal=decimal, dayfirst=dayfirst,
         )
-        day = (features.analysis_day(as_of) if as_of is not None
-               else features.default_as_of(transactions))
+        day = (parse_as_of(as_of) if as_of is not None
+               else default_as_of(transactions))
         kept = seglab_clean.clean_transactions(transactions, as_of=day).transactions
         table = customer_aggregates(kept, as_of=day, customers=attributes, engine=engine,
                                     **options)

@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from seglab.analysis_date import day_end, default_as_of, parse_as_of
 from seglab.errors import ConfigError, InputError
 
 TIME_UNITS: dict[str, str] = {"D": "day", "W": "week", "M": "month"}
@@ -235,22 +236,6 @@ def _require(transactions: pd.DataFrame, columns: Sequence[str] = REQUIRED_COLUM
         )
 
 
-def default_as_of(transactions: pd.DataFrame, *, date_col: str = "order_date") -> pd.Timestamp:
-    """Return the default analysis date: the day after the last transaction."""
-    return transactions[date_col].max().normalize() + pd.Timedelta(days=1)
-
-
-def analysis_day(as_of: pd.Timestamp | str) -> pd.Timestamp:
-    """Return ``as_of`` as a day (midnight), raising a ConfigError for a non-date."""
-    try:
-        day = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"as_of={as_of!r} is not a date; use e.g. '2011-12-10'.") from err
-    if pd.isna(day):
-        raise ConfigError(f"as_of={as_of!r} is not a date; use e.g. '2011-12-10'.")
-    return day.normalize()
-
-
 def rfm_summary(
     transactions: pd.DataFrame,
     *,
@@ -298,9 +283,8 @@ def rfm_summary(
     """
     _check_time_unit(time_unit)
     tx = transactions[[customer_id_col, date_col, amount_col]]
-    as_of_ts = tx[date_col].max() if as_of is None else pd.Timestamp(as_of)
-    as_of_day = as_of_ts.normalize()
-    tx = tx[tx[date_col] < as_of_day + pd.Timedelta(days=1)]
+    as_of_day = parse_as_of(tx[date_col].max() if as_of is None else as_of, option="as_of")
+    tx = tx[tx[date_col] < day_end(as_of_day)]
     end_period = _period_ordinals(pd.Series([as_of_day]), time_unit)[0]
     per_period = (
         pd.DataFrame(
@@ -466,7 +450,7 @@ def add_attributes(
         return table
     if "customer_id" not in customers:
         raise InputError("the customer table has no column 'customer_id'.")
-    day = analysis_day(as_of)
+    day = parse_as_of(as_of, option="as_of")
     attributes = customers.drop_duplicates("customer_id").set_index("customer_id")
     attributes = attributes.reindex(table["customer_id"].to_numpy())
     extra = pd.DataFrame(index=attributes.index)
@@ -497,7 +481,7 @@ def _lines(transactions: pd.DataFrame, as_of_day: pd.Timestamp) -> pd.DataFrame:
         tx["customer_id"].notna()
         & tx["order_date"].notna()
         & tx["amount"].notna()
-        & (tx["order_date"] < as_of_day + pd.Timedelta(days=1))
+        & (tx["order_date"] < day_end(as_of_day))
     )
     return tx.loc[keep.to_numpy()]
 
@@ -650,10 +634,10 @@ def customer_features(
     options = FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
     _require(transactions)
     as_of_day = (
-        default_as_of(transactions) if as_of is None else analysis_day(as_of)
+        default_as_of(transactions) if as_of is None else parse_as_of(as_of, option="as_of")
     )
     tx = _lines(transactions, as_of_day)
-    end = as_of_day + pd.Timedelta(days=1)
+    end = day_end(as_of_day)
     mid = end - pd.Timedelta(days=options.window_days)
     start = mid - pd.Timedelta(days=options.window_days)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from seglab.analysis_date import day_end, default_as_of
 from seglab.engine import _literal
 from seglab.errors import ConfigError, InputError
 
@@ -439,7 +440,7 @@ def line_sums_sql(columns: Sequence[str], costs: CostTable | None = None, *,
         One query.
     """
     costs = costs or CostTable()
-    end = f"TIMESTAMP '{pd.Timestamp(as_of) + pd.Timedelta(days=1)}'"
+    end = f"TIMESTAMP '{day_end(as_of)}'"
     zero = _sql_number(0)
     discount = (f"CASE WHEN amount > 0 THEN COALESCE(CAST(discount AS DOUBLE), {zero}) "
                 f"ELSE {zero} END" if "discount" in columns else zero)
@@ -583,7 +584,7 @@ def customer_pnl(
     """
     _check_transactions(transactions)
     if as_of is None:
-        as_of = transactions["order_date"].max().normalize() + pd.Timedelta(days=1)
+        as_of = default_as_of(transactions)
     return pnl_from_line_sums(customer_line_sums(transactions, costs), costs,
                               segments=segments, as_of=as_of,
                               service_contacts=service_contacts)
@@ -620,7 +621,7 @@ def ledger(
     """
     _check_transactions(transactions)
     if as_of is None:
-        as_of = transactions["order_date"].max().normalize() + pd.Timedelta(days=1)
+        as_of = default_as_of(transactions)
     first_order = transactions.groupby("customer_id")["order_date"].min()
     return ledger_from_totals([line_totals(transactions, costs)], first_order, costs,
                               segments=segments, as_of=as_of,

@@ -35,6 +35,7 @@ from seglab import (
     synth,
 )
 from seglab import io as seglab_io
+from seglab.analysis_date import day_end, default_as_of, parse_as_of
 from seglab.errors import ConfigError, InputError
 
 logger = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ def stage_inputs(
     customer_columns: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
-    as_of: str | None = None,
+    as_of: pd.Timestamp | str | None = None,
     seed: int = 0,
     n_customers: int = 2000,
     bad_dates: str = "fail",
@@ -248,8 +249,9 @@ def stage_inputs(
         Text encoding of CSV inputs.
     sheet : str or int, optional
         Excel sheet.
-    as_of : str, optional
-        Analysis date; default the day after the last transaction.
+    as_of : pandas.Timestamp or str, optional
+        Analysis date (:func:`seglab.analysis_date.parse_as_of`); default the day after
+        the last transaction.
     seed : int
         Seed of the synthetic data.
     n_customers : int
@@ -321,7 +323,7 @@ def stage_inputs(
             if customers else None
         )
         source = str(data)
-    as_of_ts = pd.Timestamp(as_of) if as_of else features.default_as_of(transactions)
+    as_of_ts = parse_as_of(as_of) if as_of is not None else default_as_of(transactions)
     derived: tuple[str, ...] = ()
     if "order_id" not in transactions or transactions["order_id"].isna().all():
         transactions = transactions.assign(order_id=support.derive_order_ids(transactions))
@@ -389,8 +391,7 @@ def check_support(found: support.DataSupport, *, as_of: pd.Timestamp, label: str
         raise InputError(f"{label}: no line is dated on or before the analysis date {day} "
                          "(column order_date); use a later --as-of.")
     if transactions is not None:
-        kept = transactions[transactions["order_date"] < as_of.normalize()
-                            + pd.Timedelta(days=1)]
+        kept = transactions[transactions["order_date"] < day_end(as_of)]
         signed = kept["quantity"] if "quantity" in kept else kept["amount"]
         if not (signed > 0).any():
             raise InputError(f"{label}: every line up to {day} is a return (column "
@@ -415,7 +416,7 @@ def _stage_large_inputs(
     columns: str | None,
     customer_columns: str | None,
     encoding: str | None,
-    as_of: str | None,
+    as_of: pd.Timestamp | str | None,
     seed: int,
     mask_pii: bool,
     engine: str,
@@ -427,8 +428,8 @@ def _stage_large_inputs(
     write_json(folder / "overview.json", {"rows": overview.to_numpy().tolist()})
     missing.to_csv(folder / "missing_values.csv", index=False)
     figures = overview.set_index("metric")["value"]
-    as_of_ts = (pd.Timestamp(as_of) if as_of else
-                pd.Timestamp(figures["Period end"]).normalize() + pd.Timedelta(days=1))
+    as_of_ts = (parse_as_of(as_of) if as_of is not None
+                else day_end(pd.Timestamp(figures["Period end"])))
     counts = buckets.support_counts(part, as_of_ts)
     found = support.DataSupport(
         columns=tuple(c for c in support.OPTIONAL_COLUMNS if c in counts["present"]),
@@ -1172,7 +1173,7 @@ class _TransactionFigures:
 def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: pd.Timestamp,
                 dimension: str | None, holdout_days: int, time_unit: str
                 ) -> _TransactionFigures:
-    tx = transactions[transactions["order_date"] < as_of + pd.Timedelta(days=1)]
+    tx = transactions[transactions["order_date"] < day_end(as_of)]
     sums, totals = profit.line_sums_and_totals(tx, costs)
     return _TransactionFigures(
         sums, [totals],
@@ -1184,7 +1185,7 @@ def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: p
 def _bucket_holdout(bucket: int, *, part: buckets.Partition, as_of: pd.Timestamp,
                     holdout_days: int, time_unit: str) -> pd.DataFrame:
     tx = part.read(bucket, columns=["customer_id", "order_date", "amount"])
-    return clv.calibration_holdout(tx[tx["order_date"] < as_of + pd.Timedelta(days=1)],
+    return clv.calibration_holdout(tx[tx["order_date"] < day_end(as_of)],
                                    as_of=as_of, holdout_days=holdout_days,
                                    time_unit=time_unit)
 
@@ -1625,9 +1626,9 @@ def dynamics_stage(
     folder = run_folder(run_dir)
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     inputs = load_inputs(folder)
-    as_of = features.analysis_day(inputs.as_of)
+    as_of = inputs.as_of
     transactions = clean_transactions(folder)
-    transactions = transactions[transactions["order_date"] < as_of + pd.Timedelta(days=1)]
+    transactions = transactions[transactions["order_date"] < day_end(as_of)]
     first_day = transactions["order_date"].min().normalize()
     found = inputs.support
     notes = {"snapshots": "", "churn": ""}
@@ -1934,9 +1935,8 @@ def campaigns_stage(
     else:
         exposures = pd.read_parquet(exposures_path)
         transactions = clean_transactions(folder)
-        as_of = features.analysis_day(inputs.as_of)
         exposures, checks = camp.check_exposures(
-            exposures, known_customers=table["customer_id"], as_of=as_of,
+            exposures, known_customers=table["customer_id"], as_of=inputs.as_of,
             log_end=transactions["order_date"].max(), window_days=campaign_window_days)
         meta = read_json(folder / "study.json")
         checks = [meta["campaigns"], *checks] if meta.get("campaigns") else checks

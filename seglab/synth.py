@@ -99,6 +99,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from seglab.analysis_date import default_as_of, parse_as_of
 from seglab.errors import ConfigError, RunError
 from seglab.profit import CostTable
 from seglab.schema import CUSTOMER_COLUMNS, TRANSACTION_COLUMNS
@@ -785,16 +786,10 @@ def planted_stage(
     >>> sorted(set(stages)) == ["Active", "Lapsed", "New"]
     True
     """
-    try:
-        day = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"as_of={as_of!r} is not a date; give e.g. '2026-06-29'.") from exc
-    if pd.isna(day):
-        raise ConfigError(f"as_of={as_of!r} is not a date; give e.g. '2026-06-29'.")
+    day = parse_as_of(as_of, option="as_of")
     for name, days in (("new_days", new_days), ("lapse_days", lapse_days)):
         if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 0:
             raise ConfigError(f"{name}={days!r} should be a whole number of days >= 0.")
-    day = day.normalize()
     since_first = (day - movement["active_from"]).dt.days.to_numpy()
     since_end = (day - movement["active_until"]).dt.days.to_numpy(dtype=float, na_value=np.nan)
     stage = np.select(
@@ -2125,7 +2120,7 @@ def plant_campaigns(study: SyntheticStudy, *, seed: int = 0, window_days: int = 
     lifts = dict(PLANTED_CAMPAIGN_LIFTS if lifts is None else lifts)
     rng = np.random.default_rng([seed, 17])
     tx = study.transactions
-    end = tx["order_date"].max().normalize() + pd.Timedelta(days=1)
+    end = default_as_of(tx)
     segment = study.truth.set_index("customer_id")["segment"].astype(str)
     plans = (("Reactivation", 75, 0.5, lifts, 0.0),
              ("Summer sale", 45, 0.2, dict.fromkeys(lifts, 0.25), 0.4))

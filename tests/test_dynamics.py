@@ -14,6 +14,7 @@ import pytest
 from conftest import SHARED_RETAIL
 
 from seglab import dynamics, features, plots, report, segments, study, synth
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError, InputError
 
 N = 1000
@@ -32,7 +33,7 @@ def tx(planted: synth.SyntheticStudy) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def as_of(tx: pd.DataFrame) -> pd.Timestamp:
-    return features.default_as_of(tx)
+    return default_as_of(tx)
 
 
 @pytest.fixture(scope="module")
@@ -415,7 +416,7 @@ def test_churn_model_beats_p_alive_on_online_retail():
     from seglab import clean, io
 
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    as_of = features.default_as_of(raw)
+    as_of = default_as_of(raw)
     tx = clean.clean_transactions(raw, as_of=as_of).transactions
     dates = dynamics.churn_dates(as_of, horizon_days=90)
     tables = dynamics.features_at(tx, sorted({d for g in dates.values() for d in g}))

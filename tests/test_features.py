@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 from conftest import SHARED_RETAIL, random_transactions
 
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError, InputError
 from seglab.features import (
     FEATURE_DOCS,
     MIX_COLUMNS,
     customer_features,
-    default_as_of,
     feature_dictionary,
     feature_overview,
     rfm_summary,

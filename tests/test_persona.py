@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from seglab import features, persona, profit, segments, synth
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError
 
 
@@ -12,7 +13,7 @@ def planted() -> pd.DataFrame:
     """Customer table of a small synthetic study, with P&L, lifecycle and planted segment."""
     study = synth.make_study(1000, seed=0)
     tx = study.transactions
-    as_of = features.default_as_of(tx)
+    as_of = default_as_of(tx)
     table = features.customer_features(tx, as_of=as_of, customers=study.customers)
     table["lifecycle_stage"] = segments.lifecycle_stage(table)
     truth = study.truth.set_index("customer_id")["segment"]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from seglab import products, study, synth
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError
 
 
@@ -363,10 +364,10 @@ def test_one_segments_rules_on_the_online_retail_log_equal_mlxtend_and_a_recount
     mlxtend = pytest.importorskip("mlxtend.frequent_patterns")
     from mlxtend.preprocessing import TransactionEncoder
 
-    from seglab import clean, features, io
+    from seglab import clean, io
 
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    kept = clean.clean_transactions(raw, as_of=features.default_as_of(raw)).transactions
+    kept = clean.clean_transactions(raw, as_of=default_as_of(raw)).transactions
     # One segment: the customers outside the United Kingdom (about 1,800 orders).
     country = kept.groupby("customer_id")["country"].first()
     segments = country.eq("United Kingdom").map({True: "UK", False: "abroad"})

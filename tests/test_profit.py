@@ -5,6 +5,7 @@ import pytest
 from conftest import SHARED_RETAIL
 
 from seglab import profit
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError, InputError
 
 
@@ -192,10 +193,10 @@ def test_synthetic_big_ticket_customers_lose_money_to_cost_to_serve():
 
 @pytest.mark.skipif(not SHARED_RETAIL.exists(), reason="shared Online Retail data absent")
 def test_online_retail_with_default_costs_reads_sensibly():
-    from seglab import clean, features, io
+    from seglab import clean, io
 
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    as_of = features.default_as_of(raw)
+    as_of = default_as_of(raw)
     tx = clean.clean_transactions(raw, as_of=as_of).transactions
     pnl = profit.customer_pnl(tx, as_of=as_of)
     totals = profit.ledger(tx, as_of=as_of)
