@@ -212,7 +212,7 @@ def features_command(
     For nightly scoring: prints the path written.
     """
     from seglab.analysis_date import parse_as_of
-    from seglab.engine import export_customer_table
+    from seglab.nightly import export_customer_table
     from seglab.schema import DECIMAL_MARKS
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)

@@ -126,7 +126,7 @@ def _shares_text(values: pd.Series, top: int = 3) -> str:
     return ", ".join(f"{name} {share:.0%}" for name, share in shares.head(top).items())
 
 
-def segment_summary(customers: pd.DataFrame, segment_col: str) -> pd.DataFrame:
+def card_figures(customers: pd.DataFrame, segment_col: str) -> pd.DataFrame:
     """Card figures per segment: size, value, RFM medians, mix, demographics, CLV.
 
     Parameters
@@ -385,7 +385,7 @@ def persona_cards(
         If no strategy rule matches a segment, or a rule cannot be evaluated.
     """
     rules = _as_rules(STRATEGY_RULES if rules is None else rules)
-    cards = segment_summary(customers, segment_col)
+    cards = card_figures(customers, segment_col)
     cards.insert(0, "persona", persona_names(cards, name_rules))
     picked = apply_rules(cards, rules)
     if (picked < 0).any():

@@ -575,7 +575,7 @@ def customer_pnl(
         :data:`PNL_COLUMNS`: ``revenue = gross_sales - discounts - returns``,
         ``gross_margin = revenue - cost_of_goods``, ``cost_to_serve`` the sum of
         :data:`COST_TO_SERVE_PARTS` and ``profit = gross_margin - cost_to_serve`` (the
-        contribution). Sums over customers equal :func:`ledger`.
+        contribution). Sums over customers equal :func:`portfolio_totals`.
 
     Raises
     ------
@@ -594,12 +594,12 @@ def line_totals(transactions: pd.DataFrame, costs: CostTable | None = None
                 ) -> dict[str, float]:
     """Totals of :data:`LINE_SUMS` straight from the lines and orders, not by customer.
 
-    The first half of :func:`ledger`; totals of buckets of a large log add up.
+    The first half of :func:`portfolio_totals`; totals of buckets of a large log add up.
     """
     return line_sums_and_totals(transactions, costs)[1]
 
 
-def ledger(
+def portfolio_totals(
     transactions: pd.DataFrame,
     costs: CostTable | None = None,
     *,
@@ -623,12 +623,12 @@ def ledger(
     if as_of is None:
         as_of = default_as_of(transactions)
     first_order = transactions.groupby("customer_id")["order_date"].min()
-    return ledger_from_totals([line_totals(transactions, costs)], first_order, costs,
+    return portfolio_from_line_totals([line_totals(transactions, costs)], first_order, costs,
                               segments=segments, as_of=as_of,
                               service_contacts=service_contacts)
 
 
-def ledger_from_totals(
+def portfolio_from_line_totals(
     totals: list[dict[str, float]],
     first_order: pd.Series,
     costs: CostTable | None = None,
@@ -637,7 +637,7 @@ def ledger_from_totals(
     as_of: pd.Timestamp,
     service_contacts: pd.Series | None = None,
 ) -> dict[str, float]:
-    """Finish :func:`ledger` from :func:`line_totals` of one log or of its buckets.
+    """Finish :func:`portfolio_totals` from :func:`line_totals` of one log or of its buckets.
 
     Parameters
     ----------
@@ -986,7 +986,7 @@ def reconciliation(
     segments : pandas.DataFrame
         Output of :func:`segment_pnl` (with its ``"Portfolio"`` row).
     ledger : Mapping
-        Totals straight from the transactions (:func:`ledger`).
+        Totals straight from the transactions (:func:`portfolio_totals`).
     sub_segments : pandas.DataFrame, optional
         Output of :func:`sub_segment_pnl`.
     measures : tuple of str, optional

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from seglab import engine
+from seglab import engine, nightly
 from seglab.errors import SeglabError
 
-#: ``--clean`` choices and the ``clean`` of :func:`seglab.engine.export_customer_table`.
-CLEANING: dict[str, bool | str] = {"sql": engine.SQL_CLEANING, "pandas": True, "none": False}
+#: ``--clean`` choices and the ``clean`` of :func:`seglab.nightly.export_customer_table`.
+CLEANING: dict[str, bool | str] = {"sql": nightly.SQL_CLEANING, "pandas": True, "none": False}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,11 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from seglab import spark
 
             with tempfile.TemporaryDirectory() as folder:
-                local, _ = engine.export_customer_table(
+                local, _ = nightly.export_customer_table(
                     args.data, Path(folder) / "customers.parquet", **options)
                 spark.write_parquet(pd.read_parquet(local), args.output)
         else:
-            engine.export_customer_table(args.data, args.output, **options)
+            nightly.export_customer_table(args.data, args.output, **options)
     except SeglabError as error:
         print(f"seglab: error: {error}", file=sys.stderr)
         return 2

@@ -199,13 +199,11 @@ class StudyInputs:
         )
 
 
-#: Engines that aggregate transactions into the customer table.
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
-
-
 def check_engine(engine: str) -> None:
     """Raise :class:`ConfigError` for an unknown engine, or Spark without pyspark."""
     import importlib.util
+
+    from seglab.engine import ENGINES
 
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r} is unknown; use one of {list(ENGINES)}.")
@@ -680,7 +678,7 @@ def transactions_source(run_dir: str | Path | None) -> Path:
     return folder / "transactions.parquet"
 
 
-def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
+def load_clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
     """Return the run's clean transactions (a large log's: those of the sample)."""
     folder = run_folder(run_dir)
     part = clean_partition(folder)
@@ -1313,7 +1311,7 @@ def profit_stage(
     if segment_col not in table:
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
     inputs = load_inputs(folder, lines=False)
-    transactions = clean_transactions(folder)  # a large log's: those of the sample
+    transactions = load_clean_transactions(folder)  # a large log's: those of the sample
     if not isinstance(costs, profit.CostTable):
         synthetic = read_json(folder / "study.json").get("synthetic", False)
         base = synth.COST_TABLE if synthetic else profit.CostTable()
@@ -1360,7 +1358,7 @@ def profit_stage(
 
     seg = profit.segment_pnl(table, "segment")
     sub = profit.sub_segment_pnl(table, "segment", sub_col) if sub_col else None
-    totals = profit.ledger_from_totals(figures.totals, figures.sums["first_order"], costs,
+    totals = profit.portfolio_from_line_totals(figures.totals, figures.sums["first_order"], costs,
                                        **options)
     check = profit.reconciliation(table, seg, totals, sub_segments=sub)
 
@@ -1581,7 +1579,7 @@ def dynamics_stage(
     date, each from the data up to it (see :mod:`seglab.dynamics` for how segments
     stay comparable), and writes ``segment_migration.csv`` (customers and next-period
     revenue per step, from segment and to segment) and ``segment_monitoring.csv``. A
-    churn model (:func:`seglab.dynamics.fit_churn_model`) trained on dates whose
+    churn model (:func:`seglab.churn_model.fit_churn_model`) trained on dates whose
     outcomes end by a holdout ``horizon_days`` before the analysis date, and checked on
     it, adds ``churn_risk`` (and the ``newly_at_risk`` flag) to ``customers.csv``;
     records the ``churn`` and ``dynamics`` metrics.
@@ -1618,7 +1616,7 @@ def dynamics_stage(
         For an unknown cadence or segmentation, or data too short for the snapshots or
         two churn horizons.
     """
-    from seglab import dynamics
+    from seglab import churn_model, dynamics
 
     if segment_col not in dynamics.SEGMENTATIONS:
         raise ConfigError(f"segment_col={segment_col!r} cannot be followed over time; use one "
@@ -1627,7 +1625,7 @@ def dynamics_stage(
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     inputs = load_inputs(folder)
     as_of = inputs.as_of
-    transactions = clean_transactions(folder)
+    transactions = load_clean_transactions(folder)
     transactions = transactions[transactions["order_date"] < day_end(as_of)]
     first_day = transactions["order_date"].min().normalize()
     found = inputs.support
@@ -1641,7 +1639,7 @@ def dynamics_stage(
         notes["churn"] = (f"Churn means no purchase in {horizon_days} days, not "
                           f"{asked_horizon}: the log covers {found.span_days} days and the model "
                           "needs two horizons of history before the analysis date.")
-    churn_dates = dynamics.churn_dates(as_of, horizon_days=max(horizon_days, 1))
+    churn_dates = churn_model.churn_dates(as_of, horizon_days=max(horizon_days, 1))
     churn_dates["train"] = [d for d in churn_dates["train"] if d > first_day]
     if not horizon_days or not churn_dates["train"]:
         notes["churn"] = (f"Skipped: the log covers {found.span_days} days, too few to train "
@@ -1675,7 +1673,7 @@ def dynamics_stage(
         needed = sorted({d for group in churn_dates.values() for d in group})
         tables = dynamics.features_at(transactions, needed, cache=snaps.features)
         try:
-            churn = dynamics.fit_churn_model(
+            churn = churn_model.fit_churn_model(
                 book, tables, train_dates=churn_dates["train"],
                 test_date=churn_dates["test"][0], horizon_days=horizon_days, as_of=as_of,
                 random_state=seed)
@@ -1934,7 +1932,7 @@ def campaigns_stage(
             "again with --campaigns FILE (one row per customer contacted or held out).")
     else:
         exposures = pd.read_parquet(exposures_path)
-        transactions = clean_transactions(folder)
+        transactions = load_clean_transactions(folder)
         exposures, checks = camp.check_exposures(
             exposures, known_customers=table["customer_id"], as_of=inputs.as_of,
             log_end=transactions["order_date"].max(), window_days=campaign_window_days)
@@ -2130,7 +2128,7 @@ def products_stage(
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
     inputs = load_inputs(folder, lines=False)
     found = inputs.support
-    transactions = clean_transactions(folder)
+    transactions = load_clean_transactions(folder)
     segments = table.set_index("customer_id")[segment_col].astype(str)
     thresholds = {"min_support": min_support, "min_confidence": min_confidence,
                   "min_pair_orders": min_pair_orders, "max_rules": max_rules}

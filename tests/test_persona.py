@@ -49,7 +49,7 @@ def test_cards_of_the_planted_segments_read_as_expected(planted):
 
 
 def test_summary_figures(planted):
-    summary = persona.segment_summary(planted, "planted")
+    summary = persona.card_figures(planted, "planted")
     vip = summary.loc["VIP loyal"]
     assert vip["revenue_index"] > 1.5 and vip["profit_margin_index"] > 1
     assert summary["customer_share"].sum() == pytest.approx(1.0)
@@ -77,7 +77,7 @@ def test_custom_rules_and_errors(planted):
     with pytest.raises(ConfigError, match="rule table is empty"):
         persona.persona_cards(planted, "planted", rules=[])
     with pytest.raises(ConfigError, match="segment_col='nope'"):
-        persona.segment_summary(planted, "nope")
+        persona.card_figures(planted, "nope")
     assert list(persona.rules_frame().columns) == ["strategy", "when", "action", "kpi"]
 
 

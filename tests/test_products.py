@@ -278,7 +278,7 @@ def test_stage_writes_the_files_with_the_customer_table_segments(small_run):
     assert {"segment", "product_id", "product_name", "buyers_index"} <= set(ranked.columns)
     offers = pd.read_csv(run / "recommendations.csv", dtype={"customer_id": str})
     assert offers.groupby("customer_id").size().max() == 5
-    history = study.clean_transactions(run)
+    history = study.load_clean_transactions(run)
     had = set(zip(history["customer_id"], history["product_id"], strict=True))
     assert not any(pair in had for pair in zip(offers["customer_id"], offers["product_id"],
                                                strict=True))
