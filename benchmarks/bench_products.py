@@ -17,16 +17,26 @@ included. The rule counts of both must agree. Then the offers are checked with a
 split (``seglab.products.evaluate_offers``): precision and recall at N of offers led by
 the segment's rules against the segment's best sellers.
 
+With ``--parts DIR`` (a large synthetic study written by ``benchmarks/make_big_study.py``)
+it measures the bucketed path instead: the rules of every RFM segment straight from the
+Parquet parts with ``seglab.products.partition_rules`` (DuckDB reads the files; the log is
+never in pandas), on the first ``--parts-share`` of the parts and on all of them, against
+the in-memory path (``baskets`` + ``basket_rules`` on a DataFrame) on the smaller share.
+The RFM segments come first, from one DuckDB query per customer (their cost is shown on
+its own row), and are handed to each method as a file.
+
 Usage::
 
     nice python benchmarks/bench_products.py                     # UCI and 2,000 synthetic
     nice python benchmarks/bench_products.py --synthetic 2000,50000 --min-support 0.002
+    nice python benchmarks/bench_products.py --parts /work/big/s100m --parts-share 0.1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -98,6 +108,90 @@ def run_method(method: str, path: str, min_support: float, min_confidence: float
     return {"seconds": time.perf_counter() - started, "rules": count, "peak_mb": peak_mb()}
 
 
+RFM_SQL = """
+SELECT CAST(customer_id AS VARCHAR) AS customer_id,
+       date_diff('day', max(CAST(order_date AS DATE)), DATE '{as_of}') AS days_since_last_order,
+       count(DISTINCT order_id) AS orders,
+       sum(amount) AS revenue
+FROM read_parquet({files})
+WHERE amount > 0 AND CAST(order_date AS DATE) < DATE '{as_of}'
+GROUP BY 1
+"""
+
+
+def part_files(folder: str, share: float) -> list[str]:
+    """The first ``share`` of a large study's part files (at least one)."""
+    files = sorted(str(path) for path in (Path(folder) / "transactions").glob("*.parquet"))
+    return files[:max(1, round(len(files) * share))]
+
+
+def run_big(method: str, folder: str, share: float, min_support: float,
+            min_confidence: float) -> dict:
+    """One step of the bucketed benchmark, timed, in this process."""
+    import duckdb
+    import pandas as pd
+
+    from seglab import products, segments
+
+    files = part_files(folder, share)
+    labels_path = DATA_DIR / f"big-labels-{share}.parquet"
+    started = time.perf_counter()
+    if method == "segments":
+        con = duckdb.connect()
+        as_of = con.execute(f"SELECT max(CAST(order_date AS DATE)) + 1 "
+                            f"FROM read_parquet({files})").fetchone()[0]
+        table = con.execute(RFM_SQL.format(files=files, as_of=as_of)).df()
+        labels = segments.rfm_segments(table)["rfm_segment"]
+        pd.DataFrame({"customer_id": table["customer_id"], "segment": labels}).to_parquet(
+            labels_path)
+        return {"seconds": time.perf_counter() - started, "rules": f"{len(table):,} customers",
+                "peak_mb": peak_mb()}
+    labels = pd.read_parquet(labels_path).set_index("customer_id")["segment"]
+    thresholds = {"min_support": min_support, "min_confidence": min_confidence,
+                  "min_pair_orders": 1, "max_rules": 0}
+    if method == "seglab_partition":
+        linked = DATA_DIR / f"big-parts-{share}"  # partition_rules reads one glob
+        shutil.rmtree(linked, ignore_errors=True)
+        linked.mkdir(parents=True)
+        for file in files:
+            (linked / Path(file).name).symlink_to(file)
+        rules = products.partition_rules(str(linked / "*.parquet"), labels, **thresholds)
+    else:
+        lines = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        lines = lines[(lines["amount"] > 0) & (lines["quantity"] > 0)]
+        rules = products.basket_rules(products.baskets(lines, labels), **thresholds)
+    return {"seconds": time.perf_counter() - started, "rules": len(rules), "peak_mb": peak_mb()}
+
+
+def main_big(args: argparse.Namespace) -> None:
+    """Print the bucketed-path table."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    steps = [(args.parts_share, "segments"), (args.parts_share, "seglab_partition"),
+             (args.parts_share, "pandas_in_memory"), (1.0, "segments"),
+             (1.0, "seglab_partition")]
+    rows = []
+    for share, method in steps:
+        command = [sys.executable, __file__, "--parts", args.parts, "--big-method", method,
+                   "--parts-share", str(share), "--min-support", str(args.min_support),
+                   "--min-confidence", str(args.min_confidence)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+            result = (json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0
+                      else {"seconds": float("nan"), "peak_mb": float("nan"),
+                            "rules": f"failed: {done.stderr.strip().splitlines()[-1][:80]}"})
+        except subprocess.TimeoutExpired:
+            result = {"seconds": float("nan"), "rules": "timeout", "peak_mb": float("nan")}
+        files = part_files(args.parts, share)
+        rows.append((f"{len(files)} part(s)", method, result))
+        print(rows[-1], flush=True)
+    print(f"\nRules per RFM segment from {args.parts}, min_support={args.min_support}, "
+          f"min_confidence={args.min_confidence}, pairs only")
+    print(f"| parts | step | seconds | rules | peak MB |\n|{' --- |' * 5}")
+    for parts, method, result in rows:
+        print(f"| {parts} | {method} | {result['seconds']:.1f} | {result['rules']} "
+              f"| {result['peak_mb']:.0f} |")
+
+
 def main() -> None:
     """Print the rules table and the offer evaluation."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -107,9 +201,20 @@ def main() -> None:
     parser.add_argument("--top-n", type=int, default=5)
     parser.add_argument("--holdout-days", type=int, default=90)
     parser.add_argument("--timeout", type=int, default=900)
+    parser.add_argument("--parts", help="a large study folder from make_big_study.py")
+    parser.add_argument("--parts-share", type=float, default=0.1,
+                        help="share of the parts for the in-memory comparison")
     parser.add_argument("--method", help=argparse.SUPPRESS)
+    parser.add_argument("--big-method", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.big_method:
+        print(json.dumps(run_big(args.big_method, args.parts, args.parts_share,
+                                 args.min_support, args.min_confidence)))
+        return
+    if args.parts:
+        main_big(args)
+        return
     if args.method:
         print(json.dumps(run_method(args.method, args.path, args.min_support,
                                     args.min_confidence)))

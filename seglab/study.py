@@ -27,6 +27,7 @@ from seglab import (
     clv,
     feature_transform,
     features,
+    i18n,
     persona,
     products,
     profit,
@@ -230,6 +231,7 @@ def stage_inputs(
     dayfirst: bool = False,
     campaigns: str | Path | None = None,
     campaign_columns: str | None = None,
+    lang: str = i18n.DEFAULT_LANGUAGE,
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
 
@@ -271,6 +273,8 @@ def stage_inputs(
         (:func:`seglab.synth.plant_campaigns`).
     campaign_columns : str, optional
         Column mapping of the exposures file.
+    lang : {"en", "zh"}
+        Language of the reports (recorded in study.json; :func:`report_language`).
 
     Returns
     -------
@@ -298,7 +302,7 @@ def stage_inputs(
         return _stage_large_inputs(folder, data, customers=customers, columns=columns,
                                    customer_columns=customer_columns, encoding=encoding,
                                    as_of=as_of, seed=seed, mask_pii=mask_pii, engine=engine,
-                                   campaign_note=campaign_note)
+                                   campaign_note=campaign_note, lang=lang)
     truth = None
     if data is None:
         study = synth.make_study(n_customers, seed=seed)
@@ -339,7 +343,7 @@ def stage_inputs(
                {"as_of": as_of_ts, "source": source, "synthetic": data is None, "seed": seed,
                 "n_customers": n_customers if data is None else None,
                 "mask_pii": mask_pii, "engine": engine, "support": found.to_json(),
-                "campaigns": campaign_note})
+                "campaigns": campaign_note, "lang": i18n.check_language(lang)})
     return StudyInputs(transactions, attributes, truth, as_of_ts, source, support=found)
 
 
@@ -414,6 +418,7 @@ def _stage_large_inputs(
     columns: str | None,
     customer_columns: str | None,
     encoding: str | None,
+    lang: str = i18n.DEFAULT_LANGUAGE,
     as_of: pd.Timestamp | str | None,
     seed: int,
     mask_pii: bool,
@@ -445,9 +450,14 @@ def _stage_large_inputs(
                {"as_of": as_of_ts, "source": str(data), "synthetic": False, "seed": seed,
                 "mask_pii": mask_pii, "engine": engine, "partition": stored,
                 "sample_buckets": list(sample), "support": found.to_json(),
-                "campaigns": campaign_note})
+                "campaigns": campaign_note, "lang": i18n.check_language(lang)})
     return StudyInputs(part.read_sample(sample, part.sample_share(sample, SAMPLE_LINES)),
                        attributes, None, as_of_ts, str(data), part, sample, found)
+
+
+def report_language(run_dir: str | Path | None) -> str:
+    """Return the language the run's reports are written in (``seglab run --lang``)."""
+    return read_json(run_folder(run_dir) / "study.json").get("lang", i18n.DEFAULT_LANGUAGE)
 
 
 def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInputs:
