@@ -80,7 +80,6 @@ def _linked(chosen: list[int], part) -> Path:
 
 
 def _pandas_sums(bucket: int, *, part, as_of) -> int:
-
     from seglab import profit
     from seglab.analysis_date import day_end
 
