@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from seglab import engine, nightly
+from seglab.analysis_date import parse_as_of
 from seglab.errors import SeglabError
 
 #: ``--clean`` choices and the ``clean`` of :func:`seglab.nightly.export_customer_table`.
@@ -81,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from seglab.run import load_params
 
             settings = load_params(Path(args.params))
-        options = {"columns": args.columns, "as_of": args.as_of, "clean": CLEANING[args.clean],
+        as_of = None if args.as_of is None else parse_as_of(args.as_of, option="--as-of")
+        options = {"columns": args.columns, "as_of": as_of, "clean": CLEANING[args.clean],
                    "segments": not args.no_segments, "params": settings, "engine": "spark"}
         if engine.is_remote(args.output):
             from seglab import spark
