@@ -39,10 +39,10 @@ def run_case(case: int, run: Path, n_buckets: int) -> dict:
     import functools
 
     from seglab import buckets, engine, profit, study
+    from seglab.runfolder import RunFolder
 
     inputs = study.load_inputs(run, lines=False)
-    meta = json.loads((run / "study.json").read_text())
-    part = buckets.Partition(run / study.CLEAN_PARTITION, meta["partition"]["buckets"], 0)
+    part = buckets.Partition(RunFolder(run).clean_partition, inputs.partition.buckets, 0)
     chosen = [b for b in range(n_buckets) if part.files(b)]
     started = time.perf_counter()
     if case == 0:

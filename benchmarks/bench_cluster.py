@@ -66,6 +66,7 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from seglab import analysis_date, cluster, feature_transform, segments, study, synth
+from seglab.runfolder import RunFolder
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -172,8 +173,9 @@ def stage_folder(base: pd.DataFrame, n: int, seed: int, root: Path, *,
     import pyarrow.parquet as pq
 
     folder = root / f"customers-{n}"
-    (folder / study.INPUT_DIR).mkdir(parents=True, exist_ok=True)
-    truth = folder / study.INPUT_DIR / "truth.csv"
+    run = RunFolder(folder)
+    run.inputs.mkdir(parents=True, exist_ok=True)
+    truth = run.truth
     writer, schema = None, None
     for part, start in enumerate(range(0, n, chunk_size)):
         table = grow(base, min(chunk_size, n - start), seed + part, first_id=start)
@@ -183,7 +185,7 @@ def stage_folder(base: pd.DataFrame, n: int, seed: int, root: Path, *,
                                      preserve_index=False)
         if writer is None:
             schema = arrow.schema
-            writer = pq.ParquetWriter(folder / "customers.parquet", schema)
+            writer = pq.ParquetWriter(run.customers, schema)
         writer.write_table(arrow)
     writer.close()
     return folder

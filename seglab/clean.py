@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from seglab import i18n
 from seglab.analysis_date import day_end, parse_as_of
 from seglab.errors import ConfigError, InputError
 from seglab.schema import REQUIRED_TRANSACTION_COLUMNS, TRANSACTION_COLUMNS
@@ -383,11 +384,74 @@ def _free(df: pd.DataFrame, rules: CleaningRules) -> pd.Series:
     return (df["amount"] == 0).fillna(False).astype(bool) & ~_is_return(df, rules)
 
 
-def _free_description(df: pd.DataFrame) -> str:
-    what = ("unit price exactly zero" if "unit_price" in df
-            else "amount zero on a line that is not a return (no unit_price column)")
-    return (f"{what}: free purchases, counted for frequency, recency and T, left out of "
-            "price statistics (is_free)")
+def _free_description(df: pd.DataFrame | None, lang: str = "en", *,
+                      unit_price: bool | None = None) -> str:
+    if unit_price if unit_price is not None else "unit_price" in df:
+        what = i18n.text("unit price exactly zero", lang)
+    else:
+        what = i18n.text("amount zero on a line that is not a return (no unit_price column)",
+                         lang)
+    return i18n.text("{what}: free purchases, counted for frequency, recency and T, left out "
+                     "of price statistics (is_free)", lang, what=what)
+
+
+def _description(rule: str, rules: CleaningRules, as_of: pd.Timestamp | None,
+                 lang: str = "en") -> str:
+    """Return the log's description of ``rule`` (all but ``free_lines``) in ``lang``."""
+    if rule == "text_whitespace":
+        return i18n.text("leading or trailing spaces stripped from id and text values", lang)
+    if rule == "invalid_values":
+        return i18n.text("no order date or no amount", lang)
+    if rule == "future_dates":
+        return i18n.text("dated after the analysis date ({as_of})", lang, as_of=as_of)
+    if rule == "missing_customer":
+        return i18n.text("no customer id; set aside in missing_customer, revenue reported",
+                         lang)
+    if rule == "exact_duplicates":
+        return i18n.text("identical to an earlier line in every column (first copy kept)", lang)
+    if rule == "adjustments":
+        return i18n.text("order id starts with {prefixes} (accounting adjustments, e.g. bad "
+                         "debt)", lang, prefixes=list(rules.adjustment_prefixes))
+    if rule == "non_product_codes":
+        return i18n.text("product code is postage, a fee, a manual line, a discount, a sample "
+                         "or a gift voucher", lang)
+    if rule == "non_positive_price":
+        return i18n.text("unit price below zero (e.g. bad-debt adjustment lines)", lang)
+    if rule == "extreme_outliers":
+        return _outlier_description(rules, lang)
+    if rule == "returns":
+        return i18n.text("cancellations and negative lines, kept as negative amounts netted "
+                         "against the customer's purchases (is_return)", lang)
+    raise KeyError(rule)
+
+
+def display_log(result: CleaningResult, lang: str = "en") -> pd.DataFrame:
+    """Return the cleaning log with its descriptions in the report's language.
+
+    ``cleaning_log.csv`` keeps the English descriptions; the rule ids and actions stay
+    as they are (they are what the alerts and the reconciliation read).
+
+    Parameters
+    ----------
+    result : CleaningResult
+        A cleaning.
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``result.log`` itself in English, else a copy with ``description`` translated.
+    """
+    if lang == "en":
+        return result.log
+    rules = result.rules or CleaningRules()
+    english = result.log.set_index("rule")["description"].to_dict()
+    unit_price = str(english.get("free_lines", "")).startswith("unit price")
+    shown = {rule: _free_description(None, lang, unit_price=unit_price)
+             if rule == "free_lines" else _description(rule, rules, result.as_of, lang)
+             for rule in english}
+    return result.log.assign(description=result.log["rule"].map(shown))
 
 
 def _outliers(df: pd.DataFrame, rules: CleaningRules) -> pd.Series:
@@ -449,7 +513,7 @@ def _removal_rules(
     specs = [
         (
             "invalid_values",
-            "no order date or no amount",
+            _description("invalid_values", rules, as_of),
             *rule(
                 rules.drop_invalid,
                 (),
@@ -458,7 +522,7 @@ def _removal_rules(
         ),
         (
             "future_dates",
-            f"dated after the analysis date ({as_of})",
+            _description("future_dates", rules, as_of),
             *(
                 (NO_AS_OF, None)
                 if as_of is None and rules.drop_future
@@ -469,7 +533,7 @@ def _removal_rules(
         ),
         (
             "missing_customer",
-            "no customer id; set aside in missing_customer, revenue reported",
+            _description("missing_customer", rules, as_of),
             *rule(
                 rules.drop_missing_customer,
                 (),
@@ -478,13 +542,12 @@ def _removal_rules(
         ),
         (
             "exact_duplicates",
-            "identical to an earlier line in every column (first copy kept)",
+            _description("exact_duplicates", rules, as_of),
             *rule(rules.drop_exact_duplicates, (), lambda: _duplicated_lines(df)),
         ),
         (
             "adjustments",
-            f"order id starts with {list(rules.adjustment_prefixes)} (accounting "
-            "adjustments, e.g. bad debt)",
+            _description("adjustments", rules, as_of),
             *rule(
                 bool(rules.adjustment_prefixes),
                 ("order_id",),
@@ -493,7 +556,7 @@ def _removal_rules(
         ),
         (
             "non_product_codes",
-            "product code is postage, a fee, a manual line, a discount, a sample or a gift voucher",
+            _description("non_product_codes", rules, as_of),
             *rule(
                 bool(rules.non_product_codes or rules.non_product_pattern),
                 ("product_id",),
@@ -502,7 +565,7 @@ def _removal_rules(
         ),
         (
             "non_positive_price",
-            "unit price below zero (e.g. bad-debt adjustment lines)",
+            _description("non_positive_price", rules, as_of),
             *rule(
                 rules.drop_non_positive_price,
                 ("unit_price",),
@@ -527,13 +590,15 @@ def _removal_rules(
     return specs
 
 
-def _outlier_description(rules: CleaningRules) -> str:
-    tests = []
-    if rules.outlier_quantity is not None:
-        tests.append(f"|quantity| > {rules.outlier_quantity:,g}")
-    if rules.outlier_amount is not None:
-        tests.append(f"|amount| > {rules.outlier_amount:,g}")
-    return " or ".join(tests or ["no threshold set"]) + ", and the lines cancelling them"
+def _outlier_description(rules: CleaningRules, lang: str = "en") -> str:
+    quantity = (None if rules.outlier_quantity is None
+                else f"|quantity| > {rules.outlier_quantity:,g}")
+    amount = None if rules.outlier_amount is None else f"|amount| > {rules.outlier_amount:,g}"
+    if quantity and amount:
+        tests = i18n.text("{quantity} or {amount}", lang, quantity=quantity, amount=amount)
+    else:
+        tests = quantity or amount or i18n.text("no threshold set", lang)
+    return i18n.text("{tests}, and the lines cancelling them", lang, tests=tests)
 
 
 def _outlier_status(df: pd.DataFrame, rules: CleaningRules, mask_fn) -> tuple[str, object]:
@@ -619,7 +684,7 @@ def clean_transactions(
         _log_row(
             0,
             "text_whitespace",
-            "leading or trailing spaces stripped from id and text values",
+            _description("text_whitespace", rules, as_of),
             FIXED if rules.strip_text else OFF,
             stripped,
             amount,
@@ -677,8 +742,7 @@ def clean_transactions(
         _log_row(
             len(log),
             "returns",
-            "cancellations and negative lines, kept as negative amounts netted against "
-            "the customer's purchases (is_return)",
+            _description("returns", rules, as_of),
             NETTED,
             is_return,
             out["amount"],

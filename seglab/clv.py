@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
-from seglab import features
+from seglab import features, i18n
 from seglab.analysis_date import day_end, parse_as_of
 from seglab.errors import ConfigError, DataWarning, InputError
 
@@ -598,7 +598,7 @@ def customer_clv(
 
 
 def parameter_table(
-    bgnbd: BetaGeoModel, spend: GammaGammaModel, *, time_unit: str = "D"
+    bgnbd: BetaGeoModel, spend: GammaGammaModel, *, time_unit: str = "D", lang: str = "en"
 ) -> pd.DataFrame:
     """Tabulate the fitted parameters with what each means, for the report.
 
@@ -610,6 +610,8 @@ def parameter_table(
         Fitted spend model.
     time_unit : {"D", "W", "M"}
         Period of the data.
+    lang : {"en", "zh"}
+        Language of ``meaning``.
 
     Returns
     -------
@@ -618,18 +620,23 @@ def parameter_table(
         left out so that reruns give identical reports; they are in ``metrics.json``).
     """
     unit = features.TIME_UNITS.get(time_unit, time_unit)
+    shown_unit = i18n.text(unit, lang)
     r, alpha, a, b = (bgnbd.params_[k] for k in ("r", "alpha", "a", "b"))
     p, q, v = (spend.params_[k] for k in ("p", "q", "v"))
     rows = [
-        ("BG/NBD", "r", r, "shape of purchase rates across customers"),
+        ("BG/NBD", "r", r, i18n.text("shape of purchase rates across customers", lang)),
         ("BG/NBD", "alpha", alpha,
-         f"scale of purchase rates ({unit}s); mean rate r/alpha = {r / alpha:.4f} per {unit}"),
-        ("BG/NBD", "a", a, "dropout after a purchase: Beta(a, b)"),
-        ("BG/NBD", "b", b, f"mean dropout probability a/(a+b) = {a / (a + b):.1%} per purchase"),
-        ("Gamma-Gamma", "p", p, "shape of spend per purchase"),
-        ("Gamma-Gamma", "q", q, "shape of customers' spend levels"),
-        ("Gamma-Gamma", "v", v, "scale of spend levels; mean spend per purchase "
-         + (f"p·v/(q-1) = {p * v / (q - 1):,.2f}" if q > 1 else "undefined (q <= 1)")),
+         i18n.text("scale of purchase rates ({unit}s); mean rate r/alpha = {rate:.4f} per "
+                   "{unit}", lang, unit=shown_unit, rate=r / alpha)),
+        ("BG/NBD", "a", a, i18n.text("dropout after a purchase: Beta(a, b)", lang)),
+        ("BG/NBD", "b", b, i18n.text("mean dropout probability a/(a+b) = {rate:.1%} per "
+                                     "purchase", lang, rate=a / (a + b))),
+        ("Gamma-Gamma", "p", p, i18n.text("shape of spend per purchase", lang)),
+        ("Gamma-Gamma", "q", q, i18n.text("shape of customers' spend levels", lang)),
+        ("Gamma-Gamma", "v", v,
+         i18n.text("scale of spend levels; mean spend per purchase p·v/(q-1) = {mean:,.2f}",
+                   lang, mean=p * v / (q - 1)) if q > 1 else
+         i18n.text("scale of spend levels; mean spend per purchase undefined (q <= 1)", lang)),
     ]
     table = pd.DataFrame(rows, columns=["model", "parameter", "value", "meaning"])
     fitted = {"BG/NBD": bgnbd.n_customers_, "Gamma-Gamma": spend.n_customers_}

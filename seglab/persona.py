@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seglab import i18n
 from seglab.errors import ConfigError
 
 
@@ -106,6 +108,12 @@ STRATEGY_RULES: tuple[Rule, ...] = (
 )
 
 LIFECYCLE_STAGES: tuple[str, ...] = ("New", "Active", "At risk", "Dormant", "Churned")
+
+#: The value word that opens a persona name: revenue index >= 1.5, < 0.5, in between.
+VALUE_WORDS: tuple[str, ...] = ("High-value", "Low-value", "Mid-value")
+
+#: Strategies shown as cost or exit strategies (a red badge on the card).
+LOSS_STRATEGIES: frozenset[str] = frozenset({"Serve at lower cost", "Let go"})
 
 
 def _mix(frame: pd.DataFrame, prefix: str, top: int = 3) -> tuple[pd.Series, pd.Series,
@@ -332,7 +340,7 @@ def persona_names(summary: pd.DataFrame, rules: Sequence[Rule] = NAME_RULES) -> 
     """
     rules = _as_rules(rules)
     index = summary["revenue_index"]
-    value = np.select([index >= 1.5, index < 0.5], ["High-value", "Low-value"], "Mid-value")
+    value = np.select([index >= 1.5, index < 0.5], list(VALUE_WORDS[:2]), VALUE_WORDS[2])
     picked = apply_rules(summary, rules)
     behaviour = picked.map(lambda i: rules[i].label if i >= 0 else "")
     if "top_channel" in summary:
@@ -352,6 +360,107 @@ def persona_names(summary: pd.DataFrame, rules: Sequence[Rule] = NAME_RULES) -> 
         labels = pd.Series(summary.index.astype(str), index=summary.index)
         names = names.where(~repeated, names + " (segment " + labels + ")")
     return names
+
+
+def persona_label(name: str, lang: str = "en", *,
+                  rules: Sequence[Rule] = NAME_RULES) -> str:
+    """Return a persona name of :func:`persona_names` in the report's language.
+
+    Files keep the English name; this is for display. A name is read back into its
+    parts (value, behaviour, channel, heavy returns, category or segment added), and
+    each part is translated; the channel and category are data values and stay.
+
+    Parameters
+    ----------
+    name : str
+        A name made by :func:`persona_names`.
+    lang : {"en", "zh"}
+        The report's language.
+    rules : sequence of Rule
+        The behaviour rules the name was made with; default :data:`NAME_RULES`.
+
+    Returns
+    -------
+    str
+        The name in ``lang`` (``name`` itself in English, or when it is not one
+        :func:`persona_names` makes, e.g. an edited rule table's unknown label).
+
+    Examples
+    --------
+    >>> persona_label("High-value loyal app shoppers", "en")
+    'High-value loyal app shoppers'
+    """
+    if lang == "en" or not isinstance(name, str):
+        return name
+    rest, suffixes = name, []
+    found = re.fullmatch(r"(.+) \(segment (.+)\)", rest)
+    if found:
+        rest, segment = found.groups()
+        suffixes.append(("{name} (segment {segment})", {"segment": segment}))
+    found = re.fullmatch(r"(.+?) \((.+)\)", rest)
+    if found:
+        rest, category = found.groups()
+        suffixes.append(("{name} ({category})", {"category": category}))
+    heavy = rest.endswith(" with heavy returns")
+    rest = rest.removesuffix(" with heavy returns")
+    value, _, rest = rest.partition(" ")
+    if value not in VALUE_WORDS:
+        return name
+    labels = sorted({rule.label for rule in _as_rules(rules)}, key=len, reverse=True)
+    if rest.endswith(" shoppers"):
+        body = rest.removesuffix(" shoppers")
+        rest = next((label for label in labels if body.startswith(label + " ")), "")
+        channel = body.removeprefix(rest).strip()
+    elif rest == "customers" or rest.endswith(" customers"):
+        rest, channel = rest.removesuffix("customers").strip(), ""
+    else:
+        return name
+    if rest and rest not in labels:
+        return name
+    parts = {"value": i18n.text(value, lang), "behaviour": i18n.text(rest, lang) if rest else ""}
+    if channel == "":
+        label = i18n.text("{value} {behaviour} customers", lang, **parts)
+    else:
+        if channel == "omnichannel":
+            channel = i18n.text("omnichannel", lang)
+        label = i18n.text("{value} {behaviour} {channel} shoppers", lang, channel=channel,
+                          **parts)
+    if heavy:
+        label = i18n.text("{name} with heavy returns", lang, name=label)
+    for template, values in reversed(suffixes):
+        if template == "{name} (segment {segment})":
+            label = i18n.text("{name} (segment {segment})", lang, name=label, **values)
+        else:
+            label = i18n.text("{name} ({category})", lang, name=label, **values)
+    return label
+
+
+def display_cards(cards: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Return persona cards with their names, strategies, actions and KPIs in ``lang``.
+
+    Parameters
+    ----------
+    cards : pandas.DataFrame
+        Output of :func:`persona_cards` (``persona``, ``strategy``, ``action``, ``kpi``
+        are translated where present; a custom rule's text without a translation stays).
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy for display (``cards`` itself in English); files keep the English cards.
+    """
+    if lang == "en":
+        return cards
+    out = cards.copy()
+    if "persona" in out:
+        out["persona"] = out["persona"].map(lambda name: persona_label(name, lang))
+    for column in ("strategy", "action", "kpi"):
+        if column in out:
+            out[column] = out[column].map(lambda value: i18n.text(value, lang)
+                                          if isinstance(value, str) and value else value)
+    return out
 
 
 def persona_cards(
@@ -398,13 +507,16 @@ def persona_cards(
     return cards
 
 
-def rules_frame(rules: Sequence[Rule | Mapping[str, str]] | None = None) -> pd.DataFrame:
+def rules_frame(rules: Sequence[Rule | Mapping[str, str]] | None = None, *,
+                lang: str = "en") -> pd.DataFrame:
     """Return the strategy rule table as a DataFrame, to show users what they can edit.
 
     Parameters
     ----------
     rules : sequence of Rule or mapping, optional
         Default :data:`STRATEGY_RULES`.
+    lang : {"en", "zh"}
+        Language of the strategies, actions and KPIs shown (the conditions are code).
 
     Returns
     -------
@@ -412,8 +524,9 @@ def rules_frame(rules: Sequence[Rule | Mapping[str, str]] | None = None) -> pd.D
         Columns ``strategy``, ``when``, ``action``, ``kpi``, in rule order.
     """
     rules = _as_rules(STRATEGY_RULES if rules is None else rules)
-    return pd.DataFrame([(r.label, r.when, r.action, r.kpi) for r in rules],
-                        columns=["strategy", "when", "action", "kpi"])
+    table = pd.DataFrame([(r.label, r.when, r.action, r.kpi) for r in rules],
+                         columns=["strategy", "when", "action", "kpi"])
+    return display_cards(table, lang)
 
 
 # --- HTML cards ---------------------------------------------------------------------------
@@ -439,11 +552,16 @@ CARD_CSS = """
 """
 
 
-def _money(value: float) -> str:
+def _money(value: float, lang: str = "en") -> str:
     if value is None or pd.isna(value):
         return "-"
     sign = "-" if value < 0 else ""
     value = abs(value)
+    if lang == "zh":  # 万 (10^4) and 亿 (10^8), as Chinese readers count money
+        for limit, suffix in ((1e8, "亿"), (1e4, "万")):
+            if value >= limit:
+                return f"{sign}{value / limit:,.1f}{suffix}"
+        return f"{sign}{value:,.0f}"
     for limit, suffix in ((1e9, "bn"), (1e6, "m"), (1e4, "k")):
         if value >= limit:
             return f"{sign}{value / (limit if suffix != 'k' else 1e3):,.1f}{suffix}"
@@ -455,7 +573,7 @@ def _get(card: pd.Series, key: str) -> Any:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
 
 
-def _card_rows(card: pd.Series, horizon: str) -> list[tuple[str, str, bool]]:
+def _card_rows(card: pd.Series, horizon: str, lang: str = "en") -> list[tuple[str, str, bool]]:
     """(label, text, negative) rows of one card; text is escaped later."""
     rows: list[tuple[str, str, bool]] = []
 
@@ -463,58 +581,98 @@ def _card_rows(card: pd.Series, horizon: str) -> list[tuple[str, str, bool]]:
         if text:
             rows.append((label, text, negative))
 
-    add("Customers", f"{card['customers']:,.0f} ({card['customer_share']:.0%} of all)")
-    add("Revenue", f"{_money(card['revenue'])} ({card['revenue_share']:.0%} of all)")
+    def money(value: float) -> str:
+        return _money(value, lang)
+
+    add(i18n.text("Customers", lang),
+        i18n.text("{customers:,.0f} ({share:.0%} of all)", lang, customers=card["customers"],
+                  share=card["customer_share"]))
+    add(i18n.text("Revenue", lang),
+        i18n.text("{revenue} ({share:.0%} of all)", lang, revenue=money(card["revenue"]),
+                  share=card["revenue_share"]))
     profit = _get(card, "profit")
     if profit is not None:
-        text = f"{_money(profit)} ({_money(card['profit_per_customer'])} per customer"
+        values = {"profit": money(profit), "per_customer": money(card["profit_per_customer"])}
         if _get(card, "unprofitable_share") is not None:
-            text += f"; {card['unprofitable_share']:.0%} lose money"
-        add("Profit after cost-to-serve", text + ")", profit < 0)
+            text = i18n.text("{profit} ({per_customer} per customer; {share:.0%} lose money)",
+                             lang, share=card["unprofitable_share"], **values)
+        else:
+            text = i18n.text("{profit} ({per_customer} per customer)", lang, **values)
+        add(i18n.text("Profit after cost-to-serve", lang), text, profit < 0)
     clv = _get(card, "clv_per_customer")
     if clv is not None:
-        text = f"{_money(clv)} per customer over the {horizon}"
         if _get(card, "p_alive") is not None:
-            text += f"; P(still active) {card['p_alive']:.0%}"
-        add("Lifetime value (CLV)", text, clv < 0)
+            text = i18n.text("{clv} per customer over the {horizon}; P(still active) "
+                             "{p_alive:.0%}", lang, clv=money(clv), horizon=horizon,
+                             p_alive=card["p_alive"])
+        else:
+            text = i18n.text("{clv} per customer over the {horizon}", lang, clv=money(clv),
+                             horizon=horizon)
+        add(i18n.text("Lifetime value (CLV)", lang), text, clv < 0)
     days, orders = card["median_days_since_last_order"], card["median_orders"]
     count = f"{orders:,.0f}" if orders == int(orders) else f"{orders:,.1f}"
-    add("Recency, frequency, monetary",
-        f"last order {days:,.0f} day{'' if days == 1 else 's'} ago, {count} "
-        f"order{'' if orders == 1 else 's'}, {_money(card['median_revenue'])} spent (medians)")
-    add("Order value", f"{_money(card['median_avg_order_value'])} (median)")
-    add("Buys", _get(card, "categories"))
-    add("Stands out", _get(card, "standout"))
-    add("Channels", _get(card, "channels"))
-    who = []
-    if _get(card, "median_age") is not None:
-        who.append(f"median age {card['median_age']:.0f}")
-    if _get(card, "female_share") is not None:
-        who.append(f"{card['female_share']:.0%} women")
-    add("Who", ", ".join(who) or None)
-    add("City tier", _get(card, "city_tiers"))
-    add("Region", _get(card, "regions") or _get(card, "countries"))
-    add("Lifecycle", _get(card, "lifecycle"))
+    recency = (i18n.text("last order {days:,.0f} day ago", lang, days=days) if days == 1
+               else i18n.text("last order {days:,.0f} days ago", lang, days=days))
+    frequency = (i18n.text("{count} order", lang, count=count) if orders == 1
+                 else i18n.text("{count} orders", lang, count=count))
+    add(i18n.text("Recency, frequency, monetary", lang),
+        i18n.text("{recency}, {frequency}, {spent} spent (medians)", lang, recency=recency,
+                  frequency=frequency, spent=money(card["median_revenue"])))
+    add(i18n.text("Order value", lang),
+        i18n.text("{value} (median)", lang, value=money(card["median_avg_order_value"])))
+    add(i18n.text("Buys", lang), _get(card, "categories"))
+    add(i18n.text("Stands out", lang), _get(card, "standout"))
+    add(i18n.text("Channels", lang), _get(card, "channels"))
+    age, women = _get(card, "median_age"), _get(card, "female_share")
+    if age is not None and women is not None:
+        who = i18n.text("median age {age:.0f}, {share:.0%} women", lang, age=age, share=women)
+    elif age is not None:
+        who = i18n.text("median age {age:.0f}", lang, age=age)
+    elif women is not None:
+        who = i18n.text("{share:.0%} women", lang, share=women)
+    else:
+        who = None
+    add(i18n.text("Who", lang), who)
+    add(i18n.text("City tier", lang), _get(card, "city_tiers"))
+    add(i18n.text("Region", lang), _get(card, "regions") or _get(card, "countries"))
+    add(i18n.text("Lifecycle", lang), _lifecycle_text(_get(card, "lifecycle"), lang))
     returns = _get(card, "mean_return_share")
     discounts = _get(card, "mean_discount_share")
-    habits = []
-    if returns:
-        habits.append(f"returns {returns:.0%} of sales")
-    if discounts:
-        habits.append(f"discounts {discounts:.0%} of list price")
-    add("Habits", ", ".join(habits) or None)
+    if returns and discounts:
+        habits = i18n.text("returns {returns:.0%} of sales, discounts {discounts:.0%} of list "
+                           "price", lang, returns=returns, discounts=discounts)
+    elif returns:
+        habits = i18n.text("returns {returns:.0%} of sales", lang, returns=returns)
+    elif discounts:
+        habits = i18n.text("discounts {discounts:.0%} of list price", lang, discounts=discounts)
+    else:
+        habits = None
+    add(i18n.text("Habits", lang), habits)
     return rows
 
 
-def cards_html(cards: pd.DataFrame, *, horizon_days: int = 365) -> str:
+def _lifecycle_text(text: str | None, lang: str) -> str | None:
+    """Translate the stage names of a "New 40%, Active 30%" text (data shares stay)."""
+    if not text or lang == "en":
+        return text
+    for stage in sorted(LIFECYCLE_STAGES, key=len, reverse=True):
+        text = re.sub(rf"(?<![^\s,]){re.escape(stage)} (?=\d)", i18n.text(stage, lang) + " ",
+                      text)
+    return text
+
+
+def cards_html(cards: pd.DataFrame, *, horizon_days: int = 365, lang: str = "en") -> str:
     """Render persona cards as HTML; every text taken from the data is escaped.
 
     Parameters
     ----------
     cards : pandas.DataFrame
-        Output of :func:`persona_cards`.
+        Output of :func:`persona_cards` (or its :func:`display_cards` copy).
     horizon_days : int
         Horizon of the ``clv`` figures, for their label.
+    lang : {"en", "zh"}
+        The report's language: labels, names, strategies, actions and KPIs (text of a
+        custom rule without a translation stays as written; data values stay).
 
     Returns
     -------
@@ -523,22 +681,28 @@ def cards_html(cards: pd.DataFrame, *, horizon_days: int = 365) -> str:
         ``IPython.display.HTML``.
     """
     esc = html.escape
-    horizon = "next year" if horizon_days == 365 else f"next {horizon_days} days"
+    horizon = (i18n.text("next year", lang) if horizon_days == 365
+               else i18n.text("next {days} days", lang, days=horizon_days))
+    loss_names = LOSS_STRATEGIES | {i18n.text(name, lang) for name in LOSS_STRATEGIES}
+    shown = display_cards(cards, lang)
     parts = [f"<style>{CARD_CSS}</style>", '<div class="seglab-personas">']
-    for segment, card in cards.iterrows():
-        loss = card.get("strategy") in {"Serve at lower cost", "Let go"}
+    for segment, card in shown.iterrows():
+        loss = card.get("strategy") in loss_names
         parts.append('<div class="card">')
         parts.append(f"<h3>{esc(str(card['persona']))}</h3>")
-        parts.append(f'<p class="sub">Segment {esc(str(segment))}</p>')
+        parts.append(f'<p class="sub">'
+                     f"{esc(i18n.text('Segment {segment}', lang, segment=segment))}</p>")
         parts.append(f'<span class="strategy{" loss" if loss else ""}">'
                      f"{esc(str(card['strategy']))}</span>")
         parts.append("<table>")
-        for label, text, negative in _card_rows(card, horizon):
+        for label, text, negative in _card_rows(card, horizon, lang):
             cls = ' class="neg"' if negative else ""
             parts.append(f"<tr><th>{esc(label)}</th><td{cls}>{esc(text)}</td></tr>")
         parts.append("</table>")
-        parts.append(f'<div class="do"><strong>Do:</strong> {esc(str(card["action"]))}<br>'
-                     f"<strong>Watch:</strong> {esc(str(card['kpi']))}</div>")
+        parts.append(f'<div class="do"><strong>{esc(i18n.text("Do:", lang))}</strong> '
+                     f'{esc(str(card["action"]))}<br>'
+                     f"<strong>{esc(i18n.text('Watch:', lang))}</strong> "
+                     f"{esc(str(card['kpi']))}</div>")
         parts.append("</div>")
     parts.append("</div>")
     return "\n".join(parts)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from seglab import i18n
 from seglab.analysis_date import day_end, default_as_of
 from seglab.engine import _literal
 from seglab.errors import ConfigError, InputError
@@ -208,13 +209,15 @@ def cost_table(
     return dataclasses.replace(base, **changes)
 
 
-def cost_table_frame(costs: CostTable) -> pd.DataFrame:
+def cost_table_frame(costs: CostTable, *, lang: str = "en") -> pd.DataFrame:
     """Tabulate the cost assumptions for a business reader to check.
 
     Parameters
     ----------
     costs : CostTable
         Cost assumptions.
+    lang : {"en", "zh"}
+        Language of ``what it covers`` (items and values are names and numbers).
 
     Returns
     -------
@@ -225,10 +228,11 @@ def cost_table_frame(costs: CostTable) -> pd.DataFrame:
     for item in dataclasses.fields(costs):
         value = getattr(costs, item.name)
         if isinstance(value, dict):
-            text = ", ".join(f"{k}: {v:g}" for k, v in value.items()) or "(none)"
+            text = ", ".join(f"{k}: {v:g}" for k, v in value.items()) or i18n.text("(none)",
+                                                                                    lang)
         else:
             text = f"{value:g}"
-        rows.append((item.name.replace("_", " "), text, COST_DOCS[item.name]))
+        rows.append((item.name.replace("_", " "), text, i18n.text(COST_DOCS[item.name], lang)))
     return pd.DataFrame(rows, columns=["item", "value", "what it covers"])
 
 
@@ -851,13 +855,15 @@ def whale_curve(profit: pd.Series) -> pd.DataFrame:
     )
 
 
-def whale_summary(profit: pd.Series) -> dict[str, Any]:
+def whale_summary(profit: pd.Series, *, lang: str = "en") -> dict[str, Any]:
     """Describe the whale curve's peak in words and numbers.
 
     Parameters
     ----------
     profit : pandas.Series
         Profit per customer.
+    lang : {"en", "zh"}
+        Language of ``text``.
 
     Returns
     -------
@@ -886,20 +892,24 @@ def whale_summary(profit: pd.Series) -> dict[str, Any]:
         "total_profit": total,
     }
     if n == 0:
-        text = "No customers."
+        text = i18n.text("No customers.", lang)
     elif give_back == 0:
-        text = f"Every customer is profitable: together they earn {total:,.0f}."
+        text = i18n.text("Every customer is profitable: together they earn {total:,.0f}.",
+                         lang, total=total)
     elif total > 0:
-        text = (
-            f"{share:.0%} of customers ({len(winners):,}) earn {peak / total:.0%} of the "
-            f"profit ({peak:,.0f}); the other {1 - share:.0%} give back {give_back:,.0f} "
-            f"({give_back / total:.0%} of the total), leaving {total:,.0f}."
-        )
+        text = i18n.text(
+            "{share:.0%} of customers ({winners:,}) earn {peak_share:.0%} of the profit "
+            "({peak:,.0f}); the other {others:.0%} give back {give_back:,.0f} "
+            "({give_back_share:.0%} of the total), leaving {total:,.0f}.", lang,
+            share=share, winners=len(winners), peak_share=peak / total, peak=peak,
+            others=1 - share, give_back=give_back, give_back_share=give_back / total,
+            total=total)
     else:
-        text = (
-            f"{share:.0%} of customers ({len(winners):,}) earn {peak:,.0f}; the other "
-            f"{1 - share:.0%} lose {give_back:,.0f}, so the portfolio loses {-total:,.0f}."
-        )
+        text = i18n.text(
+            "{share:.0%} of customers ({winners:,}) earn {peak:,.0f}; the other {others:.0%} "
+            "lose {give_back:,.0f}, so the portfolio loses {loss:,.0f}.", lang,
+            share=share, winners=len(winners), peak=peak, others=1 - share,
+            give_back=give_back, loss=-total)
     summary["text"] = text
     return summary
 

@@ -9,6 +9,8 @@ import pandas as pd
 from jinja2 import Environment, select_autoescape
 from nbconvert import HTMLExporter
 
+from seglab.runfolder import FILES, RunFolder
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 INDEX_TEMPLATE = """<!DOCTYPE html>
@@ -69,24 +71,24 @@ analysis date {{ as_of }} &middot;
 </body></html>
 """
 
-RUN_FILES: tuple[tuple[str, str], ...] = (
-    ("customers.csv", "one row per customer: features, segments, profit (CRM export)"),
-    ("segments.csv", "one row per segment: persona, size, revenue, profit, CLV, strategy"),
-    ("clustering_comparison.csv", "every clustering method scored side by side"),
-    ("cleaning_log.csv", "every row dropped or changed by cleaning, and why"),
-    ("segment_migration.csv", "customers and revenue moving between segments, date to date"),
-    ("segment_monitoring.csv", "each segment's size, revenue, profit and churn over time"),
-    ("audiences.csv", "one row per contactable customer: segment, strategy, treatment or "
+RUN_FILES: tuple[tuple[str, str], ...] = tuple((str(path), what) for path, what in (
+    (FILES.customers_csv, "one row per customer: features, segments, profit (CRM export)"),
+    (FILES.segments, "one row per segment: persona, size, revenue, profit, CLV, strategy"),
+    (FILES.clustering_comparison, "every clustering method scored side by side"),
+    (FILES.cleaning_log, "every row dropped or changed by cleaning, and why"),
+    (FILES.segment_migration, "customers and revenue moving between segments, date to date"),
+    (FILES.segment_monitoring, "each segment's size, revenue, profit and churn over time"),
+    (FILES.audiences, "one row per contactable customer: segment, strategy, treatment or "
                       "control group (CRM export)"),
-    ("campaign_readout.csv", "each campaign's effect per segment and metric, with intervals"),
-    ("segment_products.csv", "each segment's distinguishing and best-selling products"),
-    ("segment_categories.csv", "each segment's distinguishing categories (retail index)"),
-    ("basket_rules.csv", "what sells together in each segment's orders: product pair rules"),
-    ("category_rules.csv", "the same rules between categories"),
-    ("recommendations.csv", "next-product offers per customer (holds customer ids)"),
-    ("metrics.json", "the run's key figures"),
-    ("manifest.json", "parameters, inputs with checksums, versions, timings"),
-)
+    (FILES.campaign_readout, "each campaign's effect per segment and metric, with intervals"),
+    (FILES.segment_products, "each segment's distinguishing and best-selling products"),
+    (FILES.segment_categories, "each segment's distinguishing categories (retail index)"),
+    (FILES.basket_rules, "what sells together in each segment's orders: product pair rules"),
+    (FILES.category_rules, "the same rules between categories"),
+    (FILES.recommendations, "next-product offers per customer (holds customer ids)"),
+    (FILES.metrics, "the run's key figures"),
+    (FILES.manifest, "parameters, inputs with checksums, versions, timings"),
+))
 
 
 def notebook_to_html(notebook: Path, html: Path) -> Path:
@@ -212,6 +214,6 @@ def write_index(run_dir: Path, manifest: dict, metrics: dict, study: dict,
         as_of=str(study.get("as_of", "?"))[:10],
         files=[(name, what) for name, what in RUN_FILES if (run_dir / name).exists()],
     )
-    path = run_dir / "index.html"
+    path = RunFolder(run_dir).index
     path.write_text(page, encoding="utf-8")
     return path

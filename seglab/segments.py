@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seglab import i18n
 from seglab.errors import ConfigError
 
 #: Named RFM segments on the grid of recency score (rows, 1-5) and the rounded mean of
@@ -65,8 +66,36 @@ RFM_SEGMENT_DESCRIPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def rfm_segment_table() -> pd.DataFrame:
+def segment_label(name: object, lang: str = "en") -> object:
+    """Return the display name of a rule segment (RFM segment, tier, grade, stage, quadrant).
+
+    Files keep the English names; this is for tables and charts. A name without a
+    translation (a custom pyramid level, a cluster number) is returned as it is.
+
+    Parameters
+    ----------
+    name : object
+        A value of one of the :data:`SEGMENT_COLUMNS`.
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    object
+        The name in ``lang``; ``name`` unchanged in English or when it is not text.
+    """
+    if lang == "en" or not isinstance(name, str):
+        return name
+    return i18n.text(name, lang)
+
+
+def rfm_segment_table(*, lang: str = "en") -> pd.DataFrame:
     """Document the RFM map as a table: each segment, its cells, who they are, what to do.
+
+    Parameters
+    ----------
+    lang : {"en", "zh"}
+        Language of the segment names and descriptions (the cells are codes).
 
     Returns
     -------
@@ -81,15 +110,21 @@ def rfm_segment_table() -> pd.DataFrame:
             cells[name].append(f"R{r} FM{fm}")
     return pd.DataFrame(
         [
-            (name, ", ".join(cells[name]), *RFM_SEGMENT_DESCRIPTIONS[name])
+            (segment_label(name, lang), ", ".join(cells[name]),
+             *(i18n.text(text, lang) for text in RFM_SEGMENT_DESCRIPTIONS[name]))
             for name in RFM_SEGMENT_ORDER
         ],
         columns=["segment", "cells", "who", "action"],
     )
 
 
-def rfm_segment_map() -> pd.DataFrame:
+def rfm_segment_map(*, lang: str = "en") -> pd.DataFrame:
     """Return the named RFM map as a grid: one row per recency score (5 first).
+
+    Parameters
+    ----------
+    lang : {"en", "zh"}
+        Language of the segment names in the cells.
 
     Returns
     -------
@@ -98,7 +133,8 @@ def rfm_segment_map() -> pd.DataFrame:
         the frequency and monetary scores (``FM 1`` ... ``FM 5``) holding the segment.
     """
     grid = pd.DataFrame(
-        RFM_SEGMENT_GRID, columns=[f"FM {fm}" for fm in range(1, 6)]
+        [[segment_label(name, lang) for name in row] for row in RFM_SEGMENT_GRID],
+        columns=[f"FM {fm}" for fm in range(1, 6)],
     )
     grid.insert(0, "recency score", [f"R {r}" for r in range(1, 6)])
     return grid.iloc[::-1].reset_index(drop=True)
@@ -514,7 +550,8 @@ def rule_segments(features: pd.DataFrame, *, rules: SegmentRules | None = None) 
 
 
 def segment_summary(
-    customers: pd.DataFrame, segment_col: str, *, order: tuple[str, ...] | list | None = None
+    customers: pd.DataFrame, segment_col: str, *, order: tuple[str, ...] | list | None = None,
+    lang: str = "en",
 ) -> pd.DataFrame:
     """Size, revenue share and typical behaviour of each segment of one segmentation.
 
@@ -528,6 +565,8 @@ def segment_summary(
     order : sequence, optional
         Segment order; default :data:`SEGMENT_COLUMNS` for known columns, else by
         revenue.
+    lang : {"en", "zh"}
+        Language of the segment names shown (:func:`segment_label`).
 
     Returns
     -------
@@ -556,7 +595,10 @@ def segment_summary(
     if segment_col == "value_tier" and not set(table.index) <= set(order):
         order = list(table.sort_values("revenue", ascending=False).index)
     table = table.reindex([s for s in order if s in table.index])
-    return table.rename_axis("segment").reset_index()
+    table = table.rename_axis("segment").reset_index()
+    if lang != "en":
+        table["segment"] = table["segment"].map(lambda name: segment_label(name, lang))
+    return table
 
 
 def segment_coverage(customers: pd.DataFrame) -> pd.DataFrame:

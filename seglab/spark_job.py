@@ -49,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                         "YAML file or a preset (online_retail, online_retail_ii).")
     parser.add_argument("--as-of", help="Analysis date (default: the day after the last "
                         "transaction).")
-    parser.add_argument("--params", help="The study's YAML params file; its time_unit, "
-                        "window_days, category_top_n, channel_top_n and segment_rules "
-                        "are used.")
+    parser.add_argument("--params", help="The study's YAML params file; its time_unit "
+                        "and its notebook 02 section (window_days, category_top_n, "
+                        "channel_top_n, segment_rules) are used.")
     parser.add_argument("--clean", choices=list(CLEANING), default="sql", help="sql: the "
                         "row-filter cleaning rules on Spark (default); pandas: seglab's "
                         "intake and cleaning on the driver (a file pandas can hold); none: "
@@ -79,9 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = {}
         if args.params:
-            from seglab.run import load_params
+            from seglab.run import load_params, params_for
 
-            settings = load_params(Path(args.params))
+            settings = params_for("02-feature-engineering", load_params(Path(args.params)),
+                                  None, source=args.params)
         as_of = None if args.as_of is None else parse_as_of(args.as_of, option="--as-of")
         options = {"columns": args.columns, "as_of": as_of, "clean": CLEANING[args.clean],
                    "segments": not args.no_segments, "params": settings, "engine": "spark"}
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             with tempfile.TemporaryDirectory() as folder:
                 local, _ = nightly.export_customer_table(
-                    args.data, Path(folder) / "customers.parquet", **options)
+                    args.data, Path(folder) / "table.parquet", **options)
                 spark.write_parquet(pd.read_parquet(local), args.output)
         else:
             nightly.export_customer_table(args.data, args.output, **options)

@@ -8,10 +8,8 @@ also runs on its own (in JupyterLab or under nbval) on the embedded synthetic da
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -38,66 +36,24 @@ from seglab import (
 from seglab import io as seglab_io
 from seglab.analysis_date import day_end, default_as_of, parse_as_of
 from seglab.errors import ConfigError, InputError
+from seglab.runfolder import SCRATCH_VARIABLE as SCRATCH_VARIABLE
+from seglab.runfolder import (
+    TIME_UNITS,
+    RunFolder,
+    StudyMeta,
+    json_ready,
+    open_for_writing,
+    open_run,
+    read_study,
+    write_study,
+)
+from seglab.runfolder import read_json as read_json
+from seglab.runfolder import write_json as write_json
 
 logger = logging.getLogger(__name__)
 
-INPUT_DIR = "inputs"
-
 #: Fewest customers a study segments; fewer cannot fill the clustering's k range.
 MIN_CUSTOMERS = 30
-
-
-#: Environment variable naming the scratch folder of notebooks run on their own
-#: (default ``<temp>/seglab-scratch``); the tests give each test process its own.
-SCRATCH_VARIABLE = "SEGLAB_SCRATCH"
-
-
-def run_folder(run_dir: str | Path | None) -> Path:
-    """Return the run folder, creating it; empty means a scratch folder for trying out.
-
-    Parameters
-    ----------
-    run_dir : str or Path or None
-        Run folder given by ``seglab run``, or empty for a notebook opened on its own.
-
-    Returns
-    -------
-    pathlib.Path
-        An existing folder.
-    """
-    scratch = os.environ.get(SCRATCH_VARIABLE) or Path(tempfile.gettempdir()) / "seglab-scratch"
-    path = Path(run_dir) if run_dir else Path(scratch)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if np.isnan(value) else round(float(value), 6)
-    if isinstance(value, float):
-        return None if np.isnan(value) else round(value, 6)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
-def read_json(path: Path) -> dict:
-    """Read a JSON file, or return an empty dict when it does not exist."""
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as indented JSON, replacing the file atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_json_ready(data), indent=2, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-
 
 def record_sections(run_dir: Path, notes: dict[str, str]) -> None:
     """Record in ``metrics.json`` which report sections ran, adapted or were skipped.
@@ -110,7 +66,7 @@ def record_sections(run_dir: Path, notes: dict[str, str]) -> None:
         Section name → the note the report showed ("" when it ran as designed; see
         :func:`seglab.support.section_notes`).
     """
-    recorded = read_json(run_dir / "metrics.json").get("sections", {})
+    recorded = read_json(RunFolder(Path(run_dir)).metrics).get("sections", {})
     record_metrics(run_dir, "sections", {**recorded, **support.section_notes(notes)})
 
 
@@ -131,9 +87,9 @@ def record_metrics(run_dir: Path, section: str, values: dict) -> dict:
     dict
         All metrics recorded so far.
     """
-    path = run_dir / "metrics.json"
+    path = RunFolder(Path(run_dir)).metrics
     metrics = read_json(path)
-    metrics[section] = _json_ready(values)
+    metrics[section] = json_ready(values)
     write_json(path, metrics)
     return metrics
 
@@ -153,22 +109,40 @@ class StudyInputs:
     transactions: pd.DataFrame
     customers: pd.DataFrame | None
     truth: pd.DataFrame | None
-    as_of: pd.Timestamp
-    source: str
+    meta: StudyMeta
+    run: RunFolder
     partition: buckets.Partition | None = None
-    sample_buckets: tuple[int, ...] = ()
-    support: support.DataSupport | None = None
 
-    def overview(self) -> pd.DataFrame:
-        """Key figures of the whole raw log (:func:`seglab.profile.overview`)."""
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The analysis date (:attr:`seglab.runfolder.StudyMeta.as_of`)."""
+        return self.meta.as_of
+
+    @property
+    def source(self) -> str:
+        """Where the transactions came from."""
+        return self.meta.source
+
+    @property
+    def support(self) -> support.DataSupport:
+        """What the staged log holds."""
+        return self.meta.support
+
+    @property
+    def sample_buckets(self) -> tuple[int, ...]:
+        """Buckets whose customers form a large log's sample."""
+        return self.meta.sample_buckets
+
+    def overview(self, *, lang: str = "en") -> pd.DataFrame:
+        """Key figures of the whole raw log (:func:`seglab.profile.overview`), in ``lang``."""
         from seglab import profile
 
         if self.partition is None:
-            return profile.overview(self.transactions)
-        rows = read_json(self.partition.path.parent / "overview.json")["rows"]
-        return pd.DataFrame(
+            return profile.overview(self.transactions, lang=lang)
+        rows = read_json(self.run.overview)["rows"]
+        return profile.display_overview(pd.DataFrame(
             [(metric, pd.Timestamp(value) if metric.startswith("Period") else value)
-             for metric, value in rows], columns=["metric", "value"])
+             for metric, value in rows], columns=["metric", "value"]), lang)
 
     def missing_values(self) -> pd.DataFrame:
         """Missing values of the whole raw log (:func:`seglab.profile.missing_values`)."""
@@ -176,28 +150,36 @@ class StudyInputs:
 
         if self.partition is None:
             return profile.missing_values(self.transactions)
-        return pd.read_csv(self.partition.path.parent / "missing_values.csv")
+        return pd.read_csv(self.run.missing_values)
 
-    def sample_note(self, whole: str = "Totals, missing values and the cleaning log",
-                    sampled: str = "the charts and tables computed from individual lines"
-                    ) -> str:
+    def sample_note(self, whole: str | None = None, sampled: str | None = None, *,
+                    lang: str = "en") -> str:
         """Say what covers the whole log and what a customer sample ("" if no sample).
 
         Parameters
         ----------
-        whole, sampled : str
-            What the report computed on every line, and what on the sample.
+        whole, sampled : str, optional
+            What the report computed on every line, and what on the sample (in the
+            report's language); default the totals, missing values and cleaning log, and
+            the charts and tables computed from individual lines.
+        lang : {"en", "zh"}
+            The report's language.
         """
         if self.partition is None:
             return ""
+        if whole is None:
+            whole = i18n.text("Totals, missing values and the cleaning log", lang)
+        if sampled is None:
+            sampled = i18n.text("the charts and tables computed from individual lines", lang)
         customers = self.transactions["customer_id"].nunique()
-        return (
-            f"This log is large ({self.partition.lines:,} lines), so seglab works on it "
-            f"bucket by bucket of customers. {whole} cover every line; {sampled} cover a "
-            f"random sample of {customers:,} customers with all their "
-            f"{len(self.transactions):,} lines (drawn from {len(self.sample_buckets)} of "
-            f"{self.partition.buckets} customer buckets)."
-        )
+        return i18n.text(
+            "This log is large ({lines:,} lines), so seglab works on it bucket by bucket of "
+            "customers. {whole} cover every line; {sampled} cover a random sample of "
+            "{customers:,} customers with all their {sample_lines:,} lines (drawn from "
+            "{sample_buckets} of {buckets} customer buckets).", lang,
+            lines=self.partition.lines, whole=whole, sampled=sampled, customers=customers,
+            sample_lines=len(self.transactions), sample_buckets=len(self.sample_buckets),
+            buckets=self.partition.buckets)
 
 
 def check_engine(engine: str) -> None:
@@ -231,9 +213,14 @@ def stage_inputs(
     dayfirst: bool = False,
     campaigns: str | Path | None = None,
     campaign_columns: str | None = None,
+    time_unit: str = "D",
+    costs: Mapping[str, Any] | str | Path | None = None,
     lang: str = i18n.DEFAULT_LANGUAGE,
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
+
+    Writes ``inputs/`` and the study's settings (``study.json``, a
+    :class:`seglab.runfolder.StudyMeta`), which every stage reads.
 
     Parameters
     ----------
@@ -273,6 +260,12 @@ def stage_inputs(
         (:func:`seglab.synth.plant_campaigns`).
     campaign_columns : str, optional
         Column mapping of the exposures file.
+    time_unit : {"D", "W", "M"}
+        Period of the lifetimes RFM columns and the purchase models.
+    costs : Mapping, str, Path or None
+        Overrides of the cost table every stage charges (see
+        :func:`seglab.profit.cost_table`): of :data:`seglab.synth.COST_TABLE` on the
+        synthetic data, else of :class:`seglab.profit.CostTable`.
     lang : {"en", "zh"}
         Language of the reports (recorded in study.json; :func:`report_language`).
 
@@ -286,23 +279,32 @@ def stage_inputs(
     InputError
         If a file cannot be read or does not fit the schema, or a group label is
         neither treatment nor control.
+    ConfigError
+        For an unknown engine or time unit, bad costs, or a finished run folder.
     """
     check_engine(engine)
-    folder = run_folder(run_dir) / INPUT_DIR
-    folder.mkdir(exist_ok=True)
+    if time_unit not in TIME_UNITS:
+        raise ConfigError(f"time_unit={time_unit!r} is unknown; use one of {list(TIME_UNITS)}.")
+    cost_table = profit.cost_table(costs, base=synth.COST_TABLE if data is None
+                                   else profit.CostTable())
+    run = open_for_writing(run_dir)
+    run.inputs.mkdir(exist_ok=True)
     if campaigns is not None and str(campaigns) == "synthetic" and data is not None:
         raise ConfigError("--campaigns synthetic plants campaigns in the synthetic data; "
                           "with --data give an exposures file.")
-    for stale in (EXPOSURES_FILE, CAMPAIGN_TRUTH_FILE):
-        (folder / stale).unlink(missing_ok=True)
-    campaign_note = (_stage_exposures(folder, campaigns, campaign_columns, encoding=encoding,
+    for stale in (run.exposures, run.campaign_truth):
+        stale.unlink(missing_ok=True)
+    campaign_note = (_stage_exposures(run, campaigns, campaign_columns, encoding=encoding,
                                       decimal=decimal, dayfirst=dayfirst)
                      if campaigns is not None and str(campaigns) != "synthetic" else None)
+    settings = {"seed": seed, "mask_pii": mask_pii, "engine": engine, "time_unit": time_unit,
+                "costs": {item.name: getattr(cost_table, item.name)
+                          for item in fields(cost_table)},
+                "campaigns": campaign_note, "lang": i18n.check_language(lang)}
     if data is not None and buckets.is_large(data):
-        return _stage_large_inputs(folder, data, customers=customers, columns=columns,
+        return _stage_large_inputs(run, data, customers=customers, columns=columns,
                                    customer_columns=customer_columns, encoding=encoding,
-                                   as_of=as_of, seed=seed, mask_pii=mask_pii, engine=engine,
-                                   campaign_note=campaign_note, lang=lang)
+                                   as_of=as_of, settings=settings)
     truth = None
     if data is None:
         study = synth.make_study(n_customers, seed=seed)
@@ -311,9 +313,9 @@ def stage_inputs(
         if campaigns is not None and str(campaigns) == "synthetic":
             planted = synth.plant_campaigns(study, seed=seed)
             transactions = planted.transactions
-            planted.exposures.to_parquet(folder / EXPOSURES_FILE, index=False)
-            planted.lifts.to_csv(folder / CAMPAIGN_TRUTH_FILE, index=False)
-            campaign_note = ""
+            planted.exposures.to_parquet(run.exposures, index=False)
+            planted.lifts.to_csv(run.campaign_truth, index=False)
+            settings["campaigns"] = ""
     else:
         transactions = seglab_io.load_transactions(
             data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates,
@@ -334,25 +336,19 @@ def stage_inputs(
                                    customer_file=attributes is not None)
     check_support(found, as_of=as_of_ts, label=Path(data).name if data else "synthetic data",
                   transactions=transactions)
-    transactions.to_parquet(folder / "transactions.parquet", index=False)
+    transactions.to_parquet(run.staged_transactions, index=False)
     if attributes is not None:
-        attributes.to_parquet(folder / "customers.parquet", index=False)
+        attributes.to_parquet(run.staged_customers, index=False)
     if truth is not None:
-        truth.to_csv(folder / "truth.csv", index=False)
-    write_json(folder.parent / "study.json",
-               {"as_of": as_of_ts, "source": source, "synthetic": data is None, "seed": seed,
-                "n_customers": n_customers if data is None else None,
-                "mask_pii": mask_pii, "engine": engine, "support": found.to_json(),
-                "campaigns": campaign_note, "lang": i18n.check_language(lang)})
-    return StudyInputs(transactions, attributes, truth, as_of_ts, source, support=found)
+        truth.to_csv(run.truth, index=False)
+    meta = StudyMeta(as_of=as_of_ts, source=source, synthetic=data is None,
+                     n_customers=n_customers if data is None else None,
+                     support=found, **settings)
+    write_study(run, meta)
+    return StudyInputs(transactions, attributes, truth, meta, run)
 
 
-#: Staged campaign exposures and, on synthetic data, the planted campaign lifts.
-EXPOSURES_FILE = "exposures.parquet"
-CAMPAIGN_TRUTH_FILE = "campaign_truth.csv"
-
-
-def _stage_exposures(folder: Path, path: str | Path, columns: str | None, *,
+def _stage_exposures(run: RunFolder, path: str | Path, columns: str | None, *,
                      encoding: str | None, decimal: str, dayfirst: bool) -> str:
     """Read, map and check an exposures file into ``inputs/``; return the labels note."""
     from seglab import campaigns as campaign_tools
@@ -363,7 +359,7 @@ def _stage_exposures(folder: Path, path: str | Path, columns: str | None, *,
     group_column = parse_column_mapping(columns).get("group", "group")
     table, note = campaign_tools.normalise_groups(table, source=str(path),
                                                   column=group_column)
-    table.to_parquet(folder / EXPOSURES_FILE, index=False)
+    table.to_parquet(run.exposures, index=False)
     return note
 
 
@@ -411,25 +407,21 @@ SAMPLE_LINES = 500_000
 
 
 def _stage_large_inputs(
-    folder: Path,
+    run: RunFolder,
     data: str | Path,
     *,
     customers: str | Path | None,
     columns: str | None,
     customer_columns: str | None,
     encoding: str | None,
-    lang: str = i18n.DEFAULT_LANGUAGE,
     as_of: pd.Timestamp | str | None,
-    seed: int,
-    mask_pii: bool,
-    engine: str,
-    campaign_note: str | None = None,
+    settings: dict[str, Any],
 ) -> StudyInputs:
     """Split a large Parquet log into customer buckets under ``inputs/transactions``."""
-    part = buckets.partition(data, folder / "transactions", columns=columns)
+    part = buckets.partition(data, run.staged_partition, columns=columns)
     overview, missing = buckets.overview(part)
-    write_json(folder / "overview.json", {"rows": overview.to_numpy().tolist()})
-    missing.to_csv(folder / "missing_values.csv", index=False)
+    write_json(run.overview, {"rows": overview.to_numpy().tolist()})
+    missing.to_csv(run.missing_values, index=False)
     figures = overview.set_index("metric")["value"]
     as_of_ts = (parse_as_of(as_of) if as_of is not None
                 else day_end(pd.Timestamp(figures["Period end"])))
@@ -443,21 +435,20 @@ def _stage_large_inputs(
     attributes = (seglab_io.load_customers(customers, columns=customer_columns,
                                            encoding=encoding) if customers else None)
     if attributes is not None:
-        attributes.to_parquet(folder / "customers.parquet", index=False)
+        attributes.to_parquet(run.staged_customers, index=False)
     sample = tuple(buckets.sample_buckets(part, SAMPLE_LINES))
-    stored = {**part.to_json(), "path": str(part.path.relative_to(folder.parent))}
-    write_json(folder.parent / "study.json",
-               {"as_of": as_of_ts, "source": str(data), "synthetic": False, "seed": seed,
-                "mask_pii": mask_pii, "engine": engine, "partition": stored,
-                "sample_buckets": list(sample), "support": found.to_json(),
-                "campaigns": campaign_note, "lang": i18n.check_language(lang)})
+    stored = {**part.to_json(), "path": str(part.path.relative_to(run.path))}
+    meta = StudyMeta(as_of=as_of_ts, source=str(data), synthetic=False, n_customers=None,
+                     support=found, partition=stored, sample_buckets=sample, **settings)
+    write_study(run, meta)
     return StudyInputs(part.read_sample(sample, part.sample_share(sample, SAMPLE_LINES)),
-                       attributes, None, as_of_ts, str(data), part, sample, found)
+                       attributes, None, meta, run, part)
 
 
 def report_language(run_dir: str | Path | None) -> str:
     """Return the language the run's reports are written in (``seglab run --lang``)."""
-    return read_json(run_folder(run_dir) / "study.json").get("lang", i18n.DEFAULT_LANGUAGE)
+    run = open_run(run_dir)
+    return read_study(run).lang if run.study.is_file() else i18n.DEFAULT_LANGUAGE
 
 
 def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInputs:
@@ -476,40 +467,26 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
     StudyInputs
         The staged tables.
     """
-    folder = run_folder(run_dir)
-    meta = read_json(folder / "study.json")
-    if not meta:
-        logger.info("no inputs in %s: using the embedded synthetic data", folder)
-        return stage_inputs(folder)
-    inputs = folder / INPUT_DIR
-    optional = {
-        name: inputs / file for name, file in
-        (("customers", "customers.parquet"), ("truth", "truth.csv"))
-    }
-    part, sample = None, ()
-    if "partition" in meta:
-        part = buckets.Partition.from_json(meta["partition"], base=folder)
-        sample = tuple(meta["sample_buckets"])
-    staged = StudyInputs(
-        transactions=(pd.read_parquet(inputs / "transactions.parquet") if part is None
+    run = open_run(run_dir)
+    if not run.study.is_file():
+        logger.info("no inputs in %s: using the embedded synthetic data", run.path)
+        return stage_inputs(run.path)
+    meta = read_study(run)
+    part = (None if meta.partition is None else
+            buckets.Partition.from_json(meta.partition, base=run.path))
+    sample = meta.sample_buckets
+    return StudyInputs(
+        transactions=(pd.read_parquet(run.staged_transactions) if part is None
                       else part.read_sample(sample if lines else [],
                                             part.sample_share(sample, SAMPLE_LINES))),
-        customers=pd.read_parquet(optional["customers"]) if optional["customers"].exists()
+        customers=pd.read_parquet(run.staged_customers) if run.staged_customers.exists()
         else None,
-        truth=pd.read_csv(optional["truth"], dtype={"customer_id": "string"})
-        if optional["truth"].exists() else None,
-        as_of=pd.Timestamp(meta["as_of"]),
-        source=meta["source"],
+        truth=pd.read_csv(run.truth, dtype={"customer_id": "string"})
+        if run.truth.exists() else None,
+        meta=meta,
+        run=run,
         partition=part,
-        sample_buckets=sample,
-        support=support.DataSupport.from_json(meta["support"]) if "support" in meta else None,
     )
-    if staged.support is None:  # staged by a seglab older than seglab.support
-        if part is not None:
-            raise ConfigError(f"{folder}: staged by an older seglab; run the study again.")
-        staged = replace(staged, support=support.DataSupport.of(
-            staged.transactions, as_of=staged.as_of, customer_file=staged.customers is not None))
-    return staged
 
 
 # --- Stage 1: cleaning -------------------------------------------------------------------
@@ -534,7 +511,8 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
     seglab.clean.CleaningResult
         Kept transactions (on a large log, those of the sample) and the log.
     """
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     inputs = load_inputs(folder, lines=False)
     known = {f.name for f in fields(clean.CleaningRules)}
     unknown = sorted(set(rules) - known)
@@ -546,16 +524,15 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
     else:
         result = clean.clean_transactions(inputs.transactions, as_of=inputs.as_of,
                                           rules=rule_set)
-        result.transactions.to_parquet(folder / "transactions.parquet", index=False)
-    result.log.to_csv(folder / "cleaning_log.csv", index=False)
+        result.transactions.to_parquet(run.transactions, index=False)
+    result.log.to_csv(run.cleaning_log, index=False)
     record_metrics(folder, "cleaning", clean.cleaning_metrics(result))
+    lang = report_language(folder)
     record_sections(folder, {"what_sells": inputs.support.missing_note(
-        support.SELLING_DIMENSIONS, "what sells, where")})
+        support.SELLING_DIMENSIONS, i18n.text("what sells, where", lang), lang=lang)})
+    if lang != "en":  # cleaning_log.csv keeps the English descriptions
+        result = replace(result, log=clean.display_log(result, lang))
     return result
-
-
-#: Folder of a large log's clean transactions, partitioned as its input.
-CLEAN_PARTITION = "transactions"
 
 
 @dataclass(frozen=True)
@@ -639,7 +616,7 @@ def _clean_partition(folder: Path, inputs: StudyInputs, rules: clean.CleaningRul
     import shutil
 
     part = inputs.partition
-    out = folder / CLEAN_PARTITION
+    out = RunFolder(folder).clean_partition
     shutil.rmtree(out, ignore_errors=True)
     work = functools.partial(_clean_bucket, part=part, out=out, as_of=inputs.as_of,
                              rules=rules, keep=False)
@@ -667,39 +644,41 @@ BUCKET_JOBS = 2
 
 def clean_partition(run_dir: str | Path | None) -> buckets.Partition | None:
     """Return the clean partition of a large log's run (None for a log in memory)."""
-    folder = run_folder(run_dir)
-    inputs = load_inputs(folder, lines=False)
+    import pyarrow.parquet as pq
+
+    run = open_run(run_dir)
+    inputs = load_inputs(run.path, lines=False)
     if inputs.partition is None:
         return None
-    if not (folder / CLEAN_PARTITION).is_dir():
-        clean_stage(folder)
-    return buckets.Partition(folder / CLEAN_PARTITION, inputs.partition.buckets,
-                             int(read_json(folder / "metrics.json")["cleaning"]["rows_kept"]))
+    if not run.clean_partition.is_dir():
+        clean_stage(run.path)
+    lines = sum(pq.read_metadata(file).num_rows
+                for file in run.clean_partition.rglob("*.parquet"))
+    return buckets.Partition(run.clean_partition, inputs.partition.buckets, lines)
 
 
 def transactions_source(run_dir: str | Path | None) -> Path:
     """Return the run's clean transactions as a file or partition folder (engine input)."""
-    folder = run_folder(run_dir)
-    part = clean_partition(folder)
+    run = open_run(run_dir)
+    part = clean_partition(run.path)
     if part is not None:
         return part.path
-    if not (folder / "transactions.parquet").exists():
-        clean_stage(folder)
-    return folder / "transactions.parquet"
+    if not run.transactions.exists():
+        clean_stage(run.path)
+    return run.transactions
 
 
 def load_clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
     """Return the run's clean transactions (a large log's: those of the sample)."""
-    folder = run_folder(run_dir)
-    part = clean_partition(folder)
+    run = open_run(run_dir)
+    part = clean_partition(run.path)
     if part is not None:
-        inputs = load_inputs(folder, lines=False)
+        inputs = load_inputs(run.path, lines=False)
         return part.read_sample(inputs.sample_buckets, inputs.partition.sample_share(
             inputs.sample_buckets, SAMPLE_LINES))
-    path = folder / "transactions.parquet"
-    if not path.exists():
-        clean_stage(folder)
-    return pd.read_parquet(path)
+    if not run.transactions.exists():
+        clean_stage(run.path)
+    return pd.read_parquet(run.transactions)
 
 
 # --- Stage 2: features and rule segments -------------------------------------------------
@@ -738,11 +717,13 @@ def write_parquet(table: pd.DataFrame, path: Path) -> None:
 
 def write_customers(run_dir: Path, table: pd.DataFrame) -> None:
     """Write the customer table: Parquet for the next stage, CSV as the CRM export."""
-    write_parquet(table, run_dir / "customers.parquet")
+    run = RunFolder(Path(run_dir))
+    run.check_writable()
+    write_parquet(table, run.customers)
     if len(table) > CSV_ROWS:
-        (run_dir / "customers.csv").unlink(missing_ok=True)  # stale now; see export_csv
+        run.customers_csv.unlink(missing_ok=True)  # stale now; see export_csv
         return
-    table.to_csv(run_dir / "customers.csv", index=False, date_format="%Y-%m-%d")
+    table.to_csv(run.customers_csv, index=False, date_format="%Y-%m-%d")
 
 
 def export_customers_csv(run_dir: str | Path) -> Path | None:
@@ -758,8 +739,8 @@ def export_customers_csv(run_dir: str | Path) -> Path | None:
     """
     import duckdb
 
-    folder = Path(run_dir)
-    source, target = folder / "customers.parquet", folder / "customers.csv"
+    run = RunFolder(Path(run_dir))
+    source, target = run.customers, run.customers_csv
     if not source.exists() or target.exists():
         return None
     con = duckdb.connect()
@@ -791,7 +772,6 @@ class FeatureStage:
 def feature_stage(
     run_dir: str | Path | None,
     *,
-    time_unit: str = features.FeatureOptions.time_unit,
     window_days: int = features.FeatureOptions.window_days,
     category_top_n: int = features.FeatureOptions.category_top_n,
     channel_top_n: int = features.FeatureOptions.channel_top_n,
@@ -806,13 +786,14 @@ def feature_stage(
     code path as ``seglab features`` for nightly scoring, so both give the same table;
     memory stays flat however long the log; and the tests hold it equal to the pandas
     reference (:func:`seglab.features.customer_features`) to 1e-9. On small data both
-    take well under a second.
+    take well under a second. The RFM columns count in the study's time unit and the
+    table is aggregated by the study's engine (both in ``study.json``).
 
     Parameters
     ----------
     run_dir : str or Path or None
         Run folder.
-    time_unit, window_days, category_top_n, channel_top_n
+    window_days, category_top_n, channel_top_n
         See :class:`seglab.features.FeatureOptions`.
     feature_set : str
         A key of :data:`seglab.feature_transform.FEATURE_SETS`: the features of the
@@ -831,18 +812,21 @@ def feature_stage(
     """
     from seglab import engine
 
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     inputs = load_inputs(folder, lines=False)
+    time_unit, chosen = inputs.meta.time_unit, inputs.meta.engine
     rule_set = segments.segment_rules(**{**(segment_rules or {}), **rules})
-    notes = {"orders": inputs.support.order_note(), "window": ""}
+    lang = report_language(folder)
+    notes = {"orders": inputs.support.order_note(lang=lang), "window": ""}
     fitted = min(window_days, max(1, inputs.support.span_days // 2))
     if fitted != window_days:
-        notes["window"] = (
-            f"Value x growth compares the last {fitted} days with the {fitted} before, not "
-            f"{window_days} with {window_days}: the log covers {inputs.support.span_days} days.")
+        notes["window"] = i18n.text(
+            "Value x growth compares the last {fitted} days with the {fitted} before, not "
+            "{asked} with {asked}: the log covers {span} days.", lang, fitted=fitted,
+            asked=window_days, span=inputs.support.span_days)
         window_days = fitted
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
-    chosen = read_json(folder / "study.json").get("engine", "duckdb")
     option_values = {"time_unit": options.time_unit, "window_days": options.window_days,
                      "category_top_n": options.category_top_n,
                      "channel_top_n": options.channel_top_n}
@@ -861,7 +845,7 @@ def feature_stage(
     table = segments.rule_segments(table, rules=rule_set)
     transform = feature_transform.FeatureTransform(feature_set).fit(table)
     write_customers(folder, table)
-    feature_transform.save_transform(transform, folder / "feature_transform.joblib")
+    feature_transform.save_transform(transform, run.feature_transform)
     record_metrics(folder, "features", {
         "customers": len(table),
         "time_unit": time_unit,
@@ -895,8 +879,8 @@ def customer_table(run_dir: str | Path | None, *, needs: str = "rfm_segment") ->
     pandas.DataFrame
         One row per customer.
     """
-    folder = run_folder(run_dir)
-    path = folder / "customers.parquet"
+    folder = open_run(run_dir).path
+    path = RunFolder(folder).customers
     if not path.exists():
         feature_stage(folder)
     table = read_customers(path)
@@ -947,6 +931,7 @@ class ClusterStage:
     rules: cluster.SelectionRules = field(default_factory=cluster.SelectionRules)
     feature_names: list[str] = field(default_factory=list)
     compared_rows: np.ndarray | None = field(default=None)
+    lang: str = "en"
 
     @property
     def method_labels(self) -> dict[str, np.ndarray]:
@@ -959,9 +944,11 @@ class ClusterStage:
         """One sentence saying the methods were compared on a sample; empty if not."""
         if self.compared_rows is None or len(self.compared_rows) == len(self.customers):
             return ""
-        return (f"Methods compared on a random sample of {len(self.compared_rows):,} of "
-                f"{len(self.customers):,} customers; every customer was then assigned by "
-                f"the chosen method ({self.chosen}).")
+        return i18n.text(
+            "Methods compared on a random sample of {compared:,} of {customers:,} customers; "
+            "every customer was then assigned by the chosen method ({chosen}).", self.lang,
+            compared=len(self.compared_rows), customers=len(self.customers),
+            chosen=self.chosen)
 
 
 def cluster_stage(
@@ -1043,7 +1030,8 @@ def cluster_stage(
     from sklearn.metrics import adjusted_rand_score
 
     started = time.perf_counter()
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder)
     if not 2 <= k_min <= k_max:
         raise ConfigError(f"k_min={k_min}, k_max={k_max}: need 2 <= k_min <= k_max.")
@@ -1059,13 +1047,12 @@ def cluster_stage(
     compared_rows = cluster.sample_rows(len(table), compare_sample, seed)
     sampled = len(compared_rows) < len(table)
     compared = table.iloc[compared_rows] if sampled else table
-    transform = feature_transform.load_transform(folder / "feature_transform.joblib")
+    transform = feature_transform.load_transform(run.feature_transform)
     X = transform.transform(compared)
     truth = None
     # Only the planted truth is needed: load_inputs would also read every transaction.
-    truth_file = folder / INPUT_DIR / "truth.csv"
-    if truth_file.exists():
-        planted = pd.read_csv(truth_file, dtype={"customer_id": "string"})
+    if run.truth.exists():
+        planted = pd.read_csv(run.truth, dtype={"customer_id": "string"})
         truth = table[["customer_id"]].merge(planted, on="customer_id", how="left")["segment"]
     rules = cluster.SelectionRules(min_stability=min_stability)
     compare_started = time.perf_counter()
@@ -1097,13 +1084,13 @@ def cluster_stage(
     table["cluster"] = assigned
     table["cluster_method"] = chosen
     write_customers(folder, table)
-    comparison.to_csv(folder / "clustering_comparison.csv", index=False)
+    comparison.to_csv(run.clustering_comparison, index=False)
     if result.k_scores:
         k_table = pd.concat([s.assign(method=m) for m, s in result.k_scores.items()])
         k_table.insert(0, "method", k_table.pop("method"))
-        k_table.to_csv(folder / "k_selection.csv", index=False)
-    result.agreement.rename_axis("method").to_csv(folder / "cluster_agreement.csv")
-    joblib.dump(model, folder / "cluster_model.joblib")
+        k_table.to_csv(run.k_selection, index=False)
+    result.agreement.rename_axis("method").to_csv(run.cluster_agreement)
+    joblib.dump(model, run.cluster_model)
     row = comparison.set_index("method").loc[chosen]
     ari_all = None
     if truth is not None:
@@ -1136,7 +1123,7 @@ def cluster_stage(
         comparison, result.k_scores, chosen, labels, X, table, profile, truth,
         agreement=result.agreement, summary=summary, map_xy=map_xy, map_rows=map_rows,
         rules=rules, feature_names=[cluster.feature_label(c) for c in transform.columns_],
-        compared_rows=compared_rows,
+        compared_rows=compared_rows, lang=report_language(folder),
     )
 
 
@@ -1265,7 +1252,6 @@ def profit_stage(
     run_dir: str | Path | None,
     *,
     segment_col: str = "cluster",
-    costs: profit.CostTable | dict | str | None = None,
     sub_segment_by: str = "auto",
     horizon_days: int = 365,
     discount_rate: float = 0.10,
@@ -1281,18 +1267,15 @@ def profit_stage(
     :func:`seglab.products.segment_index`, when the log has categories); records the
     ``profit``, ``bgnbd`` (r, alpha, a, b in the run's time unit) and ``clv`` metrics.
 
+    The costs charged are the study's (``study.json``, set when the inputs are staged
+    from the params file's shared ``costs``), so notebooks 05 and 07 charge the same.
+
     Parameters
     ----------
     run_dir : str or Path or None
         Run folder.
     segment_col : str
         Segmentation to report on (``cluster`` or a rule segment column).
-    costs : CostTable, dict, str or None
-        Cost assumptions: a table, or overrides of the default table (a dict of
-        :class:`seglab.profit.CostTable` fields or a YAML file, see
-        :func:`seglab.profit.cost_table`). The default table is
-        :data:`seglab.synth.COST_TABLE` on the synthetic data (its store rents and
-        category margins), else :class:`seglab.profit.CostTable`.
     sub_segment_by : str
         Splits segments into sub-segments by each customer's main ``channel``,
         ``region`` or ``country``; ``auto`` takes the first the data has.
@@ -1314,18 +1297,16 @@ def profit_stage(
     Raises
     ------
     ConfigError
-        For an unknown segment column, cost item, sub-segment column or a bad rule.
+        For an unknown segment column, sub-segment column or a bad rule.
     """
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     if segment_col not in table:
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
     inputs = load_inputs(folder, lines=False)
     transactions = load_clean_transactions(folder)  # a large log's: those of the sample
-    if not isinstance(costs, profit.CostTable):
-        synthetic = read_json(folder / "study.json").get("synthetic", False)
-        base = synth.COST_TABLE if synthetic else profit.CostTable()
-        costs = profit.cost_table(costs, base=base)
+    costs, time_unit = inputs.meta.cost_table(), inputs.meta.time_unit
 
     # P&L per customer: replace any P&L columns a previous run of this stage left.
     table["segment"] = table[segment_col].astype(str)
@@ -1333,27 +1314,28 @@ def profit_stage(
     contacts = (table.set_index("customer_id")["service_contacts"]
                 if "service_contacts" in table else None)
     options = {"segments": labels, "as_of": inputs.as_of, "service_contacts": contacts}
-    time_unit = read_json(folder / "metrics.json").get("features", {}).get("time_unit", "D")
     dimension = profit.sub_segment_column(transactions, sub_segment_by)
     found = inputs.support
+    lang = report_language(folder)
     notes = {"clv": "", "clv_holdout": "", "sub_segments": "" if dimension else
-             found.missing_note(support.SUB_SEGMENT_DIMENSIONS, "splitting segments by channel")}
+             found.missing_note(support.SUB_SEGMENT_DIMENSIONS,
+                                i18n.text("splitting segments by channel", lang), lang=lang)}
     asked_holdout, holdout_days = holdout_days, found.fit_days(holdout_days, share=1 / 2)
     if not found.fits_purchase_model:
-        notes["clv"] = (
-            f"Skipped: only {found.repeat_customers} customers bought on two or more days; "
-            f"the purchase models need at least {support.MIN_REPEAT_CUSTOMERS}, so p_alive, "
-            "expected_orders_90d and clv are left empty.")
+        notes["clv"] = i18n.text(
+            "Skipped: only {repeat} customers bought on two or more days; the purchase models "
+            "need at least {needed}, so p_alive, expected_orders_90d and clv are left empty.",
+            lang, repeat=found.repeat_customers, needed=support.MIN_REPEAT_CUSTOMERS)
         holdout_days = 0
     if not holdout_days:
-        notes["clv_holdout"] = notes["clv"] or (
-            f"Skipped: {found.span_days} days of history are too few to keep "
-            f"{support.MIN_WINDOW_DAYS} or more days out of a second fit.")
+        notes["clv_holdout"] = notes["clv"] or i18n.text(
+            "Skipped: {span} days of history are too few to keep {days} or more days out of a "
+            "second fit.", lang, span=found.span_days, days=support.MIN_WINDOW_DAYS)
     elif holdout_days != asked_holdout:
-        notes["clv_holdout"] = (
-            f"The check keeps out the last {holdout_days} days instead of {asked_holdout}: "
-            f"the log covers {found.span_days} days and the model needs at least as long "
-            "before it.")
+        notes["clv_holdout"] = i18n.text(
+            "The check keeps out the last {days} days instead of {asked}: the log covers "
+            "{span} days and the model needs at least as long before it.", lang,
+            days=holdout_days, asked=asked_holdout, span=found.span_days)
     figures = _transaction_figures(folder, inputs, transactions, costs=costs,
                                    dimension=dimension, holdout_days=holdout_days,
                                    time_unit=time_unit)
@@ -1386,8 +1368,9 @@ def profit_stage(
                 forecast_days=90, fit_sample=CLV_FIT_SAMPLE,
             )
         except InputError as error:
-            notes["clv"] = (f"Skipped: the purchase models cannot be fitted on this log "
-                            f"({error}); p_alive, expected_orders_90d and clv are left empty.")
+            notes["clv"] = i18n.text(
+                "Skipped: the purchase models cannot be fitted on this log ({error}); "
+                "p_alive, expected_orders_90d and clv are left empty.", lang, error=error)
     if bgnbd is not None:
         table["p_alive"] = predicted["p_alive"]
         table["expected_orders_90d"] = predicted["expected_orders"]
@@ -1402,14 +1385,18 @@ def profit_stage(
                                                 split["T"])
             holdout = clv.holdout_check(split, calibrated)
         except InputError as error:
-            notes["clv_holdout"] = (f"Skipped: the first {found.span_days - holdout_days} "
-                                    f"days cannot be fitted on their own ({error})")
+            notes["clv_holdout"] = i18n.text(
+                "Skipped: the first {days} days cannot be fitted on their own ({error})",
+                lang, days=found.span_days - holdout_days, error=error)
 
     strategy_rules = strategy_rules or None  # an empty list means the default table
     cards = persona.persona_cards(table, "segment", rules=strategy_rules)
+    standout = None
     if found.has("category"):  # the categories each segment buys more than average
-        cards["standout"] = products.standout_text(products.segment_index(
-            transactions, labels, item_col="category", name_col=None)).reindex(cards.index)
+        index = products.segment_index(transactions, labels, item_col="category", name_col=None)
+        cards["standout"] = products.standout_text(index).reindex(cards.index)
+        if lang != "en":
+            standout = products.standout_text(index, lang=lang).reindex(cards.index)
     table["persona"] = table["segment"].map(cards["persona"])
     table["strategy"] = table["segment"].map(cards["strategy"])
     write_customers(folder, table)
@@ -1421,9 +1408,9 @@ def profit_stage(
     first = ["persona", "customers", "revenue", "profit", "clv", "strategy", "action", "kpi"]
     extra = seg[[c for c in ("cost_of_goods", *profit.COST_TO_SERVE_PARTS) if c in seg]]
     export = cards[first + [c for c in cards if c not in first]].join(extra)
-    export.rename_axis("segment").reset_index().to_csv(folder / "segments.csv", index=False)
+    export.rename_axis("segment").reset_index().to_csv(run.segments, index=False)
 
-    whale = profit.whale_summary(table["profit"])
+    whale = profit.whale_summary(table["profit"], lang=lang)
     truth = None
     if inputs.truth is not None:
         truth = table[["customer_id"]].merge(inputs.truth, on="customer_id", how="left")[
@@ -1474,15 +1461,23 @@ def profit_stage(
             "actual_purchases": float((holdout["actual"] * holdout["customers"]).sum())},
     })
     record_sections(folder, notes)
+    if lang != "en":  # display copies: the files keep the English names
+        cards = persona.display_cards(cards, lang)
+        if standout is not None:
+            cards["standout"] = standout
+        seg["persona"] = seg["persona"].map(lambda name: persona.persona_label(name, lang))
+        for column in ("persona", "strategy"):
+            table[column] = table["segment"].map(cards[column])
     return ProfitStage(
         customers=table, segment_pnl=seg, cards=cards,
         whale=profit.whale_curve(table["profit"]), ledger=totals, sub_segment_pnl=sub
         if sub is not None else pd.DataFrame(), reconciliation=check, whale_summary=whale,
         loss_makers=losers[[c for c in shown if c in losers]],
-        costs=profit.cost_table_frame(costs),
+        costs=profit.cost_table_frame(costs, lang=lang),
         clv_parameters=pd.DataFrame() if bgnbd is None else
-        clv.parameter_table(bgnbd, spend, time_unit=time_unit),
-        holdout=holdout, rules=persona.rules_frame(strategy_rules), truth=truth, notes=notes,
+        clv.parameter_table(bgnbd, spend, time_unit=time_unit, lang=lang),
+        holdout=holdout, rules=persona.rules_frame(strategy_rules, lang=lang), truth=truth,
+        notes=notes,
     )
 
 
@@ -1547,15 +1542,12 @@ def _fitting_snapshot_dates(as_of: pd.Timestamp, cadence: str, steps: int,
                                    first_day=first_day), "monthly"
 
 
-def _planted_movement(folder: Path, inputs: StudyInputs) -> pd.DataFrame | None:
+def _planted_movement(inputs: StudyInputs) -> pd.DataFrame | None:
     """Regenerate the synthetic study's planted movement from ``study.json`` (or None)."""
-    import re
-
-    meta = read_json(folder / "study.json")
-    found = re.search(r"n_customers=(\d+)", str(meta.get("source", "")))
-    if not meta.get("synthetic") or inputs.truth is None or not found:
+    meta = inputs.meta
+    if not meta.synthetic or inputs.truth is None or meta.n_customers is None:
         return None
-    study = synth.make_study(int(found.group(1)), seed=int(meta.get("seed", 0)))
+    study = synth.make_study(meta.n_customers, seed=meta.seed)
     same = study.truth["customer_id"].astype(str).tolist() == inputs.truth[
         "customer_id"].astype(str).tolist()
     return study.movement if same else None
@@ -1565,10 +1557,9 @@ def _masked_ids(folder: Path, table: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """Pseudonymise identifiers for display when ``study.json`` asks for ``mask_pii``."""
     from seglab import privacy
 
-    flag = read_json(folder / "study.json").get("mask_pii")
-    if not flag:
+    if not read_study(RunFolder(folder)).mask_pii:
         return table, False
-    columns = tuple(flag) if isinstance(flag, list | tuple) else ("customer_id",)
+    columns = ("customer_id",)
     return privacy.mask_table(table, privacy.salt_for(folder.parent), columns), True
 
 
@@ -1631,7 +1622,8 @@ def dynamics_stage(
     if segment_col not in dynamics.SEGMENTATIONS:
         raise ConfigError(f"segment_col={segment_col!r} cannot be followed over time; use one "
                           f"of {list(dynamics.SEGMENTATIONS)}.")
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     inputs = load_inputs(folder)
     as_of = inputs.as_of
@@ -1639,23 +1631,28 @@ def dynamics_stage(
     transactions = transactions[transactions["order_date"] < day_end(as_of)]
     first_day = transactions["order_date"].min().normalize()
     found = inputs.support
+    lang = report_language(folder)
     notes = {"snapshots": "", "churn": ""}
     dates, used_cadence = _fitting_snapshot_dates(as_of, cadence, steps, first_day)
     if used_cadence != cadence:
-        notes["snapshots"] = (f"Snapshots are {used_cadence}, not {cadence}: the log covers "
-                              f"{found.span_days} days, too few for two {cadence} dates.")
+        notes["snapshots"] = i18n.text(
+            "Snapshots are {used}, not {asked}: the log covers {span} days, too few for two "
+            "{asked} dates.", lang, used=i18n.text(used_cadence, lang),
+            asked=i18n.text(cadence, lang), span=found.span_days)
     asked_horizon, horizon_days = horizon_days, found.fit_days(horizon_days, share=1 / 3)
     if horizon_days and horizon_days != asked_horizon:
-        notes["churn"] = (f"Churn means no purchase in {horizon_days} days, not "
-                          f"{asked_horizon}: the log covers {found.span_days} days and the model "
-                          "needs two horizons of history before the analysis date.")
+        notes["churn"] = i18n.text(
+            "Churn means no purchase in {days} days, not {asked}: the log covers {span} days "
+            "and the model needs two horizons of history before the analysis date.", lang,
+            days=horizon_days, asked=asked_horizon, span=found.span_days)
     churn_dates = churn_model.churn_dates(as_of, horizon_days=max(horizon_days, 1))
     churn_dates["train"] = [d for d in churn_dates["train"] if d > first_day]
     if not horizon_days or not churn_dates["train"]:
-        notes["churn"] = (f"Skipped: the log covers {found.span_days} days, too few to train "
-                          "a churn model and check it on a later holdout.")
+        notes["churn"] = i18n.text(
+            "Skipped: the log covers {span} days, too few to train a churn model and check it "
+            "on a later holdout.", lang, span=found.span_days)
 
-    model_path = folder / "cluster_model.joblib"
+    model_path = run.cluster_model
     assign = None
     if model_path.exists() and "cluster" in table:
         try:
@@ -1675,11 +1672,11 @@ def dynamics_stage(
                                     cluster_labels=assign)
     book = dynamics.ledger(transactions)
     flows = dynamics.migration(snaps, book, segment_col=segment_col)
-    flows.to_csv(folder / "segment_migration.csv", index=False)
+    flows.to_csv(run.segment_migration, index=False)
     checks = dynamics.check_migration(flows, snaps, segment_col=segment_col)
 
     churn = None
-    if not notes["churn"].startswith("Skipped"):
+    if not support.is_skipped(notes["churn"]):
         needed = sorted({d for group in churn_dates.values() for d in group})
         tables = dynamics.features_at(transactions, needed, cache=snaps.features)
         try:
@@ -1688,7 +1685,8 @@ def dynamics_stage(
                 test_date=churn_dates["test"][0], horizon_days=horizon_days, as_of=as_of,
                 random_state=seed)
         except (ValueError, InputError) as error:
-            notes["churn"] = f"Skipped: the churn model cannot be fitted on this log ({error})."
+            notes["churn"] = i18n.text("Skipped: the churn model cannot be fitted on this log "
+                                       "({error}).", lang, error=error)
     # A large log's snapshots cover the customer sample; its customer table everyone.
     risk = (pd.Series(np.nan, index=pd.Index(table["customer_id"]), name="churn_risk")
             if churn is None else
@@ -1702,15 +1700,15 @@ def dynamics_stage(
 
     incomplete = {d: churn.predict(snaps.features[d]) for d in dates
                   if churn is not None and d + pd.Timedelta(days=horizon_days) > as_of}
-    synthetic = read_json(folder / "study.json").get("synthetic", False)
-    costs = synth.COST_TABLE if synthetic else profit.CostTable()
-    monitor = dynamics.monitoring(snaps, transactions, segment_col=segment_col, costs=costs,
+    # The monitor charges the study's costs, as notebook 04's P&L does.
+    monitor = dynamics.monitoring(snaps, transactions, segment_col=segment_col,
+                                  costs=inputs.meta.cost_table(),
                                   horizon_days=horizon_days, predicted_risk=incomplete,
                                   as_of=as_of)
-    monitor.to_csv(folder / "segment_monitoring.csv", index=False, date_format="%Y-%m-%d")
+    monitor.to_csv(run.segment_monitoring, index=False, date_format="%Y-%m-%d")
 
     planted = None
-    movement = _planted_movement(folder, inputs)
+    movement = _planted_movement(inputs)
     if movement is not None:
         planted = dynamics.planted_comparison(
             snaps, {d: synth.planted_stage(movement, d) for d in dates})
@@ -1772,12 +1770,12 @@ def dynamics_stage(
         churn_summary=pd.DataFrame() if churn is None else churn.summary(),
         monitoring=monitor, monitoring_order=order, notes=notes,
         planted=planted if planted is not None else pd.DataFrame(
-            {"note": ["Not available: this data has no planted movement."]}),
+            {"note": [i18n.text("Not available: this data has no planted movement.", lang)]}),
         planted_known=planted is not None, masked=masked, snapshots=snaps,
         sample_note=inputs.sample_note(
-            whole="Features, segments and the churn risk of every customer",
-            sampled="the snapshots, migration, cohorts, monitor and the churn model's "
-                    "training"),
+            whole=i18n.text("Features, segments and the churn risk of every customer", lang),
+            sampled=i18n.text("the snapshots, migration, cohorts, monitor and the churn "
+                              "model's training", lang), lang=lang),
     )
 
 
@@ -1882,12 +1880,14 @@ def campaigns_stage(
         raise ConfigError(f"campaign_window_days={campaign_window_days} should be >= 1.")
     if block_size < 2:
         raise ConfigError(f"block_size={block_size} should be >= 2.")
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster")
     if "persona" not in table or "strategy" not in table:
         profit_stage(folder)
         table = customer_table(folder, needs="cluster")
     inputs = load_inputs(folder, lines=False)
+    lang = report_language(folder)
     notes = {"audiences": "", "next_tier": "", "campaign_readout": ""}
 
     # Audiences out.
@@ -1897,15 +1897,17 @@ def campaigns_stage(
     people["segment"] = people["segment"].astype(str)
     reachable, left_out = camp.contactable(people, inputs.customers)
     if inputs.customers is None or "contact_consent" not in inputs.customers:
-        notes["audiences"] = ("Every customer is in the audiences: the data gives no contact "
-                              "consent (add contact_consent to the --customers file).")
+        notes["audiences"] = i18n.text(
+            "Every customer is in the audiences: the data gives no contact consent (add "
+            "contact_consent to the --customers file).", lang)
     elif left_out:
-        notes["audiences"] = (f"{left_out:,} of {len(people):,} customers gave no contact "
-                              "consent (or none is recorded) and are left out of the "
-                              "audiences.")
+        notes["audiences"] = i18n.text(
+            "{left_out:,} of {customers:,} customers gave no contact consent (or none is "
+            "recorded) and are left out of the audiences.", lang, left_out=left_out,
+            customers=len(people))
     actions = {}
-    if (folder / "segments.csv").exists():
-        seg_file = pd.read_csv(folder / "segments.csv", dtype={"segment": "string"})
+    if run.segments.exists():
+        seg_file = pd.read_csv(run.segments, dtype={"segment": "string"})
         if {"segment", "action"} <= set(seg_file.columns):
             actions = dict(zip(seg_file["segment"].astype(str), seg_file["action"].fillna(""),
                                strict=True))
@@ -1916,7 +1918,7 @@ def campaigns_stage(
     audience["action"] = audience["segment"].map(actions).fillna("")
     audience = audience[["customer_id", "segment", "persona", "strategy", "action_code",
                          "action", "group", "spend"]]
-    audience.to_csv(folder / "audiences.csv", index=False)
+    audience.to_csv(run.audiences, index=False)
     balance = camp.group_balance(audience, segment_col="segment", spend_col="spend")
     names = (audience.drop_duplicates("segment").set_index("segment")["persona"]
              .astype(str).to_dict())
@@ -1928,29 +1930,30 @@ def campaigns_stage(
                .reset_index())
     tier = camp.near_next_tier(table)
     if tier.empty and "membership" not in table:
-        notes["next_tier"] = "Skipped: the customer table has no membership grade."
-    tier.to_csv(folder / "next_tier.csv", index=False)
+        notes["next_tier"] = i18n.text("Skipped: the customer table has no membership grade.",
+                                       lang)
+    tier.to_csv(run.next_tier, index=False)
 
     # Campaign results in.
     effects = campaigns = srm = het = planted = pd.DataFrame()
     lines: list[str] = []
     readout_names = names
-    exposures_path = folder / INPUT_DIR / EXPOSURES_FILE
-    if not exposures_path.exists():
-        notes["campaign_readout"] = (
+    if not run.exposures.exists():
+        notes["campaign_readout"] = i18n.text(
             "Skipped: no campaign results were given; send the audiences above, then run "
-            "again with --campaigns FILE (one row per customer contacted or held out).")
+            "again with --campaigns FILE (one row per customer contacted or held out).", lang)
     else:
-        exposures = pd.read_parquet(exposures_path)
+        exposures = pd.read_parquet(run.exposures)
         transactions = load_clean_transactions(folder)
         exposures, checks = camp.check_exposures(
             exposures, known_customers=table["customer_id"], as_of=inputs.as_of,
             log_end=transactions["order_date"].max(), window_days=campaign_window_days)
-        meta = read_json(folder / "study.json")
-        checks = [meta["campaigns"], *checks] if meta.get("campaigns") else checks
+        labels_note = inputs.meta.campaigns
+        checks = [labels_note, *checks] if labels_note else checks
         if inputs.partition is not None:
-            checks.append(inputs.sample_note(whole="The audiences",
-                                             sampled="the campaign outcomes"))
+            checks.append(inputs.sample_note(whole=i18n.text("The audiences", lang),
+                                             sampled=i18n.text("the campaign outcomes", lang),
+                                             lang=lang))
             exposures = exposures[exposures["customer_id"].isin(transactions["customer_id"])]
         if "segment" not in exposures or exposures["segment"].isna().all():
             exposures["segment"] = exposures["customer_id"].map(
@@ -1958,19 +1961,17 @@ def campaigns_stage(
         else:
             readout_names = {}  # segments at send time are the exposures' own labels
         exposures["segment"] = exposures["segment"].astype(str)
-        synthetic = meta.get("synthetic", False)
-        costs = synth.COST_TABLE if synthetic else profit.CostTable()
+        costs = inputs.meta.cost_table()
         shares: dict[str, float] = {}
-        truth_path = folder / INPUT_DIR / CAMPAIGN_TRUTH_FILE
-        truth = pd.read_csv(truth_path) if truth_path.exists() else None
+        truth = pd.read_csv(run.campaign_truth) if run.campaign_truth.exists() else None
         if truth is not None:
             shares = truth.groupby("campaign")["control_share"].first().to_dict()
         shares.update(campaign_control_shares or {})
         shares = {name: shares.get(name, control_share)
                   for name in exposures["campaign"].astype(str).unique()}
         if exposures.empty:
-            notes["campaign_readout"] = "Skipped: no exposure could be read out. " + " ".join(
-                checks)
+            notes["campaign_readout"] = " ".join(
+                [i18n.text("Skipped: no exposure could be read out.", lang), *checks])
         else:
             outcomes = camp.campaign_outcomes(exposures, transactions,
                                               window_days=campaign_window_days, costs=costs)
@@ -1980,13 +1981,15 @@ def campaigns_stage(
             flagged = campaigns[campaigns["srm_flag"]]
             if len(flagged):
                 shown_shares = ", ".join(
-                    f"{row.campaign} (control {row.control_share:.1%} of its customers, "
-                    f"planned {row.planned_control_share:.0%})"
+                    i18n.text("{campaign} (control {share:.1%} of its customers, planned "
+                              "{planned:.0%})", lang, campaign=row.campaign,
+                              share=row.control_share, planned=row.planned_control_share)
                     for row in flagged.itertuples(index=False))
-                checks.insert(0, f"SAMPLE RATIO MISMATCH in {shown_shares}: p < 0.001, so "
-                              "customers were lost or moved between groups; do not trust these "
-                              "effects until the cause is found (if the plan was another split, "
-                              "give it in campaign_control_shares).")
+                checks.insert(0, i18n.text(
+                    "SAMPLE RATIO MISMATCH in {campaigns}: p < 0.001, so customers were lost or "
+                    "moved between groups; do not trust these effects until the cause is found "
+                    "(if the plan was another split, give it in campaign_control_shares).", lang,
+                    campaigns=shown_shares))
             notes["campaign_readout"] = " ".join(checks)
             lines = camp.sentences(result, names=readout_names)
             if truth is not None:
@@ -1998,7 +2001,7 @@ def campaigns_stage(
     shown = (effects.reindex(columns=columns).sort_values(["campaign", "segment", "metric"],
                                                            kind="mergesort")
              if not effects.empty else pd.DataFrame(columns=columns))
-    shown.to_csv(folder / "campaign_readout.csv", index=False)
+    shown.to_csv(run.campaign_readout, index=False)
     record_metrics(folder, "audiences", {
         "customers": len(audience), "not_contactable": left_out,
         "control": int((audience["group"] == "control").sum()),
@@ -2070,11 +2073,15 @@ class ProductsStage:
     summary: str = ""
 
 
-def _products_view(index: pd.DataFrame, item_col: str, top: int) -> pd.DataFrame:
+def _products_view(index: pd.DataFrame, item_col: str, top: int,
+                   lang: str = "en") -> pd.DataFrame:
     """Tabulate the top distinguishing items of each segment, with readable names."""
     if index.empty:
         return pd.DataFrame()
     shown = index[index["rank_index"].notna() & (index["rank_index"] <= top)]
+    if lang != "en":
+        shown = shown.assign(segment=shown["segment"].map(
+            lambda name: segments.segment_label(name, lang)))
     keep = {"segment": "segment", item_col: item_col, "product_name": "product",
             "buyers": "buyers", "penetration": "share of segment buying",
             "buyers_index": "buyers index", "revenue_index": "revenue index",
@@ -2132,7 +2139,8 @@ def products_stage(
     ConfigError
         For an unknown segment column or a threshold out of range.
     """
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     if segment_col not in table:
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
@@ -2153,13 +2161,19 @@ def products_stage(
         return products.basket_rules(products.baskets(transactions, segments,
                                                       item_col=item_col), **options)
 
+    lang = report_language(folder)
     notes = {
-        "segment_products": found.missing_note(("product_id",), "what each segment buys"),
+        "segment_products": found.missing_note(
+            ("product_id",), i18n.text("what each segment buys", lang), lang=lang),
         "segment_categories": found.missing_note(
-            ("category",), "showing which categories each segment buys"),
-        "basket_rules": found.missing_note(("product_id",), "what sells together")
-        or found.order_note(),
-        "offers": found.missing_note(("product_id",), "offering each customer a next product"),
+            ("category",), i18n.text("showing which categories each segment buys", lang),
+            lang=lang),
+        "basket_rules": found.missing_note(
+            ("product_id",), i18n.text("what sells together", lang), lang=lang)
+        or found.order_note(lang=lang),
+        "offers": found.missing_note(
+            ("product_id",), i18n.text("offering each customer a next product", lang),
+            lang=lang),
         "offer_evaluation": "",
     }
     names = products.item_names(transactions) if has_products else pd.Series(dtype=str)
@@ -2186,52 +2200,52 @@ def products_stage(
         rules["consequent_name"] = rules["consequent"].map(names)
         days = found.fit_days(holdout_days, share=1 / 3)
         if not days:
-            notes["offer_evaluation"] = (
-                f"Skipped: {found.span_days} days of history are too few to keep "
-                f"{support.MIN_WINDOW_DAYS} or more days out to check the offers.")
+            notes["offer_evaluation"] = i18n.text(
+                "Skipped: {span} days of history are too few to keep {days} or more days out "
+                "to check the offers.", lang, span=found.span_days, days=support.MIN_WINDOW_DAYS)
         else:
             if days != holdout_days:
-                notes["offer_evaluation"] = (
-                    f"The check keeps out the last {days} days instead of {holdout_days}: "
-                    f"the log covers {found.span_days} days.")
+                notes["offer_evaluation"] = i18n.text(
+                    "The check keeps out the last {days} days instead of {asked}: the log "
+                    "covers {span} days.", lang, days=days, asked=holdout_days,
+                    span=found.span_days)
             checked = products.evaluate_offers(transactions, segments, as_of=inputs.as_of,
                                                holdout_days=days, top_n=top_n, **thresholds)
             evaluation = checked.scores
             if not evaluation["customers"].iloc[0]:
-                notes["offer_evaluation"] = (
-                    f"Skipped: no customer who bought before {checked.cutoff.date()} "
-                    "bought a product new to them after it.")
+                notes["offer_evaluation"] = i18n.text(
+                    "Skipped: no customer who bought before {cutoff} bought a product new to "
+                    "them after it.", lang, cutoff=checked.cutoff.date())
                 evaluation = pd.DataFrame()
     else:
-        notes["offer_evaluation"] = found.missing_note(("product_id",), "checking the offers")
+        notes["offer_evaluation"] = found.missing_note(
+            ("product_id",), i18n.text("checking the offers", lang), lang=lang)
     if has_categories:
         category_rules = rules_of("category", **thresholds)
 
-    index.to_csv(folder / "segment_products.csv", index=False)
-    cats.to_csv(folder / "segment_categories.csv", index=False)
-    rules[rule_columns].to_csv(folder / "basket_rules.csv", index=False)
-    category_rules.to_csv(folder / "category_rules.csv", index=False)
-    offers.to_csv(folder / "recommendations.csv", index=False)
+    index.to_csv(run.segment_products, index=False)
+    cats.to_csv(run.segment_categories, index=False)
+    rules[rule_columns].to_csv(run.basket_rules, index=False)
+    category_rules.to_csv(run.category_rules, index=False)
+    offers.to_csv(run.recommendations, index=False)
 
     standout = products.standout_text(cats) if not cats.empty else pd.Series(dtype=str)
-    standout_frame = standout.rename_axis("segment").reset_index() if len(standout) else \
-        pd.DataFrame()
-    summary = ""
+    shown_standout = (products.standout_text(cats, lang=lang) if lang != "en" and len(standout)
+                      else standout)
+    standout_frame = shown_standout.rename_axis("segment").reset_index() if len(standout) \
+        else pd.DataFrame()
+    if lang != "en" and len(standout_frame):  # (segments is the customers' Series here)
+        from seglab.segments import segment_label
+
+        standout_frame["segment"] = standout_frame["segment"].map(
+            lambda name: segment_label(name, lang))
+    summary = products.offer_summary(evaluation, days=found.fit_days(holdout_days, share=1 / 3),
+                                     lang=lang)
     beats = None
     if not evaluation.empty:
         by = evaluation.set_index("method")
-        rule_p, base_p = by.loc["segment rules", "precision_at_n"], by.loc[
-            "segment best sellers", "precision_at_n"]
-        beats = bool(rule_p > base_p)
-        verdict = ("beat" if rule_p > base_p else "tie with" if rule_p == base_p
-                   else "do not beat")
-        summary = (f"Offers led by the segment's basket rules {verdict} the segment's best "
-                   f"sellers: precision at {top_n} {rule_p:.1%} against {base_p:.1%}, recall "
-                   f"{by.loc['segment rules', 'recall_at_n']:.1%} against "
-                   f"{by.loc['segment best sellers', 'recall_at_n']:.1%}, over "
-                   f"{int(by.loc['segment rules', 'customers']):,} customers who bought "
-                   "something new to them in the last "
-                   f"{found.fit_days(holdout_days, share=1 / 3)} days.")
+        beats = bool(by.loc["segment rules", "precision_at_n"]
+                     > by.loc["segment best sellers", "precision_at_n"])
     record_metrics(folder, "products", {
         "segment_col": segment_col, **thresholds, "min_buyers": min_buyers, "top_n": top_n,
         "products_listed": len(index), "categories_listed": len(cats),
@@ -2248,17 +2262,20 @@ def products_stage(
     })
     record_sections(folder, notes)
     shown_offers, _ = _masked_ids(folder, offers.head(3 * top_n))
+    shown_offers = products.display_offers(shown_offers, lang)
     return ProductsStage(
         segment_col=segment_col,
-        products=_products_view(index, "product_id", 5),
-        categories=_products_view(cats, "category", 3),
+        products=_products_view(index, "product_id", 5, lang),
+        categories=_products_view(cats, "category", 3, lang),
         standout=standout_frame, rules=rules,
-        rules_view=products.rules_view(rules, names=names),
+        rules_view=products.rules_view(rules, names=names, lang=lang),
         category_rules=category_rules,
-        pairs=products.top_pairs(rules, names=names),
-        offers=shown_offers, evaluation=evaluation, notes=notes,
+        pairs=products.top_pairs(rules, names=names, lang=lang),
+        offers=shown_offers, evaluation=products.display_evaluation(evaluation, lang),
+        notes=notes,
         sample_note=inputs.sample_note(
-            whole="The customer segments and the basket rules",
-            sampled="the distinguishing products, the offers and their check"),
+            whole=i18n.text("The customer segments and the basket rules", lang),
+            sampled=i18n.text("the distinguishing products, the offers and their check",
+                              lang), lang=lang),
         summary=summary,
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from seglab import i18n
 from seglab.analysis_date import day_end, parse_as_of
 
 #: Optional canonical transaction columns whose presence decides what a study can show.
@@ -132,14 +133,20 @@ class DataSupport:
         """Whether enough customers bought twice for BG/NBD and Gamma-Gamma."""
         return self.repeat_customers >= MIN_REPEAT_CUSTOMERS
 
-    def order_note(self) -> str:
-        """Say how orders are counted when the log has no order ids ("" when it has)."""
+    def order_note(self, *, lang: str = "en") -> str:
+        """Say how orders are counted when the log has no order ids ("" when it has).
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            The report's language.
+        """
         if "order_id" not in self.derived:
             return ""
-        return ("This log has no order ids: seglab counts one order per customer per day, "
-                "as lifetimes counts purchases.")
+        return i18n.text("This log has no order ids: seglab counts one order per customer "
+                         "per day, as lifetimes counts purchases.", lang)
 
-    def missing_note(self, columns: tuple[str, ...], what: str) -> str:
+    def missing_note(self, columns: tuple[str, ...], what: str, *, lang: str = "en") -> str:
         """Say that ``what`` is not shown because the log has none of ``columns``.
 
         Parameters
@@ -147,7 +154,9 @@ class DataSupport:
         columns : tuple of str
             Canonical columns any one of which the section needs.
         what : str
-            The section, as the reader knows it.
+            The section, as the reader knows it (in the report's language).
+        lang : {"en", "zh"}
+            The report's language.
 
         Returns
         -------
@@ -156,8 +165,10 @@ class DataSupport:
         """
         if self.has_any(*columns):
             return ""
-        names = ", ".join(columns[:-1]) + f" or {columns[-1]}" if len(columns) > 1 else columns[0]
-        return f"Skipped: {what} needs a column {names}, and this log has none."
+        names = (i18n.text("{names} or {last}", lang, names=", ".join(columns[:-1]),
+                           last=columns[-1]) if len(columns) > 1 else columns[0])
+        return i18n.text("Skipped: {what} needs a column {names}, and this log has none.", lang,
+                         what=what, names=names)
 
     def fit_days(self, days: int, *, share: float) -> int:
         """Shrink a window of ``days`` to at most ``share`` of the log's span.
@@ -179,18 +190,29 @@ class DataSupport:
         fitted = min(int(days), int(self.span_days * share))
         return fitted if fitted >= MIN_WINDOW_DAYS else 0
 
-    def describe(self) -> pd.DataFrame:
-        """Tabulate what the log holds, for the report."""
+    def describe(self, *, lang: str = "en") -> pd.DataFrame:
+        """Tabulate what the log holds, for the report.
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            Language of the rows' labels (column names stay).
+        """
         missing = [c for c in OPTIONAL_COLUMNS if c not in self.columns]
         return pd.DataFrame({"what": [
-            "days of history", "customers", "customers who bought on two or more days",
-            "lines", "orders", "lines per order", "optional columns present",
-            "optional columns absent", "derived by seglab", "customer attribute file",
+            i18n.text("days of history", lang), i18n.text("customers", lang),
+            i18n.text("customers who bought on two or more days", lang),
+            i18n.text("lines", lang), i18n.text("orders", lang),
+            i18n.text("lines per order", lang), i18n.text("optional columns present", lang),
+            i18n.text("optional columns absent", lang), i18n.text("derived by seglab", lang),
+            i18n.text("customer attribute file", lang),
         ], "value": [
             f"{self.span_days:,}", f"{self.customers:,}", f"{self.repeat_customers:,}",
             f"{self.lines:,}", f"{self.orders:,}", f"{self.lines_per_order:.2f}",
-            ", ".join(self.columns) or "none", ", ".join(missing) or "none",
-            ", ".join(self.derived) or "nothing", "yes" if self.customer_file else "no",
+            ", ".join(self.columns) or i18n.text("none", lang),
+            ", ".join(missing) or i18n.text("none", lang),
+            ", ".join(self.derived) or i18n.text("nothing", lang),
+            i18n.text("yes", lang) if self.customer_file else i18n.text("no", lang),
         ]})
 
 
@@ -221,11 +243,22 @@ def section_notes(notes: dict[str, str]) -> dict[str, dict[str, str]]:
     ----------
     notes : dict
         Section name → the one-line note the report showed; a note starting with
-        ``"Skipped"`` marks a skipped section, any other non-empty note an adapted one,
-        an empty note a section that ran as designed.
+        ``"Skipped"`` (:func:`is_skipped`, in any report language) marks a skipped
+        section, any other non-empty note an adapted one, an empty note a section that
+        ran as designed.
     """
     return {
         name: {"status": "ran"} if not note else
-        {"status": "skipped" if note.startswith("Skipped") else "adapted", "note": note}
+        {"status": "skipped" if is_skipped(note) else "adapted", "note": note}
         for name, note in notes.items()
     }
+
+
+#: How a skipped section's note starts, per report language (the zh catalog's
+#: translations of "Skipped: ..." notes start with it).
+SKIPPED_PREFIXES: dict[str, str] = {"en": "Skipped", "zh": "已跳过"}
+
+
+def is_skipped(note: str) -> bool:
+    """Whether a section note (in any report language) says the section was skipped."""
+    return note.startswith(tuple(SKIPPED_PREFIXES.values()))

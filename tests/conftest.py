@@ -112,3 +112,37 @@ def dirty_log(transactions: pd.DataFrame, as_of: pd.Timestamp, *, extreme_amount
         if pd.api.types.is_string_dtype(transactions[column].dtype):
             out[column] = out[column].astype("string")
     return out
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    """A small finished run: every stage's files, and a manifest saying it finished.
+
+    Built with the stage functions (a few cheap methods) rather than ``seglab run``;
+    the manifest is what ``seglab run`` writes last. Its costs differ from the
+    defaults (``return_cost`` 20), so tests can see which costs a stage charged.
+    """
+    from seglab import study
+    from seglab.runfolder import RunFolder, write_json
+
+    folder = tmp_path_factory.mktemp("reports") / "finished"
+    study.stage_inputs(folder, n_customers=300, seed=1, campaigns="synthetic",
+                       costs={"return_cost": 20.0})
+    study.clean_stage(folder)
+    study.feature_stage(folder)
+    study.cluster_stage(folder, methods="kmeans,gmm", k_max=4, n_resamples=1)
+    study.profit_stage(folder)
+    study.dynamics_stage(folder, steps=2)
+    study.products_stage(folder)
+    study.campaigns_stage(folder)
+    write_json(RunFolder(folder).manifest, {"run_id": "finished", "status": "succeeded",
+                                            "finished_at": "2024-06-01T00:00:00+00:00"})
+    return folder
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by relative path."""
+    import hashlib
+
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}

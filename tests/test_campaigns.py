@@ -13,6 +13,7 @@ from statsmodels.stats.multitest import multipletests
 from seglab import campaigns, study, synth
 from seglab.errors import ConfigError, InputError
 from seglab.run import RunOptions, check_options
+from seglab.runfolder import RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_a_foreign_exposures_file_goes_through_a_mapping(
         planted: synth.PlantedCampaigns, tmp_path: Path) -> None:
     path = _foreign_file(planted, tmp_path / "sends.csv")
     study.stage_inputs(tmp_path / "run", campaigns=path, campaign_columns=MAPPING)
-    staged = pd.read_parquet(tmp_path / "run" / "inputs" / study.EXPOSURES_FILE)
+    staged = pd.read_parquet(RunFolder(tmp_path / "run").exposures)
     assert len(staged) == len(planted.exposures)
     assert set(staged["group"]) == {"treatment", "control"}
     assert (staged["group"].to_numpy() == planted.exposures["group"].to_numpy()).all()
@@ -399,7 +400,7 @@ def test_stage_reads_a_foreign_exposures_file_out_per_study_segment(
     folder = tmp_path / "run"
     shutil.copytree(stage_run[0], folder)
     path = _foreign_file(planted, tmp_path / "sends.csv")
-    note = study._stage_exposures(folder / "inputs", path, MAPPING, encoding=None,
+    note = study._stage_exposures(RunFolder(folder), path, MAPPING, encoding=None,
                                   decimal=".", dayfirst=False)
     meta = study.read_json(folder / "study.json")
     study.write_json(folder / "study.json", {**meta, "campaigns": note})

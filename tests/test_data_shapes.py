@@ -21,7 +21,7 @@ from seglab import run
 
 #: Small settings, so the matrix stays about two minutes.
 PARAMS = {"methods": "kmeans,gmm,ward,hdbscan", "k_max": 4, "n_resamples": 2,
-          "snapshot_steps": 2}
+          "steps": 2}
 
 
 @pytest.fixture(scope="module")

@@ -214,14 +214,14 @@ def stage_run(tmp_path_factory):
     from seglab import features, segments, study
 
     folder = tmp_path_factory.mktemp("run")
-    inputs = study.stage_inputs(folder, n_customers=600, seed=2)
+    inputs = study.stage_inputs(folder, n_customers=600, seed=2, costs={"return_cost": 15.0})
     study.clean_stage(folder)
     tx = pd.read_parquet(folder / "transactions.parquet")
     table = features.customer_features(tx, as_of=inputs.as_of, customers=inputs.customers)
     table["lifecycle_stage"] = segments.lifecycle_stage(table)
     table["planted"] = table["customer_id"].map(inputs.truth.set_index("customer_id")["segment"])
     study.write_customers(folder, table)
-    options = {"segment_col": "planted", "costs": {"return_cost": 15.0}, "holdout_days": 120}
+    options = {"segment_col": "planted", "holdout_days": 120}
     first = study.profit_stage(folder, **options)
     exports = {name: (folder / name).read_bytes() for name in ("customers.csv", "segments.csv")}
     second = study.profit_stage(folder, **options)  # a rerun replaces its own columns
@@ -276,7 +276,7 @@ def test_profit_stage_errors(stage_run):
     with pytest.raises(ConfigError, match="sub_segment_by='city'"):
         study.profit_stage(folder, segment_col="planted", sub_segment_by="city")
     with pytest.raises(ConfigError, match="unknown cost item"):
-        study.profit_stage(folder, segment_col="planted", costs={"rents": 1})
+        study.stage_inputs(folder / "other", n_customers=100, costs={"rents": 1})
 
 
 def test_sub_segments_pool_small_values():

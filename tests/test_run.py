@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from seglab import study
 from seglab.cli import app
 from seglab.run import NOTEBOOK_DIR, NOTEBOOKS, RunOptions, check_options, notebook_parameters
+from seglab.runfolder import RunFolder
 
 runner = CliRunner()
 
@@ -151,7 +152,63 @@ def test_european_options_reach_the_staged_inputs(tmp_path):
     data.write_text("Kunde;Datum;Betrag\n" + "\n".join(rows) + "\n")
     study.stage_inputs(tmp_path / "run", data=data, decimal=",", dayfirst=True,
                                 columns="customer_id=Kunde,order_date=Datum,amount=Betrag")
-    staged = pd.read_parquet(tmp_path / "run" / study.INPUT_DIR / "transactions.parquet")
+    staged = pd.read_parquet(RunFolder(tmp_path / "run").staged_transactions)
     assert staged["amount"].iloc[:3].tolist() == [1000.5, 1001.5, 1002.5]
     assert staged["order_date"].iat[1] == pd.Timestamp("2011-02-02")
     assert staged["order_date"].iat[12] == pd.Timestamp("2011-01-13")
+
+
+# --- Params files: shared settings and a section per notebook ------------------------
+
+
+@pytest.fixture(scope="module")
+def known():
+    return notebook_parameters(NOTEBOOK_DIR)
+
+
+def test_sections_reach_their_notebook_only(known):
+    from seglab.run import notebook_params
+
+    chosen = notebook_params({"seed": 4, "03-clustering-comparison": {"k_max": 5},
+                              "05": {"horizon_days": 60, "segment_col": "value_tier"},
+                              4: {"horizon_days": 730}, "min_support": 0.01}, known)
+    assert chosen["03-clustering-comparison"] == {"k_max": 5, "seed": 4}
+    assert chosen["05-segment-dynamics"] == {"horizon_days": 60, "segment_col": "value_tier",
+                                             "seed": 4}
+    assert chosen["04-profitability-personas"] == {"horizon_days": 730}
+    assert chosen["06-segment-products"] == {"min_support": 0.01}  # flat and unambiguous
+    assert chosen["01-data-profile"] == {}
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"horizon_days": 60}, r"p\.yaml: horizon_days is a parameter of notebooks "
+                           r"04-profitability-personas, 05-segment-dynamics; put it in the "
+                           r"section of the one you mean"),
+    ({"05-segment-dynamics": {"k_max": 3}}, r"p\.yaml: section 05-segment-dynamics: unknown "
+                                            r"parameter 'k_max'; notebook 05-segment-dynamics "
+                                            r"takes: \["),
+    ({"03": {"seed": 2}}, r"p\.yaml: section 03: seed is shared by the whole study; set it "
+                          r"at the top level"),
+    ({"03": {"k_max": "eight"}}, r"p\.yaml: k_max must be a whole number, got 'eight'"),
+    ({"03": {"run_dir": "x"}}, r"p\.yaml: section 03: run_dir is set by seglab run"),
+    ({"03": 5}, r"p\.yaml: section 03: expected a mapping"),
+    ({"rfm_window_days": 90}, r"p\.yaml: unknown parameter\(s\) \['rfm_window_days'\]"),
+    ({"time_unit": "Q"}, r"p\.yaml: time_unit must be one of \['D', 'W', 'M'\], got 'Q'"),
+])
+def test_bad_params_name_file_section_and_key(known, params, message):
+    from seglab.errors import ConfigError
+    from seglab.run import check_params
+
+    with pytest.raises(ConfigError, match=message):
+        check_params(params, known, source="p.yaml")
+
+
+def test_shared_settings_are_staged_into_the_study(tmp_path, known):
+    from seglab.run import stage_options
+    from seglab.runfolder import read_study
+
+    options = check_options(RunOptions(params={"time_unit": "W", "costs": {"return_cost": 9}},
+                                       synthetic_customers=100, out=tmp_path), known)
+    stage_options(options, tmp_path / "run")
+    meta = read_study(RunFolder(tmp_path / "run"))
+    assert meta.time_unit == "W" and meta.cost_table().return_cost == 9
