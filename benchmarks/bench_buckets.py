@@ -80,12 +80,11 @@ def _linked(chosen: list[int], part) -> Path:
 
 
 def _pandas_sums(bucket: int, *, part, as_of) -> int:
-    import pandas as pd
-
     from seglab import profit
+    from seglab.analysis_date import day_end
 
     tx = part.read(bucket)
-    tx = tx[tx["order_date"] < as_of + pd.Timedelta(days=1)]
+    tx = tx[tx["order_date"] < day_end(as_of)]
     return len(profit.line_sums_and_totals(tx, profit.CostTable())[0])
 
 

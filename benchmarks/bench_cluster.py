@@ -65,7 +65,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from seglab import cluster, features, segments, study, synth
+from seglab import analysis_date, cluster, feature_transform, segments, study, synth
 from seglab.runfolder import RunFolder
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -105,7 +105,7 @@ def base_table(n: int, seed: int) -> pd.DataFrame:
     from seglab import engine
 
     synthetic = synth.make_study(n, seed=seed)
-    as_of = features.default_as_of(synthetic.transactions)
+    as_of = analysis_date.default_as_of(synthetic.transactions)
     table = engine.customer_aggregates(synthetic.transactions, as_of=as_of,
                                        customers=synthetic.customers)
     table = segments.rule_segments(table)
@@ -280,7 +280,7 @@ def main() -> None:
             table = grow(base, n, args.seed)
             grown = time.perf_counter() - started
             started = time.perf_counter()
-            transform = cluster.FeatureTransform().fit(table)
+            transform = feature_transform.FeatureTransform().fit(table)
             X = transform.transform(table)
             transformed = time.perf_counter() - started
             truth = table["segment"].to_numpy()

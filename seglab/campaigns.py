@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from seglab import i18n, profit
+from seglab.analysis_date import day_end
 from seglab.errors import InputError
 
 #: Share of each segment held out as the control group.
@@ -677,7 +678,7 @@ def check_exposures(exposures: pd.DataFrame, *, known_customers: pd.Index | pd.S
         notes.append(f"{int(unknown.sum()):,} exposures name customers the study does not "
                      f"know (e.g. {examples}); left out.")
         out = out[~unknown]
-    end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    end = day_end(as_of)
     late = out["sent_at"] >= end
     if late.any():
         names = ", ".join(sorted(out.loc[late, "campaign"].astype(str).unique()))

@@ -59,16 +59,6 @@ DecimalOption = Annotated[str, typer.Option(
 DayfirstOption = Annotated[bool, typer.Option(
     "--dayfirst", help="Read dates such as 02/01/2011 day first (2 January).")]
 
-def _checked_as_of(as_of: str | None) -> str | None:
-    """``--as-of`` as ISO text, or a ConfigError naming it (before anything is read)."""
-    if as_of is None:
-        return None
-    from seglab.schema import parse_as_of
-
-    day = parse_as_of(as_of, option="--as-of")
-    return day.date().isoformat() if day == day.normalize() else day.isoformat()
-
-
 def _check_encoding(encoding: str | None) -> None:
     if encoding is None:
         return
@@ -308,12 +298,13 @@ def features_command(
 
     For nightly scoring: prints the path written.
     """
-    from seglab.engine import export_customer_table
+    from seglab.analysis_date import parse_as_of
+    from seglab.nightly import export_customer_table
     from seglab.schema import DECIMAL_MARKS
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     try:
-        as_of = _checked_as_of(as_of)
+        day = None if as_of is None else parse_as_of(as_of, option="--as-of")
         _check_encoding(encoding)
         if bad_dates not in ("fail", "drop"):
             raise ConfigError(f"--bad-dates {bad_dates!r}: should be 'fail' or 'drop'.")
@@ -334,7 +325,7 @@ def features_command(
         path, _ = export_customer_table(
             data, output, columns=columns, customers=customers,
             customer_columns=customer_columns, encoding=encoding, sheet=sheet,
-            bad_dates=bad_dates, decimal=decimal, dayfirst=dayfirst, as_of=as_of, clean=clean,
+            bad_dates=bad_dates, decimal=decimal, dayfirst=dayfirst, as_of=day, clean=clean,
             segments=segments, params=settings, engine=engine,
         )
     except SeglabError as error:

@@ -433,42 +433,6 @@ def rf_heatmap(customers: pd.DataFrame, *, ax: Axes | None = None,
     return ax
 
 
-def pyramid(customers: pd.DataFrame, *, tier_col: str = "value_tier", order: list,
-            ax: Axes | None = None, lang: str | None = None) -> Axes:
-    """Draw the customer pyramid: revenue share per tier, top tier on top.
-
-    Parameters
-    ----------
-    customers : pandas.DataFrame
-        Customer table with ``revenue`` and ``tier_col``.
-    tier_col : str
-        Tier column.
-    order : list
-        Tiers from the top.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    lang = language(lang)
-    ax = _axes(ax, (7, 3.6))
-    share = customers.groupby(tier_col)["revenue"].sum().reindex(order).fillna(0)
-    share = share / share.sum()
-    widths = np.linspace(0.35, 1.0, len(order))
-    for level, (tier, width) in enumerate(zip(order, widths, strict=True)):
-        y = len(order) - 1 - level
-        ax.barh(y, width, left=(1 - width) / 2, color=sns.color_palette("crest", len(order))[level])
-        ax.text(0.5, y, i18n.text("{tier}: {share:.0%} of revenue", lang, tier=_name(tier, lang),
-                                  share=share[tier]),
-                ha="center", va="center", color="white", fontweight="bold")
-    ax.set(title=i18n.text("Customer pyramid: revenue share of each tier", lang),
-           xlim=(0, 1), yticks=[])
-    ax.axis("off")
-    return ax
-
-
 def k_selection(k_scores: dict[str, pd.DataFrame], *, min_stability: float | None = None,
                 lang: str | None = None) -> plt.Figure:
     """Plot the curves that justify k, one row per method.
@@ -537,42 +501,6 @@ def k_selection(k_scores: dict[str, pd.DataFrame], *, min_stability: float | Non
                  fontweight="bold")
     fig.tight_layout()
     return fig
-
-
-def cluster_map(X: np.ndarray, labels: np.ndarray, *, title: str,
-                random_state: int = 0, ax: Axes | None = None,
-                lang: str | None = None) -> Axes:
-    """Map customers on the first two principal components, coloured by segment.
-
-    Parameters
-    ----------
-    X : numpy.ndarray
-        Transformed features.
-    labels : numpy.ndarray
-        Segment per customer (-1 = noise, grey).
-    title : str
-        Plot title (an English title is translated).
-    random_state : int
-        Seed for the PCA solver.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw.
-    lang : {"en", "zh"}, optional
-        Language of the chart's text (default: the theme's).
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    from sklearn.decomposition import PCA
-
-    lang = language(lang)
-    ax = _axes(ax, (6, 5))
-    xy = PCA(n_components=2, random_state=random_state).fit_transform(X)
-    _scatter_segments(ax, xy, np.asarray(labels), legend=True, lang=lang)
-    ax.set(title=i18n.text(title, lang),
-           xlabel=i18n.text("first principal component", lang),
-           ylabel=i18n.text("second principal component", lang))
-    return ax
 
 
 def _scatter_segments(ax: Axes, xy: np.ndarray, labels: np.ndarray, *, legend: bool,
@@ -873,7 +801,7 @@ def pnl_waterfall(totals: dict[str, float], *, ax: Axes | None = None,
     Parameters
     ----------
     totals : dict
-        Portfolio totals of the P&L lines (:func:`seglab.profit.ledger`).
+        Portfolio totals of the P&L lines (:func:`seglab.profit.portfolio_totals`).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
 

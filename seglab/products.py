@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 
 from seglab import i18n
+from seglab.analysis_date import day_end
 from seglab.errors import ConfigError
 from seglab.segments import segment_label
 
@@ -743,8 +744,7 @@ def evaluate_offers(
         ``scores``: one row per method (``segment rules``, ``segment best sellers``) with
         ``precision_at_n``, ``recall_at_n``, ``hit_rate``, ``customers``, ``n``.
     """
-    cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1) - pd.Timedelta(
-        days=holdout_days)
+    cutoff = day_end(as_of) - pd.Timedelta(days=holdout_days)
     before = transactions[transactions["order_date"] < cutoff]
     after = sales_lines(transactions[transactions["order_date"] >= cutoff])
     ids = segments.index.astype(str)

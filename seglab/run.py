@@ -23,16 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pandas as pd
 import papermill
 import yaml
 from jupyter_client.manager import KernelManager
 
 from seglab import history, i18n, privacy, report, study
 from seglab import io as seglab_io
+from seglab.analysis_date import parse_as_of
 from seglab.errors import ConfigError, LockedError, RunError, SeglabError
 from seglab.io import sha256_file
 from seglab.runfolder import FILES, TIME_UNITS, RunFolder, read_json, write_json
-from seglab.schema import DECIMAL_MARKS, parse_as_of, parse_column_mapping
+from seglab.schema import DECIMAL_MARKS, parse_column_mapping
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +99,7 @@ class RunOptions:
     sheet: str | None = None
     bad_dates: str = "fail"
     params: dict[str, Any] = field(default_factory=dict)
-    as_of: str | None = None
+    as_of: str | pd.Timestamp | None = None
     seed: int | None = None
     synthetic_customers: int = 2000
     out: Path = Path("reports")
@@ -423,7 +425,8 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
     -------
     RunOptions
         A copy with ``seed`` resolved (``--seed``, else the params file's ``seed``,
-        else :data:`DEFAULT_SEED`), ``as_of`` written as ISO text, and, on the embedded
+        else :data:`DEFAULT_SEED`), ``as_of`` as the analysis day (a
+        :class:`pandas.Timestamp` at midnight), and, on the embedded
         synthetic data, its planted campaigns (``campaigns="synthetic"``) unless others
         are given.
 
@@ -458,10 +461,7 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
         seed = _check_seed(options.params["seed"], f"{source}: seed")
     else:
         seed = DEFAULT_SEED
-    as_of = options.as_of
-    if as_of is not None:
-        day = parse_as_of(as_of, option="--as-of")
-        as_of = day.date().isoformat() if day == day.normalize() else day.isoformat()
+    as_of = None if options.as_of is None else parse_as_of(options.as_of, option="--as-of")
     _check_out(Path(options.out))
     if options.encoding is not None:
         try:

@@ -27,11 +27,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from seglab import engine
+from seglab import engine, nightly
+from seglab.analysis_date import parse_as_of
 from seglab.errors import SeglabError
 
-#: ``--clean`` choices and the ``clean`` of :func:`seglab.engine.export_customer_table`.
-CLEANING: dict[str, bool | str] = {"sql": engine.SQL_CLEANING, "pandas": True, "none": False}
+#: ``--clean`` choices and the ``clean`` of :func:`seglab.nightly.export_customer_table`.
+CLEANING: dict[str, bool | str] = {"sql": nightly.SQL_CLEANING, "pandas": True, "none": False}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,17 +83,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             settings = params_for("02-feature-engineering", load_params(Path(args.params)),
                                   None, source=args.params)
-        options = {"columns": args.columns, "as_of": args.as_of, "clean": CLEANING[args.clean],
+        as_of = None if args.as_of is None else parse_as_of(args.as_of, option="--as-of")
+        options = {"columns": args.columns, "as_of": as_of, "clean": CLEANING[args.clean],
                    "segments": not args.no_segments, "params": settings, "engine": "spark"}
         if engine.is_remote(args.output):
             from seglab import spark
 
             with tempfile.TemporaryDirectory() as folder:
-                local, _ = engine.export_customer_table(
+                local, _ = nightly.export_customer_table(
                     args.data, Path(folder) / "table.parquet", **options)
                 spark.write_parquet(pd.read_parquet(local), args.output)
         else:
-            engine.export_customer_table(args.data, args.output, **options)
+            nightly.export_customer_table(args.data, args.output, **options)
     except SeglabError as error:
         print(f"seglab: error: {error}", file=sys.stderr)
         return 2

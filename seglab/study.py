@@ -23,6 +23,7 @@ from seglab import (
     clean,
     cluster,
     clv,
+    feature_transform,
     features,
     i18n,
     persona,
@@ -33,6 +34,7 @@ from seglab import (
     synth,
 )
 from seglab import io as seglab_io
+from seglab.analysis_date import day_end, default_as_of, parse_as_of
 from seglab.errors import ConfigError, InputError
 from seglab.runfolder import SCRATCH_VARIABLE as SCRATCH_VARIABLE
 from seglab.runfolder import (
@@ -180,13 +182,11 @@ class StudyInputs:
             buckets=self.partition.buckets)
 
 
-#: Engines that aggregate transactions into the customer table.
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
-
-
 def check_engine(engine: str) -> None:
     """Raise :class:`ConfigError` for an unknown engine, or Spark without pyspark."""
     import importlib.util
+
+    from seglab.engine import ENGINES
 
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r} is unknown; use one of {list(ENGINES)}.")
@@ -203,7 +203,7 @@ def stage_inputs(
     customer_columns: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
-    as_of: str | None = None,
+    as_of: pd.Timestamp | str | None = None,
     seed: int = 0,
     n_customers: int = 2000,
     bad_dates: str = "fail",
@@ -236,8 +236,9 @@ def stage_inputs(
         Text encoding of CSV inputs.
     sheet : str or int, optional
         Excel sheet.
-    as_of : str, optional
-        Analysis date; default the day after the last transaction.
+    as_of : pandas.Timestamp or str, optional
+        Analysis date (:func:`seglab.analysis_date.parse_as_of`); default the day after
+        the last transaction.
     seed : int
         Seed of the synthetic data.
     n_customers : int
@@ -326,7 +327,7 @@ def stage_inputs(
             if customers else None
         )
         source = str(data)
-    as_of_ts = pd.Timestamp(as_of) if as_of else features.default_as_of(transactions)
+    as_of_ts = parse_as_of(as_of) if as_of is not None else default_as_of(transactions)
     derived: tuple[str, ...] = ()
     if "order_id" not in transactions or transactions["order_id"].isna().all():
         transactions = transactions.assign(order_id=support.derive_order_ids(transactions))
@@ -388,8 +389,7 @@ def check_support(found: support.DataSupport, *, as_of: pd.Timestamp, label: str
         raise InputError(f"{label}: no line is dated on or before the analysis date {day} "
                          "(column order_date); use a later --as-of.")
     if transactions is not None:
-        kept = transactions[transactions["order_date"] < as_of.normalize()
-                            + pd.Timedelta(days=1)]
+        kept = transactions[transactions["order_date"] < day_end(as_of)]
         signed = kept["quantity"] if "quantity" in kept else kept["amount"]
         if not (signed > 0).any():
             raise InputError(f"{label}: every line up to {day} is a return (column "
@@ -414,7 +414,7 @@ def _stage_large_inputs(
     columns: str | None,
     customer_columns: str | None,
     encoding: str | None,
-    as_of: str | None,
+    as_of: pd.Timestamp | str | None,
     settings: dict[str, Any],
 ) -> StudyInputs:
     """Split a large Parquet log into customer buckets under ``inputs/transactions``."""
@@ -423,8 +423,8 @@ def _stage_large_inputs(
     write_json(run.overview, {"rows": overview.to_numpy().tolist()})
     missing.to_csv(run.missing_values, index=False)
     figures = overview.set_index("metric")["value"]
-    as_of_ts = (pd.Timestamp(as_of) if as_of else
-                pd.Timestamp(figures["Period end"]).normalize() + pd.Timedelta(days=1))
+    as_of_ts = (parse_as_of(as_of) if as_of is not None
+                else day_end(pd.Timestamp(figures["Period end"])))
     counts = buckets.support_counts(part, as_of_ts)
     found = support.DataSupport(
         columns=tuple(c for c in support.OPTIONAL_COLUMNS if c in counts["present"]),
@@ -668,7 +668,7 @@ def transactions_source(run_dir: str | Path | None) -> Path:
     return run.transactions
 
 
-def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
+def load_clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
     """Return the run's clean transactions (a large log's: those of the sample)."""
     run = open_run(run_dir)
     part = clean_partition(run.path)
@@ -763,7 +763,7 @@ class FeatureStage:
     """What the feature stage produced, for display."""
 
     customers: pd.DataFrame
-    transform: features.CustomerTransform
+    transform: feature_transform.FeatureTransform
     rules: segments.SegmentRules
     options: features.FeatureOptions
     notes: dict[str, str] = field(default_factory=dict)
@@ -775,9 +775,7 @@ def feature_stage(
     window_days: int = features.FeatureOptions.window_days,
     category_top_n: int = features.FeatureOptions.category_top_n,
     channel_top_n: int = features.FeatureOptions.channel_top_n,
-    transform_set: str = "behaviour",
-    transform_scaling: str = "standard",
-    transform_winsorize: float = 0.0,
+    feature_set: str = feature_transform.DEFAULT_FEATURE_SET,
     segment_rules: dict[str, Any] | None = None,
     **rules: Any,
 ) -> FeatureStage:
@@ -797,10 +795,11 @@ def feature_stage(
         Run folder.
     window_days, category_top_n, channel_top_n
         See :class:`seglab.features.FeatureOptions`.
-    transform_set, transform_scaling, transform_winsorize
-        Feature set, scaling and winsorising of the transform for clustering
-        (:class:`seglab.features.CustomerTransform`), fitted here and saved as
-        ``feature_transform.joblib`` for later notebooks and new data.
+    feature_set : str
+        A key of :data:`seglab.feature_transform.FEATURE_SETS`: the features of the
+        transform for clustering (:class:`seglab.feature_transform.FeatureTransform`),
+        fitted here once and saved as ``feature_transform.joblib`` for clustering,
+        dynamics and new data.
     segment_rules : dict, optional
         Overrides of :class:`seglab.segments.SegmentRules` fields.
     **rules
@@ -844,20 +843,17 @@ def feature_stage(
             transactions_source(folder), as_of=inputs.as_of, customers=inputs.customers,
             engine=chosen, threads=1, **option_values)
     table = segments.rule_segments(table, rules=rule_set)
-    transform = features.fit_transform_for(
-        table, feature_set=transform_set, scaling=transform_scaling,
-        winsorize=transform_winsorize,
-    )
+    transform = feature_transform.FeatureTransform(feature_set).fit(table)
     write_customers(folder, table)
-    features.save_transform(transform, run.feature_transform)
+    feature_transform.save_transform(transform, run.feature_transform)
     record_metrics(folder, "features", {
         "customers": len(table),
         "time_unit": time_unit,
         "engine": chosen,
         "revenue": float(table["revenue"].sum()),
         "repeat_customer_share": float((table["frequency"] > 0).mean()),
-        "transform_set": transform_set,
-        "transform_columns": len(transform.get_feature_names_out()),
+        "feature_set": feature_set,
+        "transform_columns": len(transform.columns_),
         "rfm_segments": table["rfm_segment"].value_counts().to_dict(),
         "segments": {
             column: table[column].value_counts().to_dict()
@@ -958,7 +954,6 @@ class ClusterStage:
 def cluster_stage(
     run_dir: str | Path | None,
     *,
-    feature_set: str = cluster.DEFAULT_FEATURE_SET,
     methods: str = ",".join(cluster.METHODS),
     k_min: int = 2,
     k_max: int = 8,
@@ -974,10 +969,12 @@ def cluster_stage(
 ) -> ClusterStage:
     """Compare clustering methods and the rule segments; keep the chosen labels.
 
-    Above ``compare_sample`` customers, everything compared (the transform, every
-    method's fit, k scan, scores, stability, the rule baselines, agreement, profile and
-    map) uses a seeded random sample of that many customers; then only the chosen
-    method assigns every customer, transforming and predicting in chunks
+    Every method sees the matrix of the run's one transform, fitted by
+    :func:`feature_stage` (``feature_transform.joblib``). Above ``compare_sample``
+    customers, everything compared (every method's fit, k scan, scores, stability, the
+    rule baselines, agreement, profile and map) uses a seeded random sample of that many
+    customers; then only the chosen method assigns every customer, transforming and
+    predicting in chunks
     (:meth:`seglab.cluster.SegmentModel.predict`), so memory stays bounded.
 
     Writes to the run folder: the ``cluster`` and ``cluster_method`` columns of
@@ -991,8 +988,6 @@ def cluster_stage(
     ----------
     run_dir : str or Path or None
         Run folder.
-    feature_set : str
-        A key of :data:`seglab.cluster.FEATURE_SETS`.
     methods : str
         Comma-separated methods to compare (:data:`seglab.cluster.METHODS`).
     k_min, k_max : int
@@ -1028,7 +1023,7 @@ def cluster_stage(
     Raises
     ------
     ConfigError
-        For an unknown feature set or method, a bad k range or sample size.
+        For an unknown method, a bad k range or sample size.
     """
     import time
 
@@ -1052,7 +1047,7 @@ def cluster_stage(
     compared_rows = cluster.sample_rows(len(table), compare_sample, seed)
     sampled = len(compared_rows) < len(table)
     compared = table.iloc[compared_rows] if sampled else table
-    transform = cluster.FeatureTransform(feature_set).fit(compared)
+    transform = feature_transform.load_transform(run.feature_transform)
     X = transform.transform(compared)
     truth = None
     # Only the planted truth is needed: load_inputs would also read every transaction.
@@ -1103,7 +1098,7 @@ def cluster_stage(
         ari_all = adjusted_rand_score(pd.factorize(truth[known])[0], assigned[known])
     record_metrics(folder, "clustering", {
         "chosen_method": chosen,
-        "feature_set": feature_set,
+        "feature_set": transform.feature_set,
         "k": int(row["k"]),
         "silhouette": row["silhouette"],
         "stability": row["stability"],
@@ -1173,7 +1168,7 @@ class _TransactionFigures:
 def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: pd.Timestamp,
                 dimension: str | None, holdout_days: int, time_unit: str
                 ) -> _TransactionFigures:
-    tx = transactions[transactions["order_date"] < as_of + pd.Timedelta(days=1)]
+    tx = transactions[transactions["order_date"] < day_end(as_of)]
     sums, totals = profit.line_sums_and_totals(tx, costs)
     return _TransactionFigures(
         sums, [totals],
@@ -1185,7 +1180,7 @@ def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: p
 def _bucket_holdout(bucket: int, *, part: buckets.Partition, as_of: pd.Timestamp,
                     holdout_days: int, time_unit: str) -> pd.DataFrame:
     tx = part.read(bucket, columns=["customer_id", "order_date", "amount"])
-    return clv.calibration_holdout(tx[tx["order_date"] < as_of + pd.Timedelta(days=1)],
+    return clv.calibration_holdout(tx[tx["order_date"] < day_end(as_of)],
                                    as_of=as_of, holdout_days=holdout_days,
                                    time_unit=time_unit)
 
@@ -1310,7 +1305,7 @@ def profit_stage(
     if segment_col not in table:
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
     inputs = load_inputs(folder, lines=False)
-    transactions = clean_transactions(folder)  # a large log's: those of the sample
+    transactions = load_clean_transactions(folder)  # a large log's: those of the sample
     costs, time_unit = inputs.meta.cost_table(), inputs.meta.time_unit
 
     # P&L per customer: replace any P&L columns a previous run of this stage left.
@@ -1355,7 +1350,7 @@ def profit_stage(
 
     seg = profit.segment_pnl(table, "segment")
     sub = profit.sub_segment_pnl(table, "segment", sub_col) if sub_col else None
-    totals = profit.ledger_from_totals(figures.totals, figures.sums["first_order"], costs,
+    totals = profit.portfolio_from_line_totals(figures.totals, figures.sums["first_order"], costs,
                                        **options)
     check = profit.reconciliation(table, seg, totals, sub_segments=sub)
 
@@ -1585,7 +1580,7 @@ def dynamics_stage(
     date, each from the data up to it (see :mod:`seglab.dynamics` for how segments
     stay comparable), and writes ``segment_migration.csv`` (customers and next-period
     revenue per step, from segment and to segment) and ``segment_monitoring.csv``. A
-    churn model (:func:`seglab.dynamics.fit_churn_model`) trained on dates whose
+    churn model (:func:`seglab.churn_model.fit_churn_model`) trained on dates whose
     outcomes end by a holdout ``horizon_days`` before the analysis date, and checked on
     it, adds ``churn_risk`` (and the ``newly_at_risk`` flag) to ``customers.csv``;
     records the ``churn`` and ``dynamics`` metrics.
@@ -1622,7 +1617,7 @@ def dynamics_stage(
         For an unknown cadence or segmentation, or data too short for the snapshots or
         two churn horizons.
     """
-    from seglab import dynamics
+    from seglab import churn_model, dynamics
 
     if segment_col not in dynamics.SEGMENTATIONS:
         raise ConfigError(f"segment_col={segment_col!r} cannot be followed over time; use one "
@@ -1631,9 +1626,9 @@ def dynamics_stage(
     folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     inputs = load_inputs(folder)
-    as_of = features.analysis_day(inputs.as_of)
-    transactions = clean_transactions(folder)
-    transactions = transactions[transactions["order_date"] < as_of + pd.Timedelta(days=1)]
+    as_of = inputs.as_of
+    transactions = load_clean_transactions(folder)
+    transactions = transactions[transactions["order_date"] < day_end(as_of)]
     first_day = transactions["order_date"].min().normalize()
     found = inputs.support
     lang = report_language(folder)
@@ -1650,7 +1645,7 @@ def dynamics_stage(
             "Churn means no purchase in {days} days, not {asked}: the log covers {span} days "
             "and the model needs two horizons of history before the analysis date.", lang,
             days=horizon_days, asked=asked_horizon, span=found.span_days)
-    churn_dates = dynamics.churn_dates(as_of, horizon_days=max(horizon_days, 1))
+    churn_dates = churn_model.churn_dates(as_of, horizon_days=max(horizon_days, 1))
     churn_dates["train"] = [d for d in churn_dates["train"] if d > first_day]
     if not horizon_days or not churn_dates["train"]:
         notes["churn"] = i18n.text(
@@ -1685,7 +1680,7 @@ def dynamics_stage(
         needed = sorted({d for group in churn_dates.values() for d in group})
         tables = dynamics.features_at(transactions, needed, cache=snaps.features)
         try:
-            churn = dynamics.fit_churn_model(
+            churn = churn_model.fit_churn_model(
                 book, tables, train_dates=churn_dates["train"],
                 test_date=churn_dates["test"][0], horizon_days=horizon_days, as_of=as_of,
                 random_state=seed)
@@ -2022,10 +2017,9 @@ def campaigns_stage(
             "again with --campaigns FILE (one row per customer contacted or held out).", lang)
     else:
         exposures = pd.read_parquet(run.exposures)
-        transactions = clean_transactions(folder)
-        as_of = features.analysis_day(inputs.as_of)
+        transactions = load_clean_transactions(folder)
         exposures, checks = camp.check_exposures(
-            exposures, known_customers=table["customer_id"], as_of=as_of,
+            exposures, known_customers=table["customer_id"], as_of=inputs.as_of,
             log_end=transactions["order_date"].max(), window_days=campaign_window_days)
         labels_note = inputs.meta.campaigns
         checks = [labels_note, *checks] if labels_note else checks
@@ -2302,7 +2296,7 @@ def products_stage(
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
     inputs = load_inputs(folder, lines=False)
     found = inputs.support
-    transactions = clean_transactions(folder)
+    transactions = load_clean_transactions(folder)
     segments = table.set_index("customer_id")[segment_col].astype(str)
     thresholds = {"min_support": min_support, "min_confidence": min_confidence,
                   "min_pair_orders": min_pair_orders, "max_rules": max_rules}

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from seglab import clean, features, i18n, persona, profile, profit, segments, support, synth
+from seglab.analysis_date import default_as_of
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
@@ -80,7 +81,7 @@ def cards() -> pd.DataFrame:
     """Persona cards of a small synthetic study with P&L, CLV and lifecycle."""
     study = synth.make_study(600, seed=1)
     tx = study.transactions
-    as_of = features.default_as_of(tx)
+    as_of = default_as_of(tx)
     table = features.customer_features(tx, as_of=as_of, customers=study.customers)
     table["lifecycle_stage"] = segments.lifecycle_stage(table)
     truth = study.truth.set_index("customer_id")["segment"]
@@ -158,7 +159,7 @@ def test_english_text_is_unchanged():
 def test_the_cleaning_log_shows_chinese_descriptions_and_keeps_its_codes():
     study = synth.make_study(300, seed=2)
     result = clean.clean_transactions(study.transactions,
-                                      as_of=features.default_as_of(study.transactions))
+                                      as_of=default_as_of(study.transactions))
     assert clean.display_log(result) is result.log
     shown = clean.display_log(result, "zh")
     assert shown["description"].map(CHINESE.search).all()
@@ -169,7 +170,7 @@ def test_the_cleaning_log_shows_chinese_descriptions_and_keeps_its_codes():
 def test_the_alerts_name_every_cleaning_rule_in_chinese():
     study = synth.make_study(300, seed=2)
     result = clean.clean_transactions(study.transactions,
-                                      as_of=features.default_as_of(study.transactions))
+                                      as_of=default_as_of(study.transactions))
     for rule in result.log["rule"]:
         assert CHINESE.search(profile._rule_name(rule, "zh")), rule
         assert profile._rule_name(rule) == rule.replace("_", " ")

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from seglab import i18n, products, study, synth
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError
 
 
@@ -278,7 +279,7 @@ def test_stage_writes_the_files_with_the_customer_table_segments(small_run):
     assert {"segment", "product_id", "product_name", "buyers_index"} <= set(ranked.columns)
     offers = pd.read_csv(run / "recommendations.csv", dtype={"customer_id": str})
     assert offers.groupby("customer_id").size().max() == 5
-    history = study.clean_transactions(run)
+    history = study.load_clean_transactions(run)
     had = set(zip(history["customer_id"], history["product_id"], strict=True))
     assert not any(pair in had for pair in zip(offers["customer_id"], offers["product_id"],
                                                strict=True))
@@ -385,10 +386,10 @@ def test_one_segments_rules_on_the_online_retail_log_equal_mlxtend_and_a_recount
     mlxtend = pytest.importorskip("mlxtend.frequent_patterns")
     from mlxtend.preprocessing import TransactionEncoder
 
-    from seglab import clean, features, io
+    from seglab import clean, io
 
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    kept = clean.clean_transactions(raw, as_of=features.default_as_of(raw)).transactions
+    kept = clean.clean_transactions(raw, as_of=default_as_of(raw)).transactions
     # One segment: the customers outside the United Kingdom (about 1,800 orders).
     country = kept.groupby("customer_id")["country"].first()
     segments = country.eq("United Kingdom").map({True: "UK", False: "abroad"})
