@@ -18,8 +18,9 @@ from seglab.runfolder import FILES, RunFolder, StudyMeta, read_study
 SEGLAB = Path(study.__file__).parent
 
 #: Modules that may spell these names: the contract itself, and the synthetic data's
-#: own export folder (``synth.write_study``: data files, not a run folder).
-SPELLED_IN = ("runfolder.py", "synth.py")
+#: own export folders (``synth.write_study``, ``synth_parts.write_study_parts``: data
+#: files, not a run folder).
+SPELLED_IN = ("runfolder.py", "synth.py", "synth_parts.py")
 
 
 def _file_names() -> set[str]:
