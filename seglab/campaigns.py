@@ -429,6 +429,38 @@ def display_moves(moves: pd.DataFrame, *, segment_col: str = "persona",
     return out
 
 
+def display_audience(audience: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Return audience rows with persona, strategy, action and group in ``lang``, for display.
+
+    Parameters
+    ----------
+    audience : pandas.DataFrame
+        Rows of ``audiences.csv`` or their summary (the file keeps English values);
+        the columns present of ``persona``, ``strategy``, ``action`` and ``group``
+        are translated.
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; the same values in English.
+    """
+    if lang == "en" or audience.empty:
+        return audience.copy()
+    from seglab.persona import persona_label
+
+    out = audience.copy()
+    if "persona" in out:
+        out["persona"] = out["persona"].map(
+            lambda name: persona_label(name, lang) if isinstance(name, str) and name else name)
+    for column in ("strategy", "action", "group"):
+        if column in out:
+            out[column] = out[column].map(
+                lambda v: i18n.text(v, lang) if isinstance(v, str) and v else v)
+    return out
+
+
 #: The growth x accessibility quadrants (四象限矩阵), best first, with what to do.
 GROWTH_ACCESS_QUADRANTS: dict[str, str] = {
     "Growing, easy to reach": "Invest: contact them now with offers that grow them further "
@@ -606,7 +638,7 @@ def growth_accessibility(customers: pd.DataFrame, *, consent: pd.Series | None =
 
 
 def normalise_groups(exposures: pd.DataFrame, *, source: str = "exposures",
-                     column: str = "group") -> tuple[pd.DataFrame, str]:
+                     column: str = "group", lang: str = "en") -> tuple[pd.DataFrame, str]:
     """Map group labels onto ``treatment`` / ``control``.
 
     Parameters
@@ -617,6 +649,8 @@ def normalise_groups(exposures: pd.DataFrame, *, source: str = "exposures",
         File name for messages.
     column : str
         The source column's name, for messages.
+    lang : {"en", "zh"}
+        Language of the note.
 
     Returns
     -------
@@ -640,14 +674,16 @@ def normalise_groups(exposures: pd.DataFrame, *, source: str = "exposures",
     out = exposures.assign(group=mapped.astype(str).to_numpy())
     read = sorted({(str(a), str(b)) for a, b in zip(raw, mapped, strict=True)
                    if str(a) not in ("treatment", "control")})
-    note = ("" if not read else "Group labels read as: "
-            + ", ".join(f"{a!r} → {b}" for a, b in read) + ".")
+    note = ("" if not read else i18n.text(
+        "Group labels read as: {labels}.", lang,
+        labels=i18n.text(", ", lang).join(f"{a!r} → {i18n.text(b, lang)}" for a, b in read)))
     return out, note
 
 
 def check_exposures(exposures: pd.DataFrame, *, known_customers: pd.Index | pd.Series,
                     as_of: pd.Timestamp, log_end: pd.Timestamp,
-                    window_days: int = CAMPAIGN_WINDOW_DAYS) -> tuple[pd.DataFrame, list[str]]:
+                    window_days: int = CAMPAIGN_WINDOW_DAYS, lang: str = "en"
+                    ) -> tuple[pd.DataFrame, list[str]]:
     """Drop exposures that cannot be read out, saying why in one line each.
 
     Parameters
@@ -662,6 +698,8 @@ def check_exposures(exposures: pd.DataFrame, *, known_customers: pd.Index | pd.S
         Last purchase time of the clean log.
     window_days : int
         Outcome window.
+    lang : {"en", "zh"}
+        Language of the notes.
 
     Returns
     -------
@@ -675,35 +713,39 @@ def check_exposures(exposures: pd.DataFrame, *, known_customers: pd.Index | pd.S
     unknown = ~out["customer_id"].isin(pd.Index(known_customers))
     if unknown.any():
         examples = ", ".join(map(str, out.loc[unknown, "customer_id"].head(3)))
-        notes.append(f"{int(unknown.sum()):,} exposures name customers the study does not "
-                     f"know (e.g. {examples}); left out.")
+        notes.append(i18n.text("{n:,} exposures name customers the study does not know "
+                               "(e.g. {examples}); left out.", lang, n=int(unknown.sum()),
+                               examples=examples))
         out = out[~unknown]
     end = day_end(as_of)
     late = out["sent_at"] >= end
     if late.any():
         names = ", ".join(sorted(out.loc[late, "campaign"].astype(str).unique()))
-        notes.append(f"{int(late.sum()):,} exposures were sent after the analysis date "
-                     f"{pd.Timestamp(as_of).date()} ({names}); left out: their outcomes "
-                     "are not in the log yet.")
+        notes.append(i18n.text("{n:,} exposures were sent after the analysis date {date} "
+                               "({names}); left out: their outcomes are not in the log yet.",
+                               lang, n=int(late.sum()), date=pd.Timestamp(as_of).date(),
+                               names=names))
         out = out[~late]
     for campaign, part in out.groupby("campaign", sort=True):
         groups = set(part["group"])
         if groups != {"treatment", "control"}:
             missing = ({"treatment", "control"} - groups).pop()
-            notes.append(f"Campaign {campaign}: no {missing} group, so no effect can be "
-                         "measured; left out.")
+            notes.append(i18n.text("Campaign {campaign}: no {group} group, so no effect can "
+                                   "be measured; left out.", lang, campaign=campaign,
+                                   group=i18n.text(missing, lang)))
             out = out[out["campaign"] != campaign]
             continue
         last = part["sent_at"].max() + pd.Timedelta(days=window_days)
         if last > min(end, pd.Timestamp(log_end)):
             short = (min(end, pd.Timestamp(log_end)) - part["sent_at"].max()).days
-            notes.append(f"Campaign {campaign}: its {window_days}-day window runs past the "
-                         f"end of the log; the last sends are followed for {max(short, 0)} "
-                         "days only (treatment and control alike).")
+            notes.append(i18n.text("Campaign {campaign}: its {window}-day window runs past the "
+                                   "end of the log; the last sends are followed for {days} days "
+                                   "only (treatment and control alike).", lang,
+                                   campaign=campaign, window=window_days, days=max(short, 0)))
     repeated = out.duplicated(["campaign", "customer_id"])
     if repeated.any():
-        notes.append(f"{int(repeated.sum()):,} customers appear twice in one campaign; the "
-                     "first row counts.")
+        notes.append(i18n.text("{n:,} customers appear twice in one campaign; the first row "
+                               "counts.", lang, n=int(repeated.sum())))
         out = out[~repeated]
     return out.reset_index(drop=True), notes
 
@@ -1051,7 +1093,8 @@ def _money(value: float) -> str:
 
 
 def sentences(result: Readout, *, metric: str = "revenue",
-              names: dict[str, str] | None = None, alpha: float = 0.05) -> list[str]:
+              names: dict[str, str] | None = None, alpha: float = 0.05,
+              lang: str = "en") -> list[str]:
     """One sentence per campaign and segment for a marketing reader.
 
     Parameters
@@ -1064,6 +1107,8 @@ def sentences(result: Readout, *, metric: str = "revenue",
         Segment label → persona name, shown instead of the label.
     alpha : float
         Level of "significant".
+    lang : {"en", "zh"}
+        The report's language (``names`` are shown as given: pass them translated).
 
     Returns
     -------
@@ -1081,30 +1126,36 @@ def sentences(result: Readout, *, metric: str = "revenue",
     lines = []
     lead = e[e["metric"] == metric].dropna(subset=["effect"])
     profit_rows = e[e["metric"] == "profit"].set_index(["campaign", "segment"])
+    level = f"{1 - alpha:.0%}"
+    shown_metric = i18n.text(metric, lang)
     for row in lead.itertuples(index=False):
         who = names.get(str(row.segment), str(row.segment))
-        verdict = ("significant after adjustment" if row.p_adjusted < alpha else
-                   "not significant after adjustment" if row.p_value < alpha else
-                   "not significant")
-        text = (f"{row.campaign} — {who}: {_money(row.effect)} {metric} per customer "
-                f"({1 - alpha:.0%} CI {row.ci_low:,.1f} to {row.ci_high:,.1f}), {verdict}")
+        verdict = (i18n.text("significant after adjustment", lang) if row.p_adjusted < alpha
+                   else i18n.text("not significant after adjustment", lang)
+                   if row.p_value < alpha else i18n.text("not significant", lang))
+        text = i18n.text("{campaign} — {who}: {effect} {metric} per customer ({level} CI "
+                         "{low:,.1f} to {high:,.1f}), {verdict}", lang, campaign=row.campaign,
+                         who=who, effect=_money(row.effect), metric=shown_metric, level=level,
+                         low=row.ci_low, high=row.ci_high, verdict=verdict)
         key = (row.campaign, row.segment)
         if key in profit_rows.index:
             gain = profit_rows.loc[key]
             after = gain["incremental_after_cost"]
             if np.isfinite(after) and gain["p_value"] < alpha:
-                text += f"; worth {_money(after)} in profit after cost"
+                text += i18n.text("; worth {amount} in profit after cost", lang,
+                                  amount=_money(after))
             elif np.isfinite(after):
-                text += (f"; its profit after cost cannot be told from zero (estimate "
-                         f"{_money(after)})")
-        lines.append(text + ".")
+                text += i18n.text("; its profit after cost cannot be told from zero (estimate "
+                                  "{amount})", lang, amount=_money(after))
+        lines.append(text + i18n.text(".", lang))
     het = result.heterogeneity
     for row in (het[het["metric"] == metric].itertuples(index=False) if len(het) else ()):
         if not np.isfinite(row.p_value):
             continue
-        verdict = ("segments respond differently: aim it at the segments where it works"
-                   if row.segments_differ else
-                   "the segments' responses cannot be told apart")
-        lines.append(f"{row.campaign}: {verdict} (Cochran's Q = {row.q:.1f} over "
-                     f"{row.segments} segments, p = {row.p_value:.3g}).")
+        verdict = (i18n.text("segments respond differently: aim it at the segments where it "
+                             "works", lang) if row.segments_differ else
+                   i18n.text("the segments' responses cannot be told apart", lang))
+        lines.append(i18n.text("{campaign}: {verdict} (Cochran's Q = {q:.1f} over {segments} "
+                               "segments, p = {p:.3g}).", lang, campaign=row.campaign,
+                               verdict=verdict, q=row.q, segments=row.segments, p=row.p_value))
     return lines

@@ -32,7 +32,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from seglab import clv
+from seglab import clv, i18n
 from seglab.analysis_date import parse_as_of
 from seglab.dynamics import Ledger, _whole, churned, ledger
 from seglab.errors import ConfigError, InputError
@@ -152,7 +152,7 @@ def strongest_baseline(scores: dict[str, float]) -> tuple[str, str]:
 
 
 def churn_headline(auc: float, baseline: str, baseline_auc: float, *,
-                   horizon_days: int) -> str:
+                   horizon_days: int, lang: str = "en") -> str:
     """One sentence comparing the churn model with the strongest simple rule.
 
     The comparison is made on the AUCs as printed (two decimals), so the sentence never
@@ -168,6 +168,8 @@ def churn_headline(auc: float, baseline: str, baseline_auc: float, *,
         Its holdout ROC AUC.
     horizon_days : int
         Churn horizon, for the sentence.
+    lang : {"en", "zh"}
+        The report's language (the rule's name is translated too).
 
     Returns
     -------
@@ -177,17 +179,22 @@ def churn_headline(auc: float, baseline: str, baseline_auc: float, *,
         0.74 vs 0.69)."; "does not beat ... ; rank by the rule instead." when the rule
         is ahead at two decimals, "no better than" when they are level.
     """
-    figures = f"(ROC AUC {auc:.2f} vs {baseline_auc:.2f})"
-    lead = f"Churn in the next {horizon_days} days, on the holdout: the churn model"
+    figures = i18n.text("(ROC AUC {auc:.2f} vs {baseline_auc:.2f})", lang, auc=auc,
+                        baseline_auc=baseline_auc)
+    rule = i18n.text(baseline, lang)
     shown, shown_baseline = round(auc, 2), round(baseline_auc, 2)
     if shown > shown_baseline:
-        return (f"{lead} ranks customers better than {baseline}, the strongest simple rule "
-                f"{figures}.")
+        return i18n.text("Churn in the next {days} days, on the holdout: the churn model ranks "
+                         "customers better than {rule}, the strongest simple rule {figures}.",
+                         lang, days=horizon_days, rule=rule, figures=figures)
     if shown == shown_baseline:
-        return (f"{lead} ranks customers no better than {baseline}, the strongest simple "
-                f"rule {figures}.")
-    return (f"{lead} does not beat {baseline}, the strongest simple rule, which ranks "
-            f"customers better {figures}; rank by the rule instead.")
+        return i18n.text("Churn in the next {days} days, on the holdout: the churn model ranks "
+                         "customers no better than {rule}, the strongest simple rule "
+                         "{figures}.", lang, days=horizon_days, rule=rule, figures=figures)
+    return i18n.text("Churn in the next {days} days, on the holdout: the churn model does not "
+                     "beat {rule}, the strongest simple rule, which ranks customers better "
+                     "{figures}; rank by the rule instead.", lang, days=horizon_days, rule=rule,
+                     figures=figures)
 
 
 @dataclass
@@ -252,8 +259,13 @@ class ChurnResult:
         """Holdout ROC AUC of :attr:`best_baseline`."""
         return self.scores[f"{strongest_baseline(self.scores)[0]}auc"]
 
-    def headline(self) -> str:
+    def headline(self, lang: str = "en") -> str:
         """One sentence comparing the model with the strongest simple rule, by name.
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            The report's language.
 
         Returns
         -------
@@ -261,7 +273,7 @@ class ChurnResult:
             See :func:`churn_headline`; says so when the model does not beat the rule.
         """
         return churn_headline(self.scores["auc"], self.best_baseline, self.best_baseline_auc,
-                              horizon_days=self.horizon_days)
+                              horizon_days=self.horizon_days, lang=lang)
 
     def predict(self, table: pd.DataFrame) -> pd.Series:
         """Churn risk (probability of no purchase in the horizon) of a customer table.
@@ -287,8 +299,13 @@ class ChurnResult:
             parts.append(pd.Series(risk, index=inputs.index, name="churn_risk"))
         return pd.concat(parts) if len(parts) > 1 else parts[0]
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self, lang: str = "en") -> pd.DataFrame:
         """Return the holdout scores of the model and its baselines as a table.
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            The language of the rows' names (the column names stay English).
 
         Returns
         -------
@@ -299,12 +316,14 @@ class ChurnResult:
         """
         s = self.scores
         best = strongest_baseline(s)[0]
-        rows = [("churn model (logistic regression)", s["auc"], s["top_decile_precision"])]
+        rows = [(i18n.text("churn model (logistic regression)", lang), s["auc"],
+                 s["top_decile_precision"])]
         for prefix, name in reversed(CHURN_BASELINES):  # BG/NBD's P(alive) first, as before
-            mark = " (strongest)" if prefix == best else ""
-            rows.append((f"baseline: {name}{mark}", s[f"{prefix}auc"],
-                         s[f"{prefix}top_decile_precision"]))
-        rows.append(("no model (churn base rate)", 0.5, s["base_rate"]))
+            label = (i18n.text("baseline: {name} (strongest)", lang, name=i18n.text(name, lang))
+                     if prefix == best else
+                     i18n.text("baseline: {name}", lang, name=i18n.text(name, lang)))
+            rows.append((label, s[f"{prefix}auc"], s[f"{prefix}top_decile_precision"]))
+        rows.append((i18n.text("no model (churn base rate)", lang), 0.5, s["base_rate"]))
         return pd.DataFrame(rows, columns=["score", "ROC AUC", "precision in top decile"])
 
 

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seglab import engine, features, profit, segments
+from seglab import engine, features, i18n, profit, segments
 from seglab.analysis_date import day_end, parse_as_of
 from seglab.errors import ConfigError, InputError
 
@@ -78,6 +78,56 @@ LIFECYCLE_STATES: dict[str, str] = {
 HEALTHY_STAGES: tuple[str, ...] = ("New", "Active")
 AT_RISK_STAGES: tuple[str, ...] = ("At risk", "Dormant")
 
+
+
+#: Values of the dynamics tables that the report shows in its language (the files keep
+#: them): the tier moves of :func:`tier_value_flows`, its total row and the basis of the
+#: monitor's churn share (:func:`monitoring`). Segment, tier and stage names come from
+#: :data:`TIER_NAMES` and the segment catalogs.
+SHOWN_WORDS: tuple[str, ...] = ("up", "down", "same", "new", "Total", "observed", "predicted")
+
+#: Columns of the dynamics tables that hold such names.
+NAME_COLUMNS: tuple[str, ...] = ("segment", "from_segment", "to_segment", "from_tier",
+                                 "to_tier", "move", "stage_before", "lifecycle_stage",
+                                 "rfm_segment_before", "rfm_segment", "value_tier",
+                                 "churn_basis")
+
+
+def display_names(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Return a dynamics table with its names in the report's language, for display.
+
+    Segment, tier, stage and move names (:data:`NAME_COLUMNS`, and the index of
+    :func:`segment_sizes`) are shown translated where the catalogs have them; yes/no
+    columns read "yes"/"no". The files a run writes keep the English names.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A table of this module (sizes, tier flows, newly at risk, monitor, ...).
+    lang : {"en", "zh"}
+        The report's language; "en" returns ``frame`` itself.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    if lang == "en" or frame.empty:
+        return frame
+
+    def name(value: object) -> object:
+        return i18n.text(value, lang) if isinstance(value, str) and value else value
+
+    out = frame.copy()
+    for column in NAME_COLUMNS:
+        if column in out and not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].astype(object).map(name)
+    for column in out.columns:
+        if pd.api.types.is_bool_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: i18n.text("yes", lang) if v else i18n.text("no", lang))
+    if not isinstance(out.index, pd.RangeIndex):
+        out.index = out.index.map(name)
+    return out
 
 
 # --- dates ---------------------------------------------------------------------------------

@@ -147,7 +147,8 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str,
 
     An empty table shows nothing (a section skipped for want of data; its note says why).
     Column headers show each column's label in the report's language
-    (:func:`seglab.i18n.column_label`, ``seglab/locales/columns.yaml``); money is
+    (:func:`seglab.i18n.column_label`, ``seglab/locales/columns.yaml``), row names
+    with a translation in the catalogs (``"Portfolio"``, segment names) theirs; money is
     written by :func:`seglab.i18n.money` (in Chinese, 10,000 or more in 万 and 亿).
 
     Parameters
@@ -181,6 +182,8 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str,
         frame = frame.rename_axis(index=[None if name is None else
                                          i18n.column_label(str(name), lang)
                                          for name in frame.index.names])
+        if not isinstance(frame.index, pd.RangeIndex):  # row names: "Portfolio", segments
+            frame = frame.rename(index=lambda value: _name(value, lang))
     styler = Styler(frame, uuid=digest).format(
         precision=digits, thousands=",", escape="html", na_rep="")
     present = [c for c in money if c in frame]

@@ -217,7 +217,7 @@ def cost_table_frame(costs: CostTable, *, lang: str = "en") -> pd.DataFrame:
     costs : CostTable
         Cost assumptions.
     lang : {"en", "zh"}
-        Language of ``what it covers`` (items and values are names and numbers).
+        Language of the items and ``what it covers`` (values are data and numbers).
 
     Returns
     -------
@@ -232,7 +232,8 @@ def cost_table_frame(costs: CostTable, *, lang: str = "en") -> pd.DataFrame:
                                                                                     lang)
         else:
             text = f"{value:g}"
-        rows.append((item.name.replace("_", " "), text, i18n.text(COST_DOCS[item.name], lang)))
+        rows.append((i18n.text(item.name.replace("_", " "), lang), text,
+                     i18n.text(COST_DOCS[item.name], lang)))
     return pd.DataFrame(rows, columns=["item", "value", "what it covers"])
 
 

@@ -186,7 +186,7 @@ def headline_figures(metrics: dict, lang: str = i18n.DEFAULT_LANGUAGE
     if churn.get("auc") is not None and churn.get("best_baseline_auc") is not None:
         figures.append((i18n.text("churn risk, next {days} days: ROC AUC (strongest simple "
                                   "rule: {rule})", lang, days=churn.get("horizon_days"),
-                                  rule=churn["best_baseline"]),
+                                  rule=i18n.text(churn["best_baseline"], lang)),
                         f"{churn['auc']:.2f} ({churn['best_baseline_auc']:.2f})"))
     return figures
 

@@ -295,7 +295,8 @@ def stage_inputs(
     for stale in (run.exposures, run.campaign_truth):
         stale.unlink(missing_ok=True)
     campaign_note = (_stage_exposures(run, campaigns, campaign_columns, encoding=encoding,
-                                      decimal=decimal, dayfirst=dayfirst)
+                                      decimal=decimal, dayfirst=dayfirst,
+                                      lang=i18n.check_language(lang))
                      if campaigns is not None and str(campaigns) != "synthetic" else None)
     settings = {"seed": seed, "mask_pii": mask_pii, "engine": engine, "time_unit": time_unit,
                 "costs": {item.name: getattr(cost_table, item.name)
@@ -349,7 +350,8 @@ def stage_inputs(
 
 
 def _stage_exposures(run: RunFolder, path: str | Path, columns: str | None, *,
-                     encoding: str | None, decimal: str, dayfirst: bool) -> str:
+                     encoding: str | None, decimal: str, dayfirst: bool,
+                     lang: str = i18n.DEFAULT_LANGUAGE) -> str:
     """Read, map and check an exposures file into ``inputs/``; return the labels note."""
     from seglab import campaigns as campaign_tools
     from seglab.schema import parse_column_mapping
@@ -358,7 +360,7 @@ def _stage_exposures(run: RunFolder, path: str | Path, columns: str | None, *,
                                      decimal=decimal, dayfirst=dayfirst)
     group_column = parse_column_mapping(columns).get("group", "group")
     table, note = campaign_tools.normalise_groups(table, source=str(path),
-                                                  column=group_column)
+                                                  column=group_column, lang=lang)
     table.to_parquet(run.exposures, index=False)
     return note
 
@@ -1510,6 +1512,7 @@ class DynamicsStage:
     snapshots: Any = None
     sample_note: str = ""
     notes: dict[str, str] = field(default_factory=dict)
+    lang: str = "en"
 
     @property
     def churn_calibration(self) -> pd.DataFrame:
@@ -1519,7 +1522,7 @@ class DynamicsStage:
     @property
     def churn_headline(self) -> str:
         """The churn model against the strongest simple rule, in a sentence ("" if skipped)."""
-        return "" if self.churn is None else self.churn.headline()
+        return "" if self.churn is None else self.churn.headline(self.lang)
 
     @property
     def churn_drivers(self) -> pd.DataFrame:
@@ -1761,14 +1764,16 @@ def dynamics_stage(
     order = dynamics.segment_order(monitor["segment"].unique(), segment_col)
     return DynamicsStage(
         dates=history, segment_col=segment_col,
-        sizes=dynamics.segment_sizes(snaps, segment_col), migration=flows, checks=checks,
-        check_summary=dynamics.check_summary(checks),
+        sizes=dynamics.display_names(dynamics.segment_sizes(snaps, segment_col), lang),
+        migration=flows, checks=checks,
+        check_summary=dynamics.display_names(dynamics.check_summary(checks), lang),
         matrix=dynamics.transition_matrix(flows, segment_col=segment_col),
-        thresholds=snaps.thresholds.frame(), tier_flows=dynamics.tier_value_flows(snaps),
-        tier_revenue=tier_revenue, at_risk=shown_at_risk,
+        thresholds=snaps.thresholds.frame(),
+        tier_flows=dynamics.display_names(dynamics.tier_value_flows(snaps), lang),
+        tier_revenue=tier_revenue, at_risk=dynamics.display_names(shown_at_risk, lang),
         cohorts=dynamics.cohorts(book, as_of=as_of, months=cohort_months), churn=churn,
-        churn_summary=pd.DataFrame() if churn is None else churn.summary(),
-        monitoring=monitor, monitoring_order=order, notes=notes,
+        churn_summary=pd.DataFrame() if churn is None else churn.summary(lang),
+        monitoring=monitor, monitoring_order=order, notes=notes, lang=lang,
         planted=planted if planted is not None else pd.DataFrame(
             {"note": [i18n.text("Not available: this data has no planted movement.", lang)]}),
         planted_known=planted is not None, masked=masked, snapshots=snaps,
@@ -2020,7 +2025,8 @@ def campaigns_stage(
         transactions = load_clean_transactions(folder)
         exposures, checks = camp.check_exposures(
             exposures, known_customers=table["customer_id"], as_of=inputs.as_of,
-            log_end=transactions["order_date"].max(), window_days=campaign_window_days)
+            log_end=transactions["order_date"].max(), window_days=campaign_window_days,
+            lang=lang)
         labels_note = inputs.meta.campaigns
         checks = [labels_note, *checks] if labels_note else checks
         if inputs.partition is not None:
@@ -2064,7 +2070,8 @@ def campaigns_stage(
                     "(if the plan was another split, give it in campaign_control_shares).", lang,
                     campaigns=shown_shares))
             notes["campaign_readout"] = " ".join(checks)
-            lines = camp.sentences(result, names=readout_names)
+            lines = camp.sentences(result, lang=lang,
+                                   names=_persona_labels(readout_names, lang))
             if truth is not None:
                 planted = _planted_campaign_check(effects, truth)
     columns = ["campaign", "segment", "metric", "customers_treatment", "customers_control",
@@ -2105,14 +2112,22 @@ def campaigns_stage(
     record_sections(folder, notes)
     shown_audience, masked = _masked_ids(folder, audience)
     return CampaignStage(
-        audiences=shown_audience, audience_summary=summary, balance=balance, next_tier=tier,
+        audiences=camp.display_audience(shown_audience, lang=lang),
+        audience_summary=camp.display_audience(summary, lang=lang), balance=balance,
+        next_tier=tier,
         effects=shown, campaigns=campaigns, srm=srm, heterogeneity=het, sentences=lines,
-        planted=planted, names=names, readout_names=readout_names, masked=masked,
+        planted=planted, names=_persona_labels(names, lang),
+        readout_names=_persona_labels(readout_names, lang), masked=masked,
         not_contactable=left_out, notes=notes,
         moves=camp.display_moves(_masked_ids(folder, moves)[0], lang=lang),
         move_counts=counts, move_summary=move_table, moves_headline=headline,
         previous_run=previous_run, growth_access=_masked_ids(folder, access)[0],
         growth_access_matrix=reach.matrix(lang), growth_access_summary=reach.summary(lang))
+
+
+def _persona_labels(names: dict[str, str], lang: str) -> dict[str, str]:
+    """Segment -> persona name, the names in the report's language (for display)."""
+    return {segment: persona.persona_label(name, lang) for segment, name in names.items()}
 
 
 def _joined(items: list[str], lang: str) -> str:
