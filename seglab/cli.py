@@ -192,6 +192,9 @@ def lab(
     export_params: Annotated[Path | None, typer.Option(
         help="Write the workspace notebooks' parameters to this params file for "
              "`seglab run --params`, and stop.", dir_okay=False)] = None,
+    lang: Annotated[str | None, typer.Option(
+        help="Language of the workspace's reports: en or zh (default: the run's; en for "
+             "--data or the synthetic study).")] = None,
 ) -> None:
     """Open JupyterLab on a workspace: a copy of a run's inputs, never the run itself.
 
@@ -221,7 +224,7 @@ def lab(
             campaigns=campaigns, campaign_columns=campaign_columns, bad_dates=bad_dates,
             params=load_params(params), as_of=as_of, seed=seed,
             synthetic_customers=synthetic_customers, engine=engine, decimal=decimal,
-            dayfirst=dayfirst, params_file=params))
+            dayfirst=dayfirst, params_file=params), lang=lang)
     except SeglabError as error:
         _fail(error)
     command = [*ws.lab_command(folder, browser=not no_browser), *context.args]

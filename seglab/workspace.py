@@ -22,7 +22,7 @@ from typing import Any
 import nbformat
 import yaml
 
-from seglab import profit, run, synth
+from seglab import i18n, profit, run, synth
 from seglab.errors import ConfigError
 from seglab.runfolder import FILES, RunFolder, read_study, write_study
 
@@ -55,6 +55,7 @@ def make_workspace(
     source: Path | None = None,
     options: run.RunOptions | None = None,
     notebook_dir: Path = run.NOTEBOOK_DIR,
+    lang: str | None = None,
 ) -> Path:
     """Make a workspace, or reopen the one already there.
 
@@ -71,6 +72,9 @@ def make_workspace(
         The params file's notebook sections go into the workspace notebooks.
     notebook_dir : pathlib.Path
         The study's notebooks.
+    lang : {"en", "zh"}, optional
+        Report language recorded in the workspace (``--lang``); default: the run's
+        language with ``source``, else ``options.lang``.
 
     Returns
     -------
@@ -86,6 +90,8 @@ def make_workspace(
         If the data cannot be staged (as ``seglab run``).
     """
     options = options or run.RunOptions()
+    if lang is not None:
+        options = dataclasses.replace(options, lang=lang)
     known = run.notebook_parameters(notebook_dir)
     ws = RunFolder(Path(workspace))
     ws.check_writable()
@@ -103,7 +109,7 @@ def make_workspace(
     ws.path.mkdir(parents=True, exist_ok=True)
     try:
         if source is not None:
-            _copy_inputs(RunFolder(Path(source)), ws, options.params)
+            _copy_inputs(RunFolder(Path(source)), ws, options.params, lang=lang)
         else:
             run.stage_options(options, ws.path)
         sections = run.notebook_params(options.params, known,
@@ -119,8 +125,12 @@ def make_workspace(
     return ws.notebooks
 
 
-def _copy_inputs(source: RunFolder, ws: RunFolder, params: dict[str, Any]) -> None:
-    """Copy a run's staged inputs and settings (not its results) into a workspace."""
+def _copy_inputs(source: RunFolder, ws: RunFolder, params: dict[str, Any], *,
+                 lang: str | None = None) -> None:
+    """Copy a run's staged inputs and settings (not its results) into a workspace.
+
+    The workspace keeps the run's report language unless ``lang`` names another.
+    """
     if not source.inputs.is_dir() or not source.study.is_file():
         private = " (with --mask-pii they are in <out>/private/<run-id>/)" \
             if source.study.is_file() else ""
@@ -135,6 +145,10 @@ def _copy_inputs(source: RunFolder, ws: RunFolder, params: dict[str, Any]) -> No
         base = synth.COST_TABLE if meta.synthetic else profit.CostTable()
         table = profit.cost_table(params["costs"], base=base)
         changes["costs"] = {f.name: getattr(table, f.name) for f in dataclasses.fields(table)}
+    if lang is not None:
+        changes["lang"] = i18n.check_language(lang)
+    if changes.get("lang", meta.lang) == "zh":
+        i18n.cjk_font()  # the workspace's charts would show boxes instead of characters
     write_study(ws, dataclasses.replace(meta, **changes))
 
 

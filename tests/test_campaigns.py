@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +11,13 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from seglab import campaigns, study, synth
+from seglab import campaigns, i18n, study, synth
 from seglab.errors import ConfigError, InputError
 from seglab.run import RunOptions, check_options
 from seglab.runfolder import FILES, RunFolder
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+WORDS = re.compile(r"[A-Za-z][A-Za-z'-]+")
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +200,25 @@ def test_bad_exposures_are_left_out_with_a_note() -> None:
     assert list(kept["customer_id"]) == ["a", "b"]
 
 
+def test_exposure_notes_read_in_chinese() -> None:
+    exp = pd.DataFrame({
+        "customer_id": ["a", "b", "zz", "c", "d", "a"],
+        "campaign": ["X", "X", "X", "Y", "Y", "X"],
+        "group": ["treatment", "control", "control", "treatment", "treatment", "treatment"],
+        "sent_at": pd.to_datetime(["2024-01-01"] * 6),
+    })
+    _, notes = campaigns.check_exposures(
+        exp, known_customers=pd.Index(list("abcd")), as_of=pd.Timestamp("2024-01-20"),
+        log_end=pd.Timestamp("2024-01-19 18:00"), window_days=30, lang="zh")
+    assert len(notes) == 4
+    template = {word for message in i18n.catalog("zh") for word in WORDS.findall(message)}
+    for note in notes:
+        assert CHINESE.search(note), note
+        assert not set(WORDS.findall(note)) & template - {"X", "Y", "zz"}, note
+    _, note = campaigns.normalise_groups(exp.assign(group=["test", "holdout"] * 3), lang="zh")
+    assert note.startswith("分组标签") and "实验组" in note and "对照组" in note
+
+
 def test_outcomes_count_the_window_after_and_before_the_send() -> None:
     tx = pd.DataFrame({
         "customer_id": ["a", "a", "a", "a", "b"],
@@ -305,6 +328,22 @@ def test_sentences_read_for_a_marketing_reader(planted_readout: campaigns.Readou
     assert "revenue per customer (95% CI" in lapsing
     assert "significant after adjustment" in lapsing
     assert any(s.startswith("Reactivation: segments respond differently") for s in lines)
+
+
+def test_a_chinese_readout_sentence_has_no_english_words_of_the_template(
+        planted_readout: campaigns.Readout) -> None:
+    names = {"Lapsing": "流失中的客户"}
+    lines = campaigns.sentences(planted_readout, names=names, lang="zh")
+    english = campaigns.sentences(planted_readout, names=names)
+    assert len(lines) == len(english)
+    data = {word for value in planted_readout.effects["campaign"].astype(str).tolist()
+            + planted_readout.effects["segment"].astype(str).tolist()
+            for word in WORDS.findall(value)} | {"Cochran's", "Q", "CI"}
+    template = {word for message in i18n.catalog("zh") for word in WORDS.findall(message)}
+    for line in lines:
+        assert CHINESE.search(line), line
+        assert not (set(WORDS.findall(line)) & template) - data, line
+    assert any("置信区间" in line and "流失中的客户" in line for line in lines)
 
 
 # --- the stage -----------------------------------------------------------------------------------

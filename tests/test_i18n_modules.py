@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 
 import pandas as pd
 import pytest
 
-from seglab import clean, features, i18n, persona, profile, profit, segments, support, synth
+from seglab import (
+    churn_model,
+    clean,
+    dynamics,
+    features,
+    i18n,
+    persona,
+    profile,
+    profit,
+    segments,
+    support,
+    synth,
+)
 from seglab.analysis_date import default_as_of
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -34,6 +47,11 @@ CONSTANT_SETS = {
     "strategy actions": tuple(rule.action for rule in persona.STRATEGY_RULES),
     "strategy KPIs": tuple(rule.kpi for rule in persona.STRATEGY_RULES),
     "cost items": tuple(profit.COST_DOCS.values()),
+    "cost item names": tuple(item.name.replace("_", " ")
+                             for item in dataclasses.fields(profit.CostTable)),
+    "churn baselines": tuple(name for _, name in churn_model.CHURN_BASELINES),
+    "value tiers": dynamics.TIER_NAMES,
+    "dynamics table words": dynamics.SHOWN_WORDS,
     "time units": tuple(features.TIME_UNITS.values()),
     "data overview metrics": profile.OVERVIEW_METRICS,
 }
@@ -174,3 +192,42 @@ def test_the_alerts_name_every_cleaning_rule_in_chinese():
     for rule in result.log["rule"]:
         assert CHINESE.search(profile._rule_name(rule, "zh")), rule
         assert profile._rule_name(rule) == rule.replace("_", " ")
+
+
+def _template_words() -> set[str]:
+    return {word for message in zh() for word in WORD.findall(message)}
+
+
+@pytest.mark.parametrize("auc", [0.8, 0.69, 0.6])
+def test_a_chinese_churn_headline_has_no_english_words_of_the_template(auc):
+    for _, rule in churn_model.CHURN_BASELINES:
+        line = churn_model.churn_headline(auc, rule, 0.69, horizon_days=90, lang="zh")
+        assert CHINESE.search(line) and zh()[rule] in line
+        assert not set(WORD.findall(line)) & _template_words() - {"ROC", "AUC", "BG", "NBD", "alive"}
+        assert churn_model.churn_headline(auc, rule, 0.69, horizon_days=90).startswith(
+            "Churn in the next 90 days, on the holdout: the churn model")
+
+
+def test_dynamics_tables_show_names_in_chinese_and_keep_the_figures():
+    flows = pd.DataFrame({"from_tier": ["(new)", "High value", "Total"],
+                          "to_tier": ["Low value", "Middle value", ""],
+                          "move": ["new", "down", ""], "customers": [3, 2, 5],
+                          "agrees": [True, False, True]})
+    shown = dynamics.display_names(flows, "zh")
+    assert dynamics.display_names(flows) is flows
+    assert shown["customers"].equals(flows["customers"])
+    assert shown["from_tier"].tolist() == [zh()["(new)"], zh()["High value"], zh()["Total"]]
+    assert shown["move"].tolist() == [zh()["new"], zh()["down"], ""]
+    assert shown["agrees"].tolist() == [zh()["yes"], zh()["no"], zh()["yes"]]
+    sizes = pd.DataFrame({"2024-01-01": [4, 4]}, index=pd.Index(["Champions", "Total"],
+                                                                 name="rfm_segment"))
+    shown = dynamics.display_names(sizes, "zh")
+    assert shown.index.tolist() == [zh()["Champions"], zh()["Total"]]
+    assert shown.index.name == "rfm_segment"
+    assert not any(WORD.findall(str(value)) for value in shown.index)
+
+
+def test_the_cost_table_shows_its_items_in_chinese():
+    shown = profit.cost_table_frame(profit.CostTable(), lang="zh")
+    assert shown["item"].map(CHINESE.search).all()
+    assert profit.cost_table_frame(profit.CostTable())["item"].iloc[0] == "default margin rate"

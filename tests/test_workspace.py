@@ -12,7 +12,7 @@ from conftest import checksums
 from nbclient import NotebookClient
 from typer.testing import CliRunner
 
-from seglab import run, study, workspace
+from seglab import i18n, run, study, workspace
 from seglab.cli import app
 from seglab.errors import ConfigError
 from seglab.runfolder import RunFolder, read_study
@@ -133,3 +133,28 @@ def test_lab_checks_its_inputs_as_run_does(tmp_path, args, message):
 def test_a_finished_run_is_no_workspace(finished_run):
     with pytest.raises(ConfigError, match="finished run"):
         workspace.make_workspace(finished_run, source=finished_run)
+
+
+def test_a_workspace_records_the_language_asked_or_keeps_the_runs(finished_run, tmp_path):
+    try:
+        i18n.cjk_font()
+    except ConfigError:
+        pytest.skip("no font with Chinese characters")
+    kept = tmp_path / "kept"
+    workspace.make_workspace(kept, source=finished_run)
+    assert read_study(RunFolder(kept)).lang == read_study(RunFolder(finished_run)).lang
+    chinese = tmp_path / "zh"
+    workspace.make_workspace(chinese, source=finished_run, lang="zh")
+    assert read_study(RunFolder(chinese)).lang == "zh"
+    again = tmp_path / "again"
+    workspace.make_workspace(again, source=chinese)  # a workspace from a zh one stays zh
+    assert read_study(RunFolder(again)).lang == "zh"
+    staged = tmp_path / "staged"
+    result = runner.invoke(app, ["lab", "--synthetic-customers", "60", "--lang", "zh",
+                                 "--workspace", str(staged), "--no-start"])
+    assert result.exit_code == 0, result.output
+    assert read_study(RunFolder(staged)).lang == "zh"
+    refused = runner.invoke(app, ["lab", str(finished_run), "--lang", "fr", "--workspace",
+                                  str(tmp_path / "fr"), "--no-start"])
+    assert refused.exit_code == 2 and "--lang must be one of en, zh" in refused.output
+    assert not (tmp_path / "fr").exists()
