@@ -507,7 +507,8 @@ class GrowthAccess:
         table = table.reindex(index=list(GROWTH_LEVELS), columns=list(REACH_LEVELS),
                               fill_value=0)
         return table.rename(index=lambda v: i18n.text(v, lang),
-                            columns=lambda v: i18n.text(v, lang))
+                            columns=lambda v: i18n.text(v, lang)).rename_axis(
+            index=i18n.column_label("growth", lang), columns=i18n.column_label("reach", lang))
 
     def summary(self, lang: str = "en") -> pd.DataFrame:
         """Sum up each quadrant: customers, share, contactable, mean accessibility, action.

@@ -97,8 +97,8 @@ def display_names(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """Return a dynamics table with its names in the report's language, for display.
 
     Segment, tier, stage and move names (:data:`NAME_COLUMNS`, and the index of
-    :func:`segment_sizes`) are shown translated where the catalogs have them; yes/no
-    columns read "yes"/"no". The files a run writes keep the English names.
+    :func:`segment_sizes`) are shown translated where the catalogs have them. The files
+    a run writes keep the English names.
 
     Parameters
     ----------
@@ -121,10 +121,6 @@ def display_names(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     for column in NAME_COLUMNS:
         if column in out and not pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].astype(object).map(name)
-    for column in out.columns:
-        if pd.api.types.is_bool_dtype(out[column]):
-            out[column] = out[column].map(
-                lambda v: i18n.text("yes", lang) if v else i18n.text("no", lang))
     if not isinstance(out.index, pd.RangeIndex):
         out.index = out.index.map(name)
     return out

@@ -148,7 +148,8 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str,
     An empty table shows nothing (a section skipped for want of data; its note says why).
     Column headers show each column's label in the report's language
     (:func:`seglab.i18n.column_label`, ``seglab/locales/columns.yaml``), row names
-    with a translation in the catalogs (``"Portfolio"``, segment names) theirs; money is
+    with a translation in the catalogs (``"Portfolio"``, segment names) theirs, and
+    yes/no columns read in the language too; money is
     written by :func:`seglab.i18n.money` (in Chinese, 10,000 or more in 万 and 亿).
 
     Parameters
@@ -184,6 +185,12 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str,
                                          for name in frame.index.names])
         if not isinstance(frame.index, pd.RangeIndex):  # row names: "Portfolio", segments
             frame = frame.rename(index=lambda value: _name(value, lang))
+        flags = [c for c in frame if pd.api.types.is_bool_dtype(frame[c])]
+        if flags:  # yes/no in the report's language (on a copy: the caller's table stays)
+            frame = frame.copy()
+            for column in flags:
+                frame[column] = frame[column].map({True: i18n.text("yes", lang),
+                                                   False: i18n.text("no", lang)})
     styler = Styler(frame, uuid=digest).format(
         precision=digits, thousands=",", escape="html", na_rep="")
     present = [c for c in money if c in frame]

@@ -1814,14 +1814,18 @@ class CampaignStage:
     growth_access: pd.DataFrame = field(default_factory=pd.DataFrame)
     growth_access_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
     growth_access_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lang: str = "en"
 
     @property
     def next_tier_summary(self) -> pd.DataFrame:
         """Customers one order from the next membership tier, per tier step."""
         if self.next_tier.empty:
             return pd.DataFrame()
-        return (self.next_tier.groupby(["membership", "next_tier"], sort=True).size()
-                .rename("customers").reset_index())
+        counts = (self.next_tier.groupby(["membership", "next_tier"], sort=True).size()
+                  .rename("customers").reset_index())
+        for column in ("membership", "next_tier"):  # grades in the report's language
+            counts[column] = counts[column].map(lambda grade: i18n.text(str(grade), self.lang))
+        return counts
 
     @property
     def srm_flagged(self) -> list[str]:
@@ -2122,7 +2126,8 @@ def campaigns_stage(
         moves=camp.display_moves(_masked_ids(folder, moves)[0], lang=lang),
         move_counts=counts, move_summary=move_table, moves_headline=headline,
         previous_run=previous_run, growth_access=_masked_ids(folder, access)[0],
-        growth_access_matrix=reach.matrix(lang), growth_access_summary=reach.summary(lang))
+        growth_access_matrix=reach.matrix(lang), growth_access_summary=reach.summary(lang),
+        lang=lang)
 
 
 def _persona_labels(names: dict[str, str], lang: str) -> dict[str, str]:
