@@ -461,6 +461,33 @@ def display_audience(audience: pd.DataFrame, *, lang: str = "en") -> pd.DataFram
     return out
 
 
+def display_readout(table: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Return a readout table with its metric names and "all" in ``lang``, for display.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``effects``, ``srm`` or ``heterogeneity`` of a :class:`Readout` (the file
+        ``campaign_readout.csv`` keeps English values).
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; the same values in English.
+    """
+    if lang == "en" or table.empty:
+        return table.copy()
+    out = table.copy()
+    if "metric" in out:
+        out["metric"] = out["metric"].map(lambda m: i18n.text(m, lang) if m in METRICS else m)
+    if "segment" in out:
+        out["segment"] = out["segment"].map(lambda s: i18n.text("all", lang) if s == "all"
+                                            else s)
+    return out
+
+
 #: The growth x accessibility quadrants (四象限矩阵), best first, with what to do.
 GROWTH_ACCESS_QUADRANTS: dict[str, str] = {
     "Growing, easy to reach": "Invest: contact them now with offers that grow them further "

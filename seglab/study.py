@@ -1828,6 +1828,13 @@ class CampaignStage:
         return counts
 
     @property
+    def effects_table(self) -> pd.DataFrame:
+        """The effects with their metric names in the report's language, for display."""
+        from seglab.campaigns import display_readout
+
+        return display_readout(self.effects, lang=self.lang)
+
+    @property
     def srm_flagged(self) -> list[str]:
         """Campaigns whose split failed the sample-ratio test."""
         if self.campaigns.empty:
@@ -2119,7 +2126,8 @@ def campaigns_stage(
         audiences=camp.display_audience(shown_audience, lang=lang),
         audience_summary=camp.display_audience(summary, lang=lang), balance=balance,
         next_tier=tier,
-        effects=shown, campaigns=campaigns, srm=srm, heterogeneity=het, sentences=lines,
+        effects=shown, campaigns=campaigns, srm=camp.display_readout(srm, lang=lang),
+        heterogeneity=camp.display_readout(het, lang=lang), sentences=lines,
         planted=planted, names=_persona_labels(names, lang),
         readout_names=_persona_labels(readout_names, lang), masked=masked,
         not_contactable=left_out, notes=notes,

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from seglab import (
+    campaigns,
     churn_model,
     clean,
     dynamics,
@@ -52,6 +53,7 @@ CONSTANT_SETS = {
     "churn baselines": tuple(name for _, name in churn_model.CHURN_BASELINES),
     "value tiers": dynamics.TIER_NAMES,
     "dynamics table words": dynamics.SHOWN_WORDS,
+    "campaign metrics": campaigns.METRICS,
     "time units": tuple(features.TIME_UNITS.values()),
     "data overview metrics": profile.OVERVIEW_METRICS,
 }
