@@ -68,6 +68,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from seglab import i18n
 from seglab.analysis_date import day_end, default_as_of, parse_as_of
 from seglab.errors import ConfigError, InputError
 
@@ -190,10 +191,17 @@ _DATE_COLUMNS = ("first_order", "last_order")
 _TEXT_COLUMNS = ("customer_id", "top_category", *PLACE_COLUMNS)
 
 
-def feature_dictionary() -> pd.DataFrame:
-    """Return :data:`FEATURE_DOCS` as a table: feature, unit, formula."""
+def feature_dictionary(lang: str = "en") -> pd.DataFrame:
+    """Return :data:`FEATURE_DOCS` as a table: feature, unit, formula.
+
+    Parameters
+    ----------
+    lang : {"en", "zh"}
+        Language of the units and formulas (feature names are column names and stay).
+    """
     return pd.DataFrame(
-        [(name, unit, formula) for name, (unit, formula) in FEATURE_DOCS.items()],
+        [(name, i18n.text(unit, lang), i18n.text(formula, lang))
+         for name, (unit, formula) in FEATURE_DOCS.items()],
         columns=["feature", "unit", "formula"],
     )
 

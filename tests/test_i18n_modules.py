@@ -54,6 +54,8 @@ CONSTANT_SETS = {
     "value tiers": dynamics.TIER_NAMES,
     "dynamics table words": dynamics.SHOWN_WORDS,
     "campaign metrics": campaigns.METRICS,
+    "feature dictionary": tuple(text for docs in features.FEATURE_DOCS.values() for text in docs
+                                if re.search("[A-Za-z]", text)),
     "time units": tuple(features.TIME_UNITS.values()),
     "data overview metrics": profile.OVERVIEW_METRICS,
 }
