@@ -1092,20 +1092,6 @@ def revenue_profit_scatter(customers: pd.DataFrame, *, ax: Axes | None = None,
 # --- segments over time (notebook 05) ------------------------------------------------------
 
 
-def _compact_money(value: float, lang: str = i18n.DEFAULT_LANGUAGE) -> str:
-    """Money in a few characters for crowded charts: 950 / 12.3k / 4.56m (Chinese: 万)."""
-    if lang == "zh":
-        return i18n.short_money(value, lang)
-    size = abs(value)
-    if size >= 1e6:
-        return f"{value / 1e6:,.2f}m"
-    if size >= 1e4:
-        return f"{value / 1e3:,.1f}k"
-    if size < 10 and value != round(value):
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
-
-
 def _segment_colors(labels: list) -> dict:
     """One stable colour per segment label; new customers in grey."""
     palette = sns.color_palette("tab20", max(len(labels), 1))
@@ -1144,7 +1130,7 @@ def transition_heatmap(matrix: pd.DataFrame, *, title: str | None = None, share:
         return _note(ax, i18n.text("No customers moved between these dates", lang),
                      title=title or i18n.text("Migration", lang))
     labels = matrix.map(lambda v: f"{v:.0%}" if v >= 0.005 else "") if share else \
-        matrix.map(lambda v: _compact_money(v, lang) if v else "")
+        matrix.map(lambda v: i18n.short_money(v, lang) if v else "")
     names = {"index": lambda v: _name(v, lang), "columns": lambda v: _name(v, lang)}
     matrix, labels = matrix.rename(**names), labels.rename(**names)
     sns.heatmap(matrix, annot=labels, fmt="", cmap="Blues", cbar=False, vmin=0,
@@ -1304,7 +1290,7 @@ def cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention",
         grid = grid.drop(columns=0)  # month 0 is 100% by definition
     annot = grid.map(
         lambda v: "" if pd.isna(v) else (f"{v:.0%}" if retention else
-                                         _compact_money(v, lang)))
+                                         i18n.short_money(v, lang)))
     sns.heatmap(grid, annot=annot, fmt="", cmap="YlGnBu", cbar=False, ax=ax,
                 annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white")
     ax.grid(False)
@@ -1429,7 +1415,7 @@ def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None,
             else:
                 ax.plot(xs, values, marker="o", markersize=3, color="#4c72b0")
                 ax.yaxis.set_major_formatter(FuncFormatter(
-                    lambda v, _: _compact_money(v, lang)))
+                    lambda v, _: i18n.short_money(v, lang)))
                 if not np.isfinite(values).any():
                     ax.set_yticks([])
                 elif np.nanmin(values) >= 0:
