@@ -45,6 +45,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from seglab import i18n
 from seglab.errors import ConfigError, InputError
 from seglab.feature_transform import FeatureTransform, feature_label
 
@@ -1151,6 +1152,37 @@ def _compare_methods(
     return Comparison(table, results, scans, agreement({n: r.labels for n, r in results.items()}),
                       fit_rows)
 
+
+def display_comparison(comparison: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Return the comparison table with its method kinds and rule names in ``lang``.
+
+    ``clustering_comparison.csv`` keeps the English values (``rule: rfm_segment``,
+    ``rule baseline``); this copy is for the report.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        From :func:`compare_methods`.
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; the same values in English.
+    """
+    out = comparison.copy()
+    if lang == "en" or out.empty:
+        return out
+    if "method" in out:
+        out["method"] = out["method"].map(
+            lambda m: i18n.text("rule: {name}", lang, name=i18n.column_label(m[6:], lang))
+            if isinstance(m, str) and m.startswith("rule: ") else m)
+    if "kind" in out:
+        kinds = {"clustering": i18n.text("clustering", lang),
+                 "rule baseline": i18n.text("rule baseline", lang)}
+        out["kind"] = out["kind"].map(lambda k: kinds.get(k, k))
+    return out
 
 def agreement(labels: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """Pairwise adjusted Rand index between labellings of the same customers.

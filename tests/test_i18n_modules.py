@@ -234,3 +234,21 @@ def test_the_cost_table_shows_its_items_in_chinese():
     shown = profit.cost_table_frame(profit.CostTable(), lang="zh")
     assert shown["item"].map(CHINESE.search).all()
     assert profit.cost_table_frame(profit.CostTable())["item"].iloc[0] == "default margin rate"
+
+
+def test_clustering_comparison_shows_rule_baselines_in_chinese():
+    from seglab import cluster
+
+    table = pd.DataFrame({"method": ["kmeans", "rule: rfm_segment"],
+                          "kind": ["clustering", "rule baseline"]})
+    shown = cluster.display_comparison(table, lang="zh")
+    assert shown["method"].tolist() == ["kmeans", "规则：" + i18n.column_label("rfm_segment", "zh")]
+    assert shown["kind"].tolist() == ["聚类", "规则基线"]
+    assert cluster.display_comparison(table).equals(table)
+
+
+def test_segment_rules_name_the_pyramid_levels_in_chinese():
+    shown = segments.describe_rules(lang="zh").set_index("rule")["value"]
+    assert "铂金" in shown["pyramid_names"] and "Platinum" not in shown["pyramid_names"]
+    assert "Platinum (top 1%)" in segments.describe_rules().set_index("rule")["value"][
+        "pyramid_names"]
