@@ -39,10 +39,10 @@ def run_case(case: int, run: Path, n_buckets: int) -> dict:
     import functools
 
     from seglab import buckets, engine, profit, study
+    from seglab.runfolder import RunFolder
 
     inputs = study.load_inputs(run, lines=False)
-    meta = json.loads((run / "study.json").read_text())
-    part = buckets.Partition(run / study.CLEAN_PARTITION, meta["partition"]["buckets"], 0)
+    part = buckets.Partition(RunFolder(run).clean_partition, inputs.partition.buckets, 0)
     chosen = [b for b in range(n_buckets) if part.files(b)]
     started = time.perf_counter()
     if case == 0:
@@ -80,12 +80,11 @@ def _linked(chosen: list[int], part) -> Path:
 
 
 def _pandas_sums(bucket: int, *, part, as_of) -> int:
-    import pandas as pd
-
     from seglab import profit
+    from seglab.analysis_date import day_end
 
     tx = part.read(bucket)
-    tx = tx[tx["order_date"] < as_of + pd.Timedelta(days=1)]
+    tx = tx[tx["order_date"] < day_end(as_of)]
     return len(profit.line_sums_and_totals(tx, profit.CostTable())[0])
 
 

@@ -65,7 +65,8 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from seglab import cluster, features, segments, study, synth
+from seglab import analysis_date, cluster, feature_transform, segments, study, synth
+from seglab.runfolder import RunFolder
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -104,7 +105,7 @@ def base_table(n: int, seed: int) -> pd.DataFrame:
     from seglab import engine
 
     synthetic = synth.make_study(n, seed=seed)
-    as_of = features.default_as_of(synthetic.transactions)
+    as_of = analysis_date.default_as_of(synthetic.transactions)
     table = engine.customer_aggregates(synthetic.transactions, as_of=as_of,
                                        customers=synthetic.customers)
     table = segments.rule_segments(table)
@@ -172,8 +173,9 @@ def stage_folder(base: pd.DataFrame, n: int, seed: int, root: Path, *,
     import pyarrow.parquet as pq
 
     folder = root / f"customers-{n}"
-    (folder / study.INPUT_DIR).mkdir(parents=True, exist_ok=True)
-    truth = folder / study.INPUT_DIR / "truth.csv"
+    run = RunFolder(folder)
+    run.inputs.mkdir(parents=True, exist_ok=True)
+    truth = run.truth
     writer, schema = None, None
     for part, start in enumerate(range(0, n, chunk_size)):
         table = grow(base, min(chunk_size, n - start), seed + part, first_id=start)
@@ -183,7 +185,7 @@ def stage_folder(base: pd.DataFrame, n: int, seed: int, root: Path, *,
                                      preserve_index=False)
         if writer is None:
             schema = arrow.schema
-            writer = pq.ParquetWriter(folder / "customers.parquet", schema)
+            writer = pq.ParquetWriter(run.customers, schema)
         writer.write_table(arrow)
     writer.close()
     return folder
@@ -278,7 +280,7 @@ def main() -> None:
             table = grow(base, n, args.seed)
             grown = time.perf_counter() - started
             started = time.perf_counter()
-            transform = cluster.FeatureTransform().fit(table)
+            transform = feature_transform.FeatureTransform().fit(table)
             X = transform.transform(table)
             transformed = time.perf_counter() - started
             truth = table["segment"].to_numpy()

@@ -76,8 +76,10 @@ def run_method(method: str, path: str) -> int:
         from seglab import engine
 
         return len(engine.customer_aggregates(path, as_of=as_of))
+    from seglab.analysis_date import day_end
+
     tx = pd.read_parquet(path)
-    tx = tx[tx["order_date"] < as_of + pd.Timedelta(days=1)]
+    tx = tx[tx["order_date"] < day_end(as_of)]
     if method == "pandas":
         rfm = tx.groupby("customer_id").agg(
             last=("order_date", "max"), frequency=("order_date", "size"),

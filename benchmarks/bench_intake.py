@@ -30,8 +30,8 @@ frame = load_transactions(PATH, columns="online_retail")
 rows = len(frame)
 """,
     "seglab load + clean": """
+from seglab.analysis_date import default_as_of
 from seglab.clean import clean_transactions
-from seglab.features import default_as_of
 from seglab.io import load_transactions
 frame = load_transactions(PATH, columns="online_retail")
 result = clean_transactions(frame, as_of=default_as_of(frame))
@@ -39,8 +39,8 @@ rows = result.rows_kept
 """,
     "seglab load + clean + profile": """
 from seglab import profile
+from seglab.analysis_date import default_as_of
 from seglab.clean import clean_transactions
-from seglab.features import default_as_of
 from seglab.io import load_transactions
 frame = load_transactions(PATH, columns="online_retail")
 result = clean_transactions(frame, as_of=default_as_of(frame))

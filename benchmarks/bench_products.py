@@ -49,13 +49,13 @@ SHARED_RETAIL = (Path(__file__).resolve().parents[2] / "shared" / "data" / "onli
 
 def prepare(source: str) -> tuple[object, object, object]:
     """Clean ``source`` ("uci" or "synthetic:<n>") and return transactions, segments, as_of."""
-    from seglab import clean, engine, features, io, segments, synth
+    from seglab import analysis_date, clean, engine, io, segments, synth
 
     if source == "uci":
         raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
     else:
         raw = synth.make_study(int(source.split(":")[1]), seed=0).transactions
-    as_of = features.default_as_of(raw)
+    as_of = analysis_date.default_as_of(raw)
     kept = clean.clean_transactions(raw, as_of=as_of).transactions
     table = engine.customer_aggregates(kept, as_of=as_of)
     labels = segments.rfm_segments(table)["rfm_segment"]

@@ -1,7 +1,7 @@
 """Benchmark: the customer table on DuckDB and on Spark (local mode), from the same SQL.
 
 Rows: the cleaned Online Retail log (about 400,000 lines, written to Parquet) and a
-synthetic log of ``--lines`` lines (``seglab.synth.write_study_parts``, a folder of
+synthetic log of ``--lines`` lines (``seglab.synth_parts.write_study_parts``, a folder of
 Parquet files), each aggregated by ``seglab.engine.customer_aggregates`` with
 ``engine="duckdb"`` (all cores) and ``engine="spark"`` (``local[*]``, seglab's own
 session settings), twice: the first Spark run includes the JVM's warm-up. Reading the
@@ -33,13 +33,13 @@ DATA_DIR = Path("/tmp/seglab-bench-spark")
 def retail_parquet() -> tuple[Path, pd.Timestamp] | None:
     from conftest import SHARED_RETAIL
 
-    from seglab import clean, features, io
+    from seglab import analysis_date, clean, io
 
     if not SHARED_RETAIL.exists():
         return None
     path = DATA_DIR / "online_retail_clean.parquet"
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    as_of = features.default_as_of(raw)
+    as_of = analysis_date.default_as_of(raw)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         clean.clean_transactions(raw, as_of=as_of).transactions.to_parquet(path, index=False)
@@ -47,11 +47,11 @@ def retail_parquet() -> tuple[Path, pd.Timestamp] | None:
 
 
 def synthetic_parquet(lines: int) -> tuple[Path, pd.Timestamp]:
-    from seglab import synth
+    from seglab import synth_parts
 
     folder = DATA_DIR / f"synthetic_{lines}"
     if not folder.exists():
-        synth.write_study_parts(folder, lines // 10, lines_per_customer=10)
+        synth_parts.write_study_parts(folder, lines // 10, lines_per_customer=10)
     return folder / "transactions", pd.Timestamp("2026-07-01")
 
 

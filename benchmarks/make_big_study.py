@@ -1,6 +1,6 @@
 """Write a large synthetic study in parts and report what it cost.
 
-Writes ``seglab.synth.write_study_parts`` output to ``--out`` and prints one row per
+Writes ``seglab.synth_parts.write_study_parts`` output to ``--out`` and prints one row per
 configuration: parts, transaction lines, size on disk, seconds and peak memory
 (``VmHWM`` of the process doing the writing, interpreter and imports included, about
 150 MB). Each configuration runs in its own Python process so its peak is its own.
@@ -49,11 +49,11 @@ def disk_mb(folder: Path) -> float:
 
 def write(args: argparse.Namespace) -> dict[str, float]:
     """Write the study (in this process) and return its figures."""
-    from seglab import synth
+    from seglab import synth_parts
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     start = time.perf_counter()
-    parts = synth.write_study_parts(
+    parts = synth_parts.write_study_parts(
         args.out,
         args.customers,
         seed=args.seed,
@@ -92,7 +92,7 @@ def compare_compression(part_file: Path, scratch: Path, repeat: int = 3) -> list
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from seglab import synth
+    from seglab import synth_parts
 
     table = pq.read_table(part_file)
     scratch.mkdir(parents=True, exist_ok=True)
@@ -100,7 +100,8 @@ def compare_compression(part_file: Path, scratch: Path, repeat: int = 3) -> list
     for codec in CODECS:
         file = scratch / f"{codec}.parquet"
         start = time.perf_counter()
-        pq.write_table(table, file, row_group_size=synth.PART_ROW_GROUP_ROWS, compression=codec)
+        pq.write_table(table, file, row_group_size=synth_parts.PART_ROW_GROUP_ROWS,
+                       compression=codec)
         written = time.perf_counter() - start
         pandas_s, duckdb_s = [], []
         sql = (f"SELECT customer_id, COUNT(*), SUM(amount), MAX(order_date) "

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from seglab import features, profile, schema
-from seglab.engine import _identifier, _literal
+from seglab.analysis_date import day_end, parse_as_of
+from seglab.engine import COLUMN_TYPES, _identifier, _literal
 from seglab.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -36,12 +37,6 @@ LARGE_LINES = 5_000_000
 
 #: Lines per bucket aimed at (about 1.5 GB of pandas per bucket being worked on).
 BUCKET_LINES = 2_500_000
-
-#: SQL type of every canonical transaction column.
-SQL_TYPES: dict[str, str] = {
-    column: {"id": "VARCHAR", "text": "VARCHAR", "date": "TIMESTAMP", "number": "DOUBLE"}[kind]
-    for column, kind in schema.TRANSACTION_COLUMNS.items()
-}
 
 #: Source order of each line (file, then row), so a bucket reads back in input order.
 LINE_COLUMN = "_line"
@@ -229,9 +224,9 @@ def _has_line(file: Path) -> bool:
 
 
 def _empty(columns: Sequence[str] | None) -> pd.DataFrame:
-    names = list(columns) if columns is not None else list(SQL_TYPES)
+    names = list(columns) if columns is not None else list(COLUMN_TYPES)
     dtypes = {"VARCHAR": "string", "TIMESTAMP": "datetime64[ns]", "DOUBLE": "float64"}
-    return pd.DataFrame({c: pd.Series(dtype=dtypes[SQL_TYPES.get(c, "VARCHAR")])
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[COLUMN_TYPES.get(c, "VARCHAR")])
                          for c in names})
 
 
@@ -290,9 +285,9 @@ def _source_view(con, files: Sequence[Path], columns: str | None, label: str) ->
     select = []
     for column, source_name in resolved.items():
         raw = _identifier(source_name)
-        if SQL_TYPES[column] == "VARCHAR" and types[source_name] in ("DOUBLE", "FLOAT"):
+        if COLUMN_TYPES[column] == "VARCHAR" and types[source_name] in ("DOUBLE", "FLOAT"):
             raw = f"CAST({raw} AS BIGINT)"  # ids stored as floats: 12346.0 -> '12346'
-        select.append(f"TRY_CAST({raw} AS {SQL_TYPES[column]}) AS {column}")
+        select.append(f"TRY_CAST({raw} AS {COLUMN_TYPES[column]}) AS {column}")
     _check_casts(con, relation, resolved, types, label)
     if "amount" not in resolved:
         select.append("TRY_CAST(quantity AS DOUBLE) * TRY_CAST(unit_price AS DOUBLE) AS amount")
@@ -300,25 +295,25 @@ def _source_view(con, files: Sequence[Path], columns: str | None, label: str) ->
     select.append(f"CAST({file_index} AS BIGINT) * 4294967296 + file_row_number AS {LINE_COLUMN}")
     con.execute(f"CREATE OR REPLACE TEMP VIEW source AS SELECT {', '.join(select)} "
                 f"FROM {relation}")
-    return [c for c in SQL_TYPES if c in resolved or c == "amount"]
+    return [c for c in COLUMN_TYPES if c in resolved or c == "amount"]
 
 
 def _check_casts(con, relation: str, resolved: dict[str, str], types: dict[str, str],
                  label: str) -> None:
     """Raise one clear error for the first column with values that are not its type."""
-    typed = {c: s for c, s in resolved.items() if SQL_TYPES[c] != "VARCHAR"
+    typed = {c: s for c, s in resolved.items() if COLUMN_TYPES[c] != "VARCHAR"
              and not types[s].startswith(("TIMESTAMP", "DATE", "DOUBLE", "FLOAT", "DECIMAL",
                                           "BIGINT", "INTEGER", "SMALLINT", "TINYINT",
                                           "HUGEINT", "UBIGINT", "UINTEGER"))}
     for column, source_name in typed.items():
         raw = _identifier(source_name)
         bad = (f"{raw} IS NOT NULL AND TRIM(CAST({raw} AS VARCHAR)) <> '' AND "
-               f"TRY_CAST({raw} AS {SQL_TYPES[column]}) IS NULL")
+               f"TRY_CAST({raw} AS {COLUMN_TYPES[column]}) IS NULL")
         count, example = con.execute(
             f"SELECT COUNT(*), ANY_VALUE(CAST({raw} AS VARCHAR)) FROM {relation} WHERE {bad}"
         ).fetchone()
         if count:
-            kind = "date" if SQL_TYPES[column] == "TIMESTAMP" else "number"
+            kind = "date" if COLUMN_TYPES[column] == "TIMESTAMP" else "number"
             raise InputError(
                 f"{label}: column {source_name!r} (mapped to {column}) has {count:,} "
                 f"value{'s' if count > 1 else ''} that {'are' if count > 1 else 'is'} not a "
@@ -522,7 +517,7 @@ def customer_aggregates(
     from seglab import engine
 
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
-    day = features.analysis_day(as_of)
+    day = parse_as_of(as_of, option="as_of")
     chosen = [b for b in part.all_buckets if part.files(b)]
     if not chosen:
         raise InputError(f"{part.path}: no transactions in any bucket.")
@@ -566,7 +561,7 @@ def sample_buckets(part: Partition, lines: int) -> list[int]:
 
 
 def _blank_sql(column: str) -> str:
-    kind = SQL_TYPES.get(column, "VARCHAR")
+    kind = COLUMN_TYPES.get(column, "VARCHAR")
     if kind == "VARCHAR":
         return f"({column} IS NULL OR TRIM({column}) = '')"
     return f"({column} IS NULL)"
@@ -592,7 +587,7 @@ def overview(part: Partition) -> tuple[pd.DataFrame, pd.DataFrame]:
     source = f"read_parquet({_literal(part.glob())}, hive_partitioning = true)"
     try:
         names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-        present = [c for c in SQL_TYPES if c in names]
+        present = [c for c in COLUMN_TYPES if c in names]
         signed = "quantity" if "quantity" in present else "amount"
         dims = [c for c in profile.DIMENSIONS if c in present]
         exprs = [
@@ -625,7 +620,7 @@ def overview(part: Partition) -> tuple[pd.DataFrame, pd.DataFrame]:
     dtypes = {"VARCHAR": "str", "TIMESTAMP": "datetime64[ns]", "DOUBLE": "float64"}
     missing_table = pd.DataFrame({
         "column": present,
-        "dtype": [dtypes[SQL_TYPES[c]] for c in present],
+        "dtype": [dtypes[COLUMN_TYPES[c]] for c in present],
         "missing": np.asarray(missing, dtype="int64"),
         "missing_share": np.asarray(missing, dtype=float) / lines if lines else np.nan,
     })
@@ -649,13 +644,13 @@ def support_counts(part: Partition, as_of: pd.Timestamp) -> dict[str, int]:
         (first line's day to the analysis date), and ``present``: the optional columns
         that hold a value.
     """
-    day = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    day = day_end(as_of)
     con = _connect(memory_limit=MEMORY_LIMIT, spill=part.path.parent)
     source = (f"(SELECT * FROM read_parquet({_literal(part.glob())}, hive_partitioning = "
               f"true) WHERE order_date < {_literal(day.isoformat())}::TIMESTAMP)")
     try:
         names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-        optional = [c for c in SQL_TYPES if c in names and c not in
+        optional = [c for c in COLUMN_TYPES if c in names and c not in
                     ("customer_id", "order_date", "amount")]
         counts = [f"COUNT({c})" for c in optional]
         lines, first, *held = con.execute(

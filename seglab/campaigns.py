@@ -5,7 +5,10 @@ Two halves, each pure functions on DataFrames:
 - **Audiences out.** :func:`contactable` keeps the customers who may be contacted,
   :func:`assign_groups` draws a control group within each segment (stratified, in blocks
   of customers of similar pre-period spend, so both groups spend alike), and
-  :func:`group_balance` shows that they do.
+  :func:`group_balance` shows that they do. The audiences that exist over time and by
+  reach: :func:`segment_moves` lists who entered or left a segment since the previous
+  run, :func:`near_next_tier` who is close to the next membership tier, and
+  :func:`growth_accessibility` puts every customer in a growth x accessibility quadrant.
 - **Results in.** :func:`normalise_groups` and :func:`check_exposures` read the
   canonical exposures table (one row per customer contacted or held out per campaign),
   :func:`campaign_outcomes` measures each exposed customer's conversion, orders,
@@ -26,7 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from seglab import profit
+from seglab import i18n, profit
+from seglab.analysis_date import day_end
 from seglab.errors import InputError
 
 #: Share of each segment held out as the control group.
@@ -238,11 +242,431 @@ def near_next_tier(customers: pd.DataFrame, *, tier_col: str = "membership",
     return out.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
 
 
+# --- audiences over time, and by reach ----------------------------------------------------
+
+#: How a customer's segment changed between two runs, in the order the report shows them.
+MOVES: tuple[str, ...] = ("moved up", "moved down", "moved across", "new customer",
+                          "no longer in the log")
+
+#: What to do for each move; ``{strategy}`` is the strategy of the segment the customer is
+#: in now. Edit to change the playbook.
+MOVE_ACTIONS: dict[str, str] = {
+    "moved up": "Now in a more valuable segment: recognise it, then its strategy ({strategy})",
+    "moved down": "Now in a less valuable segment: ask what changed before it sticks (a "
+                  "personal check-in), then its strategy ({strategy})",
+    "moved across": "Switch them to the new segment's strategy ({strategy})",
+    "new customer": "Onboard them with their segment's strategy ({strategy})",
+    "no longer in the log": "None from this run: check whether the log still covers them",
+}
+
+
+def segment_moves(previous: pd.DataFrame, current: pd.DataFrame, *,
+                  segment_col: str = "persona", value_col: str = "revenue",
+                  strategy_col: str = "strategy") -> pd.DataFrame:
+    """List the customers whose segment differs between two runs, with what to do.
+
+    Segments are compared by ``segment_col``, a name that means the same in both runs:
+    the persona name (cluster numbers are not comparable between two clusterings).
+    A customer in both tables whose segment name differs moved *up* or *down* when
+    the new segment's value index (its mean ``value_col`` over the mean of all
+    customers of its run) is higher or lower than the old one's, *across* when equal
+    or when a table lacks ``value_col``. A customer only in ``current`` is a new
+    customer; only in ``previous``, no longer in the log. Customers who stayed are not
+    listed.
+
+    Parameters
+    ----------
+    previous, current : pandas.DataFrame
+        One row per customer, each with ``customer_id`` and ``segment_col`` (and
+        ``value_col``; ``current`` optionally ``strategy_col``).
+    segment_col : str
+        The segment name compared.
+    value_col : str
+        Value per customer behind "up" and "down".
+    strategy_col : str
+        Strategy of the customer's segment now, for the action.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per customer who moved, joined or left: ``customer_id``,
+        ``previous_<segment_col>``, ``<segment_col>`` (empty for a customer no longer in
+        the log or new), ``move`` (one of :data:`MOVES`), ``strategy``, ``action_code``
+        and ``action`` (:data:`MOVE_ACTIONS`), sorted by move and id.
+    """
+    def side(table: pd.DataFrame) -> pd.DataFrame:
+        part = table[["customer_id", segment_col]].copy()
+        part[segment_col] = part[segment_col].astype("string")
+        if value_col in table:
+            values = table[value_col].astype(float)
+            mean = values.mean()
+            index = values.groupby(part[segment_col]).transform("mean") / mean if mean else (
+                pd.Series(np.nan, index=table.index))
+            part["_index"] = index.to_numpy()
+        else:
+            part["_index"] = np.nan
+        return part
+
+    before = f"previous_{segment_col}"
+    merged = side(previous).merge(side(current), on="customer_id", how="outer",
+                                  suffixes=("_before", ""), indicator=True)
+    merged = merged.rename(columns={f"{segment_col}_before": before})
+    moved = (merged["_merge"] == "both") & (merged[before] != merged[segment_col])
+    keep = moved | (merged["_merge"] != "both")
+    merged = merged[keep.to_numpy()].copy()
+    change = (merged["_index"] - merged["_index_before"]).to_numpy()
+    merged["move"] = np.select(
+        [merged["_merge"].eq("right_only").to_numpy(), merged["_merge"].eq("left_only").to_numpy(),
+         change > 0, change < 0],
+        ["new customer", "no longer in the log", "moved up", "moved down"], "moved across")
+    strategy = (current.set_index("customer_id")[strategy_col].astype("string")
+                if strategy_col in current else pd.Series(dtype="string"))
+    merged["strategy"] = merged["customer_id"].map(strategy).fillna("").astype(str)
+    merged["action_code"] = np.where(merged["move"] == "no longer in the log", "NONE",
+                                     merged["strategy"].map(action_code))
+    merged["action"] = [MOVE_ACTIONS[move].format(strategy=s or "none named")
+                        for move, s in zip(merged["move"], merged["strategy"], strict=True)]
+    order = {move: i for i, move in enumerate(MOVES)}
+    out = merged.assign(_order=merged["move"].map(order)).sort_values(
+        ["_order", "customer_id"], kind="mergesort")
+    out = out[["customer_id", before, segment_col, "move", "strategy", "action_code", "action"]]
+    for column in out.columns[1:]:
+        out[column] = out[column].fillna("").astype(str)
+    return out.reset_index(drop=True)
+
+
+def move_summary(moves: pd.DataFrame, current: pd.DataFrame, *,
+                 segment_col: str = "persona") -> pd.DataFrame:
+    """Count per segment who stayed, entered and left since the previous run.
+
+    Parameters
+    ----------
+    moves : pandas.DataFrame
+        Output of :func:`segment_moves`.
+    current : pandas.DataFrame
+        This run's customers with ``segment_col``.
+    segment_col : str
+        The segment name compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment of either run: ``segment`` (the name), ``previous``
+        (customers then), ``stayed``, ``entered`` (moved in or new), ``left`` (moved
+        out or no longer in the log), ``now`` (customers now) and ``net``; sorted by
+        customers now, largest first.
+    """
+    before = f"previous_{segment_col}"
+    now = current[segment_col].astype(str).value_counts()
+    entered = moves.loc[moves[segment_col] != "", segment_col].value_counts()
+    left = moves.loc[moves[before] != "", before].value_counts()
+    names = sorted(set(now.index) | set(left.index))
+    table = pd.DataFrame(index=pd.Index(names, name="segment"))
+    table["now"] = now.reindex(names).fillna(0).astype(int)
+    table["entered"] = entered.reindex(names).fillna(0).astype(int)
+    table["left"] = left.reindex(names).fillna(0).astype(int)
+    table["stayed"] = table["now"] - table["entered"]
+    table["previous"] = table["stayed"] + table["left"]
+    table["net"] = table["now"] - table["previous"]
+    table = table[["previous", "stayed", "entered", "left", "now", "net"]]
+    return table.sort_values(["now", "previous"], ascending=False, kind="mergesort").reset_index()
+
+
+def move_counts(moves: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Count customers per kind of move, and how many of them may be contacted.
+
+    Parameters
+    ----------
+    moves : pandas.DataFrame
+        Output of :func:`segment_moves` with ``group`` (treatment/control for
+        customers in the audiences, empty otherwise).
+    lang : {"en", "zh"}
+        Language of the move names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per move of :data:`MOVES`: ``move``, ``customers``, ``contactable``.
+    """
+    kind = moves["move"].astype(str)
+    reachable = moves["group"].isin(["treatment", "control"]) if "group" in moves else False
+    return pd.DataFrame([{"move": i18n.text(move, lang), "customers": int((kind == move).sum()),
+                          "contactable": int(((kind == move) & reachable).sum())}
+                         for move in MOVES])
+
+
+def display_moves(moves: pd.DataFrame, *, segment_col: str = "persona",
+                  lang: str = "en") -> pd.DataFrame:
+    """Return the moves with names, strategies and actions in ``lang``, for display.
+
+    Parameters
+    ----------
+    moves : pandas.DataFrame
+        Output of :func:`segment_moves` (the file keeps English values).
+    segment_col : str
+        The segment name compared.
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; the same values in English.
+    """
+    if lang == "en" or moves.empty:
+        return moves.copy()
+    from seglab.persona import persona_label
+
+    out = moves.copy()
+    out["action"] = [i18n.text(MOVE_ACTIONS[move], lang,
+                               strategy=i18n.text(s, lang) if s else i18n.text("none named",
+                                                                               lang))
+                     for move, s in zip(out["move"], out["strategy"], strict=True)]
+    for column in (f"previous_{segment_col}", segment_col):
+        out[column] = out[column].map(lambda name: persona_label(name, lang) if name else name)
+    out["strategy"] = out["strategy"].map(lambda s: i18n.text(s, lang) if s else s)
+    out["move"] = out["move"].map(lambda m: i18n.text(m, lang))
+    return out
+
+
+def display_audience(audience: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Return audience rows with persona, strategy, action and group in ``lang``, for display.
+
+    Parameters
+    ----------
+    audience : pandas.DataFrame
+        Rows of ``audiences.csv`` or their summary (the file keeps English values);
+        the columns present of ``persona``, ``strategy``, ``action`` and ``group``
+        are translated.
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; the same values in English.
+    """
+    if lang == "en" or audience.empty:
+        return audience.copy()
+    from seglab.persona import persona_label
+
+    out = audience.copy()
+    if "persona" in out:
+        out["persona"] = out["persona"].map(
+            lambda name: persona_label(name, lang) if isinstance(name, str) and name else name)
+    for column in ("strategy", "action", "group"):
+        if column in out:
+            out[column] = out[column].map(
+                lambda v: i18n.text(v, lang) if isinstance(v, str) and v else v)
+    return out
+
+
+def display_readout(table: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
+    """Return a readout table with its metric names and "all" in ``lang``, for display.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``effects``, ``srm`` or ``heterogeneity`` of a :class:`Readout` (the file
+        ``campaign_readout.csv`` keeps English values).
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; the same values in English.
+    """
+    if lang == "en" or table.empty:
+        return table.copy()
+    out = table.copy()
+    if "metric" in out:
+        out["metric"] = out["metric"].map(lambda m: i18n.text(m, lang) if m in METRICS else m)
+    if "segment" in out:
+        out["segment"] = out["segment"].map(lambda s: i18n.text("all", lang) if s == "all"
+                                            else s)
+    return out
+
+
+#: The growth x accessibility quadrants (四象限矩阵), best first, with what to do.
+GROWTH_ACCESS_QUADRANTS: dict[str, str] = {
+    "Growing, easy to reach": "Invest: contact them now with offers that grow them further "
+                              "(cross-sell, member perks)",
+    "Growing, hard to reach": "Open a channel: ask for contact consent at their next purchase "
+                              "and invite them to the app or membership",
+    "Not growing, easy to reach": "Re-engage at low cost: reminders and time-limited offers "
+                                  "through the channels they use",
+    "Not growing, hard to reach": "Spend little: mass channels only, no paid one-to-one "
+                                  "contact",
+}
+#: The two levels of each axis of the growth x accessibility matrix.
+GROWTH_LEVELS: tuple[str, str] = ("Growing", "Not growing")
+REACH_LEVELS: tuple[str, str] = ("easy to reach", "hard to reach")
+#: The signals accessibility is built from, where the data has them.
+ACCESS_SIGNALS: tuple[str, ...] = ("channels reached", "recent engagement", "contact consent")
+#: Days since the last order at which recent engagement scores 0.5 (0 at twice as many).
+ENGAGEMENT_DAYS = 90
+#: Accessibility above this is "easy to reach".
+ACCESSIBLE_SCORE = 0.5
+
+
+@dataclass
+class GrowthAccess:
+    """Each customer's growth x accessibility quadrant, and what the score was made of."""
+
+    customers: pd.DataFrame
+    used: list[str]
+    missing: list[str]
+
+    def matrix(self, lang: str = "en") -> pd.DataFrame:
+        """Count customers per quadrant in a 2 x 2 table: growth by row, reach by column.
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            Language of the row and column labels.
+        """
+        if self.customers.empty:
+            return pd.DataFrame()
+        growth = np.where(self.customers["growing"], *GROWTH_LEVELS)
+        reach = np.where(self.customers["easy_to_reach"], *REACH_LEVELS)
+        table = pd.crosstab(pd.Series(growth, name="growth"), pd.Series(reach, name="reach"))
+        table = table.reindex(index=list(GROWTH_LEVELS), columns=list(REACH_LEVELS),
+                              fill_value=0)
+        return table.rename(index=lambda v: i18n.text(v, lang),
+                            columns=lambda v: i18n.text(v, lang)).rename_axis(
+            index=i18n.column_label("growth", lang), columns=i18n.column_label("reach", lang))
+
+    def summary(self, lang: str = "en") -> pd.DataFrame:
+        """Sum up each quadrant: customers, share, contactable, mean accessibility, action.
+
+        Parameters
+        ----------
+        lang : {"en", "zh"}
+            Language of the quadrant names and actions.
+        """
+        if self.customers.empty:
+            return pd.DataFrame()
+        frame = self.customers
+        rows = []
+        for name, action in GROWTH_ACCESS_QUADRANTS.items():
+            part = frame[frame["quadrant"] == name]
+            rows.append({"quadrant": i18n.text(name, lang), "customers": len(part),
+                         "share": len(part) / len(frame),
+                         "contactable": int(part["contactable"].sum()),
+                         "mean_accessibility": part["accessibility"].mean(),
+                         "mean_revenue_growth": part["revenue_growth"].mean(),
+                         "what_to_do": i18n.text(action, lang)})
+        return pd.DataFrame(rows)
+
+
+def growth_accessibility(customers: pd.DataFrame, *, consent: pd.Series | None = None,
+                         growth_col: str = "revenue_growth",
+                         recency_col: str = "days_since_last_order",
+                         channel_prefix: str = "channel_share_",
+                         engagement_days: int = ENGAGEMENT_DAYS,
+                         threshold: float = ACCESSIBLE_SCORE) -> GrowthAccess:
+    """Cross growth with accessibility (可及性): four quadrants, each an audience list.
+
+    Growth is ``growth_col`` above zero: revenue in the last window over the window
+    before, as in :func:`seglab.segments.value_growth_quadrant`. Accessibility is a score
+    from 0 to 1 built from what the data has:
+
+    - **channels reached**: the channels the customer bought through (a positive
+      ``<channel_prefix><channel>`` share) over the channels in the data; left out when
+      the table has fewer than two channel columns;
+    - **recent engagement**: 1 for an order today, falling in a straight line to 0.5
+      at ``engagement_days`` since the last order and 0 at twice that; left out
+      without ``recency_col``;
+    - **contact consent**: the mean of the two above is multiplied by it (no consent,
+      or none recorded, gives 0: the business may not contact them); left out when
+      ``consent`` is None.
+
+    A customer is easy to reach when the score is above ``threshold``: with consent
+    and three channels in the data, after an order in the last 60 days through one
+    channel, 120 days through two, or 180 days through all three.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        One row per customer with ``customer_id``, ``growth_col`` and what it has of
+        ``recency_col`` and the channel shares.
+    consent : pandas.Series of bool, optional
+        Whether each customer may be contacted, aligned with ``customers``; None when
+        the data records no consent.
+    growth_col, recency_col : str
+        Revenue growth and days since the last order.
+    channel_prefix : str
+        Prefix of the channel share columns.
+    engagement_days : int
+        Days since the last order at which engagement scores 0.5.
+    threshold : float
+        Accessibility above which a customer is easy to reach.
+
+    Returns
+    -------
+    GrowthAccess
+        ``customers``: ``customer_id``, ``quadrant`` (a key of
+        :data:`GROWTH_ACCESS_QUADRANTS`), ``action``, ``revenue_growth``, ``growing``,
+        ``contactable``, ``channels``, ``days_since_last_order``, ``accessibility``
+        and ``easy_to_reach``, same order as the input (empty when ``growth_col`` is
+        missing or no accessibility signal is); ``used`` and ``missing`` name the
+        signals.
+
+    Raises
+    ------
+    ValueError
+        If ``engagement_days`` is below 1 or ``threshold`` outside [0, 1).
+    """
+    if engagement_days < 1:
+        raise ValueError(f"engagement_days={engagement_days} should be >= 1.")
+    if not 0 <= threshold < 1:
+        raise ValueError(f"threshold={threshold} should be in [0, 1).")
+    used, missing, parts = [], [], []
+    shares = customers[[c for c in customers if c.startswith(channel_prefix)]]
+    channels = (shares > 0).sum(axis=1) if shares.shape[1] else pd.Series(np.nan,
+                                                                          index=customers.index)
+    reached, recent, consented = ACCESS_SIGNALS
+    if shares.shape[1] >= 2:
+        used.append(reached)
+        parts.append(channels / shares.shape[1])
+    else:
+        missing.append(reached)
+    recency = (customers[recency_col].astype(float) if recency_col in customers
+               else pd.Series(np.nan, index=customers.index))
+    if recency_col in customers:
+        used.append(recent)
+        parts.append((1 - recency / (2 * engagement_days)).clip(0, 1).fillna(0.0))
+    else:
+        missing.append(recent)
+    if consent is not None:
+        used.append(consented)
+        contactable = pd.Series(np.asarray(consent, dtype=bool), index=customers.index)
+    else:
+        missing.append(consented)
+        contactable = pd.Series(True, index=customers.index)
+    if growth_col not in customers or not parts:
+        return GrowthAccess(customers=pd.DataFrame(), used=used, missing=missing)
+    score = pd.concat(parts, axis=1).mean(axis=1) * contactable.astype(float)
+    growing = customers[growth_col].astype(float) > 0
+    easy = score > threshold
+    quadrant = np.select([growing & easy, growing & ~easy, ~growing & easy],
+                         list(GROWTH_ACCESS_QUADRANTS)[:3], list(GROWTH_ACCESS_QUADRANTS)[3])
+    out = pd.DataFrame({
+        "customer_id": customers["customer_id"].to_numpy(), "quadrant": quadrant,
+        "action": pd.Series(quadrant).map(GROWTH_ACCESS_QUADRANTS).to_numpy(),
+        "revenue_growth": customers[growth_col].astype(float).round(2).to_numpy(),
+        "growing": growing.to_numpy(), "contactable": contactable.to_numpy(),
+        "channels": channels.to_numpy(), "days_since_last_order": recency.to_numpy(),
+        "accessibility": score.round(4).to_numpy(), "easy_to_reach": easy.to_numpy()})
+    return GrowthAccess(customers=out, used=used, missing=missing)
+
+
 # --- campaign results in -----------------------------------------------------------------
 
 
 def normalise_groups(exposures: pd.DataFrame, *, source: str = "exposures",
-                     column: str = "group") -> tuple[pd.DataFrame, str]:
+                     column: str = "group", lang: str = "en") -> tuple[pd.DataFrame, str]:
     """Map group labels onto ``treatment`` / ``control``.
 
     Parameters
@@ -253,6 +677,8 @@ def normalise_groups(exposures: pd.DataFrame, *, source: str = "exposures",
         File name for messages.
     column : str
         The source column's name, for messages.
+    lang : {"en", "zh"}
+        Language of the note.
 
     Returns
     -------
@@ -276,14 +702,16 @@ def normalise_groups(exposures: pd.DataFrame, *, source: str = "exposures",
     out = exposures.assign(group=mapped.astype(str).to_numpy())
     read = sorted({(str(a), str(b)) for a, b in zip(raw, mapped, strict=True)
                    if str(a) not in ("treatment", "control")})
-    note = ("" if not read else "Group labels read as: "
-            + ", ".join(f"{a!r} → {b}" for a, b in read) + ".")
+    note = ("" if not read else i18n.text(
+        "Group labels read as: {labels}.", lang,
+        labels=i18n.text(", ", lang).join(f"{a!r} → {i18n.text(b, lang)}" for a, b in read)))
     return out, note
 
 
 def check_exposures(exposures: pd.DataFrame, *, known_customers: pd.Index | pd.Series,
                     as_of: pd.Timestamp, log_end: pd.Timestamp,
-                    window_days: int = CAMPAIGN_WINDOW_DAYS) -> tuple[pd.DataFrame, list[str]]:
+                    window_days: int = CAMPAIGN_WINDOW_DAYS, lang: str = "en"
+                    ) -> tuple[pd.DataFrame, list[str]]:
     """Drop exposures that cannot be read out, saying why in one line each.
 
     Parameters
@@ -298,6 +726,8 @@ def check_exposures(exposures: pd.DataFrame, *, known_customers: pd.Index | pd.S
         Last purchase time of the clean log.
     window_days : int
         Outcome window.
+    lang : {"en", "zh"}
+        Language of the notes.
 
     Returns
     -------
@@ -311,35 +741,39 @@ def check_exposures(exposures: pd.DataFrame, *, known_customers: pd.Index | pd.S
     unknown = ~out["customer_id"].isin(pd.Index(known_customers))
     if unknown.any():
         examples = ", ".join(map(str, out.loc[unknown, "customer_id"].head(3)))
-        notes.append(f"{int(unknown.sum()):,} exposures name customers the study does not "
-                     f"know (e.g. {examples}); left out.")
+        notes.append(i18n.text("{n:,} exposures name customers the study does not know "
+                               "(e.g. {examples}); left out.", lang, n=int(unknown.sum()),
+                               examples=examples))
         out = out[~unknown]
-    end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
+    end = day_end(as_of)
     late = out["sent_at"] >= end
     if late.any():
         names = ", ".join(sorted(out.loc[late, "campaign"].astype(str).unique()))
-        notes.append(f"{int(late.sum()):,} exposures were sent after the analysis date "
-                     f"{pd.Timestamp(as_of).date()} ({names}); left out: their outcomes "
-                     "are not in the log yet.")
+        notes.append(i18n.text("{n:,} exposures were sent after the analysis date {date} "
+                               "({names}); left out: their outcomes are not in the log yet.",
+                               lang, n=int(late.sum()), date=pd.Timestamp(as_of).date(),
+                               names=names))
         out = out[~late]
     for campaign, part in out.groupby("campaign", sort=True):
         groups = set(part["group"])
         if groups != {"treatment", "control"}:
             missing = ({"treatment", "control"} - groups).pop()
-            notes.append(f"Campaign {campaign}: no {missing} group, so no effect can be "
-                         "measured; left out.")
+            notes.append(i18n.text("Campaign {campaign}: no {group} group, so no effect can "
+                                   "be measured; left out.", lang, campaign=campaign,
+                                   group=i18n.text(missing, lang)))
             out = out[out["campaign"] != campaign]
             continue
         last = part["sent_at"].max() + pd.Timedelta(days=window_days)
         if last > min(end, pd.Timestamp(log_end)):
             short = (min(end, pd.Timestamp(log_end)) - part["sent_at"].max()).days
-            notes.append(f"Campaign {campaign}: its {window_days}-day window runs past the "
-                         f"end of the log; the last sends are followed for {max(short, 0)} "
-                         "days only (treatment and control alike).")
+            notes.append(i18n.text("Campaign {campaign}: its {window}-day window runs past the "
+                                   "end of the log; the last sends are followed for {days} days "
+                                   "only (treatment and control alike).", lang,
+                                   campaign=campaign, window=window_days, days=max(short, 0)))
     repeated = out.duplicated(["campaign", "customer_id"])
     if repeated.any():
-        notes.append(f"{int(repeated.sum()):,} customers appear twice in one campaign; the "
-                     "first row counts.")
+        notes.append(i18n.text("{n:,} customers appear twice in one campaign; the first row "
+                               "counts.", lang, n=int(repeated.sum())))
         out = out[~repeated]
     return out.reset_index(drop=True), notes
 
@@ -687,7 +1121,8 @@ def _money(value: float) -> str:
 
 
 def sentences(result: Readout, *, metric: str = "revenue",
-              names: dict[str, str] | None = None, alpha: float = 0.05) -> list[str]:
+              names: dict[str, str] | None = None, alpha: float = 0.05,
+              lang: str = "en") -> list[str]:
     """One sentence per campaign and segment for a marketing reader.
 
     Parameters
@@ -700,6 +1135,8 @@ def sentences(result: Readout, *, metric: str = "revenue",
         Segment label → persona name, shown instead of the label.
     alpha : float
         Level of "significant".
+    lang : {"en", "zh"}
+        The report's language (``names`` are shown as given: pass them translated).
 
     Returns
     -------
@@ -717,30 +1154,36 @@ def sentences(result: Readout, *, metric: str = "revenue",
     lines = []
     lead = e[e["metric"] == metric].dropna(subset=["effect"])
     profit_rows = e[e["metric"] == "profit"].set_index(["campaign", "segment"])
+    level = f"{1 - alpha:.0%}"
+    shown_metric = i18n.text(metric, lang)
     for row in lead.itertuples(index=False):
         who = names.get(str(row.segment), str(row.segment))
-        verdict = ("significant after adjustment" if row.p_adjusted < alpha else
-                   "not significant after adjustment" if row.p_value < alpha else
-                   "not significant")
-        text = (f"{row.campaign} — {who}: {_money(row.effect)} {metric} per customer "
-                f"({1 - alpha:.0%} CI {row.ci_low:,.1f} to {row.ci_high:,.1f}), {verdict}")
+        verdict = (i18n.text("significant after adjustment", lang) if row.p_adjusted < alpha
+                   else i18n.text("not significant after adjustment", lang)
+                   if row.p_value < alpha else i18n.text("not significant", lang))
+        text = i18n.text("{campaign} — {who}: {effect} {metric} per customer ({level} CI "
+                         "{low:,.1f} to {high:,.1f}), {verdict}", lang, campaign=row.campaign,
+                         who=who, effect=_money(row.effect), metric=shown_metric, level=level,
+                         low=row.ci_low, high=row.ci_high, verdict=verdict)
         key = (row.campaign, row.segment)
         if key in profit_rows.index:
             gain = profit_rows.loc[key]
             after = gain["incremental_after_cost"]
             if np.isfinite(after) and gain["p_value"] < alpha:
-                text += f"; worth {_money(after)} in profit after cost"
+                text += i18n.text("; worth {amount} in profit after cost", lang,
+                                  amount=_money(after))
             elif np.isfinite(after):
-                text += (f"; its profit after cost cannot be told from zero (estimate "
-                         f"{_money(after)})")
-        lines.append(text + ".")
+                text += i18n.text("; its profit after cost cannot be told from zero (estimate "
+                                  "{amount})", lang, amount=_money(after))
+        lines.append(text + i18n.text(".", lang))
     het = result.heterogeneity
     for row in (het[het["metric"] == metric].itertuples(index=False) if len(het) else ()):
         if not np.isfinite(row.p_value):
             continue
-        verdict = ("segments respond differently: aim it at the segments where it works"
-                   if row.segments_differ else
-                   "the segments' responses cannot be told apart")
-        lines.append(f"{row.campaign}: {verdict} (Cochran's Q = {row.q:.1f} over "
-                     f"{row.segments} segments, p = {row.p_value:.3g}).")
+        verdict = (i18n.text("segments respond differently: aim it at the segments where it "
+                             "works", lang) if row.segments_differ else
+                   i18n.text("the segments' responses cannot be told apart", lang))
+        lines.append(i18n.text("{campaign}: {verdict} (Cochran's Q = {q:.1f} over {segments} "
+                               "segments, p = {p:.3g}).", lang, campaign=row.campaign,
+                               verdict=verdict, q=row.q, segments=row.segments, p=row.p_value))
     return lines

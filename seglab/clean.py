@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from seglab import i18n
+from seglab.analysis_date import day_end, parse_as_of
 from seglab.errors import ConfigError, InputError
 from seglab.schema import REQUIRED_TRANSACTION_COLUMNS, TRANSACTION_COLUMNS
 
@@ -303,10 +304,7 @@ def _validate(transactions: pd.DataFrame) -> None:
 
 
 def _check_as_of(as_of: pd.Timestamp, dates: pd.Series) -> pd.Timestamp:
-    try:
-        as_of = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as err:
-        raise InputError(f"as_of={as_of!r} is not a date; pass a pd.Timestamp.") from err
+    as_of = parse_as_of(as_of, option="as_of")
     if (as_of.tz is None) != (dates.dt.tz is None):
         raise InputError(
             f"as_of={as_of} and order_date (time zone {dates.dt.tz}) should both have "
@@ -530,7 +528,7 @@ def _removal_rules(
                 if as_of is None and rules.drop_future
                 # The whole analysis day counts, as in lifetimes' observation_period_end.
                 else rule(rules.drop_future, (),
-                          lambda: df["order_date"] >= as_of.normalize() + pd.Timedelta(days=1))
+                          lambda: df["order_date"] >= day_end(as_of))
             ),
         ),
         (

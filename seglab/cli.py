@@ -59,16 +59,6 @@ DecimalOption = Annotated[str, typer.Option(
 DayfirstOption = Annotated[bool, typer.Option(
     "--dayfirst", help="Read dates such as 02/01/2011 day first (2 January).")]
 
-def _checked_as_of(as_of: str | None) -> str | None:
-    """``--as-of`` as ISO text, or a ConfigError naming it (before anything is read)."""
-    if as_of is None:
-        return None
-    from seglab.schema import parse_as_of
-
-    day = parse_as_of(as_of, option="--as-of")
-    return day.date().isoformat() if day == day.normalize() else day.isoformat()
-
-
 def _check_encoding(encoding: str | None) -> None:
     if encoding is None:
         return
@@ -131,6 +121,10 @@ def run(
         "salted pseudonyms; unmasked files move to <out>/private/<run-id>/.")] = False,
     pii_column: Annotated[list[str] | None, typer.Option(
         help="Another personal column to mask with --mask-pii (repeatable).")] = None,
+    lang: Annotated[str, typer.Option(
+        help="Language of the reports: en or zh (Chinese; needs a font with Chinese "
+             "characters, e.g. Debian's fonts-noto-cjk). File and column names stay "
+             "English.")] = "en",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only print the path.")] = False,
 ) -> None:
     """Run the whole study and print the path of the report's index.html."""
@@ -149,11 +143,96 @@ def run(
             synthetic_customers=synthetic_customers, out=out, run_id=run_id, keep=keep,
             wait=wait, mask_pii=mask_pii, engine=engine,
             pii_columns=("customer_id", *(pii_column or ())), decimal=decimal,
-            dayfirst=dayfirst, params_file=params,
+            dayfirst=dayfirst, params_file=params, lang=lang,
         ))
     except SeglabError as error:
         _fail(error)
     typer.echo(str(index))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def lab(
+    context: typer.Context,
+    source: Annotated[Path | None, typer.Argument(
+        metavar="[RUN]", help="A run folder (e.g. reports/latest) whose staged inputs the "
+        "workspace starts from; default --data, else the synthetic study.")] = None,
+    data: Annotated[Path | None, typer.Option(
+        help="Transaction file (or Parquet folder) staged into the workspace as "
+             "`seglab run` stages it.")] = None,
+    customers: CustomersOption = None,
+    columns: ColumnsOption = None,
+    customer_columns: CustomerColumnsOption = None,
+    campaigns: Annotated[str | None, typer.Option(
+        help="Campaign exposures file (as for `seglab run`).")] = None,
+    campaign_columns: Annotated[str | None, typer.Option(
+        help="Column mapping for the exposures file.")] = None,
+    encoding: EncodingOption = None,
+    sheet: SheetOption = None,
+    bad_dates: BadDatesOption = "fail",
+    decimal: DecimalOption = ".",
+    dayfirst: DayfirstOption = False,
+    params: Annotated[Path | None, typer.Option(
+        help="Params file (as for `seglab run`): its shared settings go into the "
+             "workspace, its notebook sections into the workspace notebooks.",
+        dir_okay=False)] = None,
+    as_of: AsOfOption = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed (default: the params file's, else the run's, else 0).")] = None,
+    engine: EngineOption = "duckdb",
+    synthetic_customers: Annotated[int, typer.Option(
+        help="Customers in the synthetic data (when no RUN or --data).", min=30)] = 2000,
+    workspace: Annotated[Path | None, typer.Option(
+        help="Workspace folder (default workspaces/<run id or data name>); an existing "
+             "workspace is reopened as it is.", file_okay=False)] = None,
+    no_browser: Annotated[bool, typer.Option(
+        "--no-browser", help="Start JupyterLab without opening a browser.")] = False,
+    no_start: Annotated[bool, typer.Option(
+        "--no-start", help="Only make the workspace and print the command that starts "
+        "JupyterLab.")] = False,
+    export_params: Annotated[Path | None, typer.Option(
+        help="Write the workspace notebooks' parameters to this params file for "
+             "`seglab run --params`, and stop.", dir_okay=False)] = None,
+    lang: Annotated[str | None, typer.Option(
+        help="Language of the workspace's reports: en or zh (default: the run's; en for "
+             "--data or the synthetic study).")] = None,
+) -> None:
+    """Open JupyterLab on a workspace: a copy of a run's inputs, never the run itself.
+
+    Options after ``--`` go to JupyterLab, e.g. ``seglab lab reports/latest -- --port 8899``.
+    """
+    import shlex
+    import subprocess
+
+    from seglab import workspace as ws
+    from seglab.run import RunOptions, load_params
+    from seglab.runfolder import RunFolder
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    try:
+        if source is not None and data is not None:
+            raise ConfigError("give a RUN folder or --data, not both.")
+        folder = workspace or ws.default_workspace(source, data)
+        if export_params is not None:
+            typer.echo(str(ws.export_params(folder, export_params)))
+            return
+        if RunFolder(folder).study.is_file() and data is None:
+            typer.echo(f"reopening the workspace {folder} as it is (remove it to start "
+                       "afresh)", err=True)
+        notebooks = ws.make_workspace(folder, source=source, options=RunOptions(
+            data=data, customers=customers, columns=columns,
+            customer_columns=customer_columns, encoding=encoding, sheet=sheet,
+            campaigns=campaigns, campaign_columns=campaign_columns, bad_dates=bad_dates,
+            params=load_params(params), as_of=as_of, seed=seed,
+            synthetic_customers=synthetic_customers, engine=engine, decimal=decimal,
+            dayfirst=dayfirst, params_file=params), lang=lang)
+    except SeglabError as error:
+        _fail(error)
+    command = [*ws.lab_command(folder, browser=not no_browser), *context.args]
+    typer.echo(f"workspace: {notebooks}")
+    if no_start:
+        typer.echo(shlex.join(command))
+        return
+    raise typer.Exit(subprocess.call(command))
 
 
 @app.command()
@@ -206,8 +285,9 @@ def features_command(
     dayfirst: DayfirstOption = False,
     as_of: AsOfOption = None,
     params: Annotated[Path | None, typer.Option(
-        help="The study's YAML params file; its time_unit, window_days, category_top_n, "
-             "channel_top_n and segment_rules are used.", dir_okay=False)] = None,
+        help="The study's YAML params file; its time_unit and its notebook 02 section "
+             "(window_days, category_top_n, channel_top_n, segment_rules) are used.",
+        dir_okay=False)] = None,
     clean: Annotated[bool, typer.Option(
         "--clean/--no-clean", help="Run seglab's intake and cleaning first (default), or "
         "aggregate a clean Parquet/CSV extract straight from disk in DuckDB (faster).")
@@ -221,12 +301,13 @@ def features_command(
 
     For nightly scoring: prints the path written.
     """
-    from seglab.engine import export_customer_table
+    from seglab.analysis_date import parse_as_of
+    from seglab.nightly import export_customer_table
     from seglab.schema import DECIMAL_MARKS
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     try:
-        as_of = _checked_as_of(as_of)
+        day = None if as_of is None else parse_as_of(as_of, option="--as-of")
         _check_encoding(encoding)
         if bad_dates not in ("fail", "drop"):
             raise ConfigError(f"--bad-dates {bad_dates!r}: should be 'fail' or 'drop'.")
@@ -236,17 +317,18 @@ def features_command(
             raise ConfigError(f"--output {output}: is a folder; name a .parquet or .csv file.")
         if params is not None:
             # imports papermill: only when needed
-            from seglab.run import NOTEBOOK_DIR, check_params, load_params, notebook_parameters
+            from seglab.run import NOTEBOOK_DIR, load_params, notebook_parameters, params_for
 
-            settings = load_params(params)
-            if NOTEBOOK_DIR.is_dir():  # the same file as `seglab run --params`: same checks
-                check_params(settings, notebook_parameters(NOTEBOOK_DIR), source=str(params))
+            # The same file as `seglab run --params`: same checks, notebook 02's section.
+            known = notebook_parameters(NOTEBOOK_DIR) if NOTEBOOK_DIR.is_dir() else None
+            settings = params_for("02-feature-engineering", load_params(params), known,
+                                  source=str(params))
         else:
             settings = {}
         path, _ = export_customer_table(
             data, output, columns=columns, customers=customers,
             customer_columns=customer_columns, encoding=encoding, sheet=sheet,
-            bad_dates=bad_dates, decimal=decimal, dayfirst=dayfirst, as_of=as_of, clean=clean,
+            bad_dates=bad_dates, decimal=decimal, dayfirst=dayfirst, as_of=day, clean=clean,
             segments=segments, params=settings, engine=engine,
         )
     except SeglabError as error:

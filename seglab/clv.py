@@ -28,6 +28,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 from seglab import features, i18n
+from seglab.analysis_date import day_end, parse_as_of
 from seglab.errors import ConfigError, DataWarning, InputError
 
 #: Days per period of each time unit of :data:`seglab.features.TIME_UNITS`.
@@ -466,14 +467,14 @@ def calibration_holdout(
         If the holdout is not positive or leaves no calibration data.
     """
     days = _days_per_period(time_unit)
-    as_of = pd.Timestamp(as_of).normalize()
+    as_of = parse_as_of(as_of, option="as_of")
     if holdout_days <= 0:
         raise ConfigError(f"holdout_days={holdout_days} should be > 0.")
     calibration_end = as_of - pd.Timedelta(days=holdout_days)
-    cut = calibration_end + pd.Timedelta(days=1)
+    cut = day_end(calibration_end)
     dates = transactions["order_date"]
     before = transactions[dates < cut]
-    after = transactions[(dates >= cut) & (dates < as_of + pd.Timedelta(days=1))]
+    after = transactions[(dates >= cut) & (dates < day_end(as_of))]
     if before.empty:
         first = dates.min()
         raise ConfigError(

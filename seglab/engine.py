@@ -40,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from seglab import features, schema
+from seglab.analysis_date import day_end, parse_as_of
 from seglab.clean import CleaningRules
 from seglab.errors import ConfigError, InputError
 
@@ -55,24 +56,19 @@ FILE_SUFFIXES: dict[str, str] = {
     ".txt": "csv",
 }
 
-#: Canonical columns the SQL uses, and the SQL type each is cast to.
-SQL_TYPES: dict[str, str] = {
-    "customer_id": "VARCHAR",
-    "order_date": "TIMESTAMP",
-    "amount": "DOUBLE",
-    "order_id": "VARCHAR",
-    "quantity": "DOUBLE",
-    "discount": "DOUBLE",
-    "product_id": "VARCHAR",
-    "category": "VARCHAR",
-    "channel": "VARCHAR",
-    "country": "VARCHAR",
-    "region": "VARCHAR",
-}
-
 #: SQL type of each kind of canonical column (:data:`seglab.schema.TRANSACTION_COLUMNS`).
 _KIND_TYPES: dict[str, str] = {"id": "VARCHAR", "text": "VARCHAR", "number": "DOUBLE",
                                "date": "TIMESTAMP"}
+
+#: SQL type of every canonical transaction column, in schema order.
+COLUMN_TYPES: dict[str, str] = {
+    column: _KIND_TYPES[kind] for column, kind in schema.TRANSACTION_COLUMNS.items()
+}
+
+#: Canonical columns the customer-table SQL uses, and the SQL type each is cast to.
+SQL_TYPES: dict[str, str] = {column: COLUMN_TYPES[column] for column in (
+    "customer_id", "order_date", "amount", "order_id", "quantity", "discount", "product_id",
+    "category", "channel", "country", "region")}
 
 #: Engines the SQL runs on.
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
@@ -183,7 +179,7 @@ def build_sql(plan: Plan, *, level: str = "full") -> str:
     full = level == "full"
     options = plan.options
     tol = repr(features.MONEY_TOLERANCE)
-    end = plan.as_of + pd.Timedelta(days=1)
+    end = day_end(plan.as_of)
     mid = end - pd.Timedelta(days=options.window_days)
     start = mid - pd.Timedelta(days=options.window_days)
     as_of_day = f"DATE '{plan.as_of:%Y-%m-%d}'"
@@ -778,8 +774,7 @@ def _bind(
     if frame:
         backend.register(source[list(dict.fromkeys(resolved[c] for c in used))])
     select = [f"{amount} AS amount"] + [
-        f"CAST({_identifier(resolved[c])} AS {_KIND_TYPES[schema.TRANSACTION_COLUMNS[c]]}) "
-        f"AS {c}"
+        f"CAST({_identifier(resolved[c])} AS {COLUMN_TYPES[c]}) AS {c}"
         for c in present
     ]
     backend.execute(f"CREATE OR REPLACE TEMP VIEW {LINES_VIEW} AS SELECT {', '.join(select)} "
@@ -828,16 +823,16 @@ def _session(
 def _as_of(backend: Backend, as_of: pd.Timestamp | str | None, label: str) -> pd.Timestamp:
     """Return the analysis day: ``as_of``, or the day after the last line (uncleaned)."""
     if as_of is not None:
-        return features.analysis_day(as_of)
+        return parse_as_of(as_of, option="as_of")
     last = backend.query(f"SELECT MAX(order_date) AS last FROM {LINES_VIEW}")["last"].iat[0]
     if pd.isna(last):
         raise InputError(f"{label}: no transactions with a date.")
-    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+    return day_end(last)
 
 
 def _plan_sales_sql(present: tuple[str, ...], as_of: pd.Timestamp) -> str | None:
     """Sales by value of each optional text column (the plan's one query), or None."""
-    end = _timestamp(as_of + pd.Timedelta(days=1))
+    end = _timestamp(day_end(as_of))
     where = (f"customer_id IS NOT NULL AND order_date IS NOT NULL AND amount > 0 "
              f"AND order_date < {end}")
     text = [c for c in ("category", *features.MIX_COLUMNS, *features.PLACE_COLUMNS)
@@ -1039,128 +1034,3 @@ def feature_sql(
         plan = (_plan(backend, present, day, options) if level == "full"
                 else Plan(as_of=day, options=options, columns=present))
         return backend.dialect(build_sql(plan, level=level))
-
-
-
-# --- the nightly export ------------------------------------------------------------------
-
-#: Customer-table formats :func:`export_customer_table` writes.
-OUTPUT_SUFFIXES: tuple[str, ...] = (".parquet", ".csv")
-
-
-#: What ``clean`` of :func:`export_customer_table` accepts besides True and False.
-SQL_CLEANING = "sql"
-
-
-def export_customer_table(
-    data: str | Path,
-    output: str | Path,
-    *,
-    columns: str | Mapping[str, str] | None = None,
-    customers: str | Path | None = None,
-    customer_columns: str | Mapping[str, str] | None = None,
-    encoding: str | None = None,
-    sheet: str | int | None = None,
-    bad_dates: str = "fail",
-    decimal: str = ".",
-    dayfirst: bool = False,
-    as_of: str | pd.Timestamp | None = None,
-    clean: bool | str = True,
-    segments: bool = True,
-    params: Mapping[str, object] | None = None,
-    engine: str = "duckdb",
-) -> tuple[Path, int]:
-    """Score a transaction file into the customer table, without notebooks.
-
-    By default the file goes through the same intake and cleaning as ``seglab run``
-    (:func:`seglab.io.load_transactions`, :func:`seglab.clean.clean_transactions`
-    with default rules), then the engine aggregates it and the rule segments are
-    added, so the table equals a run's ``customers.csv`` before clustering. With
-    ``clean=False`` the engine reads Parquet or CSV straight (no intake checks, no
-    cleaning): for extracts that are clean already, e.g. a run's
-    ``transactions.parquet``; it is faster and holds only the result in memory. With
-    ``clean="sql"`` it reads them straight and drops what the default cleaning rules
-    remove in SQL (:func:`cleaning_sql`): for raw extracts too large for pandas.
-
-    Parameters
-    ----------
-    data : str or Path
-        Transaction file; with ``clean=False`` or ``"sql"`` also a folder of Parquet
-        files, a glob, or (Spark) a URI.
-    output : str or Path
-        Where to write: ``.parquet`` or ``.csv`` (dates as YYYY-MM-DD), a path on this
-        machine (the Spark driver's).
-    columns, customers, customer_columns, encoding, sheet, bad_dates, decimal, dayfirst
-        As ``seglab run`` (``decimal`` and ``dayfirst`` apply with ``clean=True``).
-    as_of : str or pandas.Timestamp, optional
-        Analysis date; default the day after the last transaction.
-    clean : bool or "sql"
-        True: seglab's intake and cleaning first, in pandas (default); False: the
-        data as it is; "sql": the row-filter cleaning rules, in the engine.
-    segments : bool
-        Add the rule segments.
-    params : Mapping, optional
-        Notebook parameters (a ``seglab run`` params file): ``time_unit``,
-        ``window_days``, ``category_top_n``, ``channel_top_n`` and ``segment_rules``
-        are used, other keys ignored.
-    engine : {"duckdb", "spark"}
-        Where the aggregation runs (see :func:`customer_aggregates`).
-
-    Returns
-    -------
-    tuple of (Path, int)
-        The file written and the number of customers.
-
-    Raises
-    ------
-    ConfigError
-        For an output suffix other than .parquet or .csv, bad parameters, an unknown
-        ``clean`` or engine, or Spark not installed.
-    InputError
-        For unreadable or invalid input.
-    """
-    from seglab import clean as seglab_clean
-    from seglab import io as seglab_io
-    from seglab import segments as seglab_segments
-
-    output = Path(output)
-    if output.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ConfigError(
-            f"{output}: cannot write a {output.suffix or 'suffix-less'} file; name the "
-            "output .parquet or .csv."
-        )
-    if clean not in (True, False, SQL_CLEANING):
-        raise ConfigError(f"clean={clean!r} should be True, False or {SQL_CLEANING!r}.")
-    if engine not in ENGINES:
-        raise ConfigError(f"engine={engine!r} is not supported; use one of {list(ENGINES)}.")
-    params = dict(params or {})
-    option_names = ("time_unit", "window_days", "category_top_n", "channel_top_n")
-    options = {k: params[k] for k in option_names if k in params}
-    rules = seglab_segments.segment_rules(**dict(params.get("segment_rules") or {}))
-    attributes = (
-        seglab_io.load_customers(customers, columns=customer_columns, encoding=encoding,
-                                 decimal=decimal, dayfirst=dayfirst)
-        if customers else None
-    )
-    if clean is True:
-        transactions = seglab_io.load_transactions(
-            data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates,
-            decimal=decimal, dayfirst=dayfirst,
-        )
-        day = (features.analysis_day(as_of) if as_of is not None
-               else features.default_as_of(transactions))
-        kept = seglab_clean.clean_transactions(transactions, as_of=day).transactions
-        table = customer_aggregates(kept, as_of=day, customers=attributes, engine=engine,
-                                    **options)
-    else:
-        table = customer_aggregates(data, as_of=as_of, columns=columns, customers=attributes,
-                                    clean=clean == SQL_CLEANING, engine=engine, **options)
-    if segments:
-        table = seglab_segments.rule_segments(table, rules=rules)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if output.suffix.lower() == ".csv":
-        table.to_csv(output, index=False, date_format="%Y-%m-%d")
-    else:
-        table.to_parquet(output, index=False)
-    logger.info("wrote %d customers to %s", len(table), output)
-    return output, len(table)

@@ -62,18 +62,14 @@ line is an order (a transaction, as lifetimes reads a log).
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import RobustScaler, StandardScaler
-from sklearn.utils.validation import check_is_fitted
 
+from seglab import i18n
+from seglab.analysis_date import day_end, default_as_of, parse_as_of
 from seglab.errors import ConfigError, InputError
 
 TIME_UNITS: dict[str, str] = {"D": "day", "W": "week", "M": "month"}
@@ -195,10 +191,17 @@ _DATE_COLUMNS = ("first_order", "last_order")
 _TEXT_COLUMNS = ("customer_id", "top_category", *PLACE_COLUMNS)
 
 
-def feature_dictionary() -> pd.DataFrame:
-    """Return :data:`FEATURE_DOCS` as a table: feature, unit, formula."""
+def feature_dictionary(lang: str = "en") -> pd.DataFrame:
+    """Return :data:`FEATURE_DOCS` as a table: feature, unit, formula.
+
+    Parameters
+    ----------
+    lang : {"en", "zh"}
+        Language of the units and formulas (feature names are column names and stay).
+    """
     return pd.DataFrame(
-        [(name, unit, formula) for name, (unit, formula) in FEATURE_DOCS.items()],
+        [(name, i18n.text(unit, lang), i18n.text(formula, lang))
+         for name, (unit, formula) in FEATURE_DOCS.items()],
         columns=["feature", "unit", "formula"],
     )
 
@@ -239,22 +242,6 @@ def _require(transactions: pd.DataFrame, columns: Sequence[str] = REQUIRED_COLUM
             f"order_date should hold dates, not {transactions['order_date'].dtype}; "
             "load the file with seglab.io.load_transactions."
         )
-
-
-def default_as_of(transactions: pd.DataFrame, *, date_col: str = "order_date") -> pd.Timestamp:
-    """Return the default analysis date: the day after the last transaction."""
-    return transactions[date_col].max().normalize() + pd.Timedelta(days=1)
-
-
-def analysis_day(as_of: pd.Timestamp | str) -> pd.Timestamp:
-    """Return ``as_of`` as a day (midnight), raising a ConfigError for a non-date."""
-    try:
-        day = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"as_of={as_of!r} is not a date; use e.g. '2011-12-10'.") from err
-    if pd.isna(day):
-        raise ConfigError(f"as_of={as_of!r} is not a date; use e.g. '2011-12-10'.")
-    return day.normalize()
 
 
 def rfm_summary(
@@ -304,9 +291,8 @@ def rfm_summary(
     """
     _check_time_unit(time_unit)
     tx = transactions[[customer_id_col, date_col, amount_col]]
-    as_of_ts = tx[date_col].max() if as_of is None else pd.Timestamp(as_of)
-    as_of_day = as_of_ts.normalize()
-    tx = tx[tx[date_col] < as_of_day + pd.Timedelta(days=1)]
+    as_of_day = parse_as_of(tx[date_col].max() if as_of is None else as_of, option="as_of")
+    tx = tx[tx[date_col] < day_end(as_of_day)]
     end_period = _period_ordinals(pd.Series([as_of_day]), time_unit)[0]
     per_period = (
         pd.DataFrame(
@@ -472,7 +458,7 @@ def add_attributes(
         return table
     if "customer_id" not in customers:
         raise InputError("the customer table has no column 'customer_id'.")
-    day = analysis_day(as_of)
+    day = parse_as_of(as_of, option="as_of")
     attributes = customers.drop_duplicates("customer_id").set_index("customer_id")
     attributes = attributes.reindex(table["customer_id"].to_numpy())
     extra = pd.DataFrame(index=attributes.index)
@@ -503,7 +489,7 @@ def _lines(transactions: pd.DataFrame, as_of_day: pd.Timestamp) -> pd.DataFrame:
         tx["customer_id"].notna()
         & tx["order_date"].notna()
         & tx["amount"].notna()
-        & (tx["order_date"] < as_of_day + pd.Timedelta(days=1))
+        & (tx["order_date"] < day_end(as_of_day))
     )
     return tx.loc[keep.to_numpy()]
 
@@ -656,10 +642,10 @@ def customer_features(
     options = FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
     _require(transactions)
     as_of_day = (
-        default_as_of(transactions) if as_of is None else analysis_day(as_of)
+        default_as_of(transactions) if as_of is None else parse_as_of(as_of, option="as_of")
     )
     tx = _lines(transactions, as_of_day)
-    end = as_of_day + pd.Timedelta(days=1)
+    end = day_end(as_of_day)
     mid = end - pd.Timedelta(days=options.window_days)
     start = mid - pd.Timedelta(days=options.window_days)
 
@@ -749,302 +735,3 @@ def customer_features(
     if not result["customer_id"].is_monotonic_increasing:  # e.g. numeric ids as text
         result = result.sort_values("customer_id", ignore_index=True, kind="stable")
     return add_attributes(result, customers, as_of=as_of_day)
-
-
-# --- the transform for clustering -------------------------------------------------------
-
-#: Feature sets of :class:`CustomerTransform`: ``log`` columns are clipped at 0 and
-#: log1p-transformed (skewed amounts, counts and durations), ``plain`` ones used as they
-#: are, every column starting with a ``prefixes`` entry is plain too, and
-#: ``categorical`` columns are one-hot encoded. Columns absent from the table are
-#: skipped. "rfm" is log RFM; "behaviour" recency, frequency, order value, tenure,
-#: return and discount shares and the channel mix; "extended" adds the purchase rhythm,
-#: trend, basket, category mix, geography and demographics.
-FEATURE_SETS: dict[str, dict[str, tuple[str, ...]]] = {
-    "rfm": {
-        "log": ("days_since_last_order", "orders", "revenue"),
-        "plain": (),
-        "prefixes": (),
-        "categorical": (),
-    },
-    "behaviour": {
-        "log": ("days_since_last_order", "orders", "avg_order_value", "tenure_days"),
-        "plain": ("return_share", "discount_share"),
-        "prefixes": ("channel_share_",),
-        "categorical": (),
-    },
-    "extended": {
-        "log": (
-            "days_since_last_order", "orders", "avg_order_value", "tenure_days",
-            "mean_days_between_orders", "distinct_products", "lines_per_order",
-        ),
-        "plain": (
-            "return_share", "discount_share", "purchase_regularity", "repurchase_rate",
-            "spend_trend", "age",
-        ),
-        "prefixes": ("channel_share_", "category_share_"),
-        "categorical": ("country", "region", "gender", "city_tier"),
-    },
-}
-
-SCALINGS: tuple[str, ...] = ("standard", "robust", "none")
-
-
-class CustomerTransform(TransformerMixin, BaseEstimator):
-    """Customer table -> clustering matrix: winsorise, log1p, impute, scale, one-hot.
-
-    Steps, all learned by :meth:`fit` and replayed by :meth:`transform` so that later
-    notebooks and new data (nightly scoring) get the same matrix:
-
-    1. optional winsorising: each numeric column clipped to its fitted
-       ``[winsorize, 1 - winsorize]`` quantiles;
-    2. ``log1p`` of the ``log`` columns, clipped at 0;
-    3. missing numbers (e.g. the gap of a one-time buyer) set to the fitted median;
-    4. standard (mean 0, sd 1) or robust (median 0, IQR 1) scaling of the numbers;
-    5. one-hot columns for the ``max_categories`` most frequent values of each
-       categorical column, plus ``=other`` for the rest and missing values (unscaled).
-
-    Parameters
-    ----------
-    feature_set : str
-        A key of :data:`FEATURE_SETS`.
-    scaling : {"standard", "robust", "none"}
-        Scaling of the numeric columns.
-    winsorize : float
-        Share clipped at each tail before the log, in [0, 0.5); 0 turns it off.
-    max_categories : int
-        Values of a categorical column that get their own column.
-
-    Examples
-    --------
-    >>> transform = CustomerTransform("extended", scaling="robust").fit(table)
-    >>> X = transform.transform(new_table)  # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        feature_set: str = "behaviour",
-        scaling: str = "standard",
-        winsorize: float = 0.0,
-        max_categories: int = 10,
-    ):
-        self.feature_set = feature_set
-        self.scaling = scaling
-        self.winsorize = winsorize
-        self.max_categories = max_categories
-
-    def _check_params(self) -> None:
-        if self.feature_set not in FEATURE_SETS:
-            raise ConfigError(
-                f"feature_set={self.feature_set!r} is unknown; use one of "
-                f"{sorted(FEATURE_SETS)}."
-            )
-        if self.scaling not in SCALINGS:
-            raise ConfigError(f"scaling={self.scaling!r} is unknown; use one of {list(SCALINGS)}.")
-        if not 0 <= self.winsorize < 0.5:
-            raise ConfigError(
-                f"winsorize={self.winsorize!r} should be a share in [0, 0.5), e.g. 0.01."
-            )
-        if self.max_categories < 1:
-            raise ConfigError(f"max_categories={self.max_categories!r} should be >= 1.")
-
-    def _numbers(self, table: pd.DataFrame) -> np.ndarray:
-        missing = [c for c in (*self.log_columns_, *self.plain_columns_,
-                               *self.categorical_columns_) if c not in table]
-        if missing:
-            raise InputError(
-                f"the customer table lacks column {missing[0]!r} that the transform was "
-                "fitted with; build it with the same options."
-            )
-        parts = []
-        for column in (*self.log_columns_, *self.plain_columns_):
-            values = pd.to_numeric(table[column], errors="coerce").astype(float).to_numpy()
-            if column in self.bounds_:
-                low, high = self.bounds_[column]
-                values = np.clip(values, low, high)
-            if column in self.log_columns_:
-                values = np.log1p(np.clip(values, 0, None))
-            parts.append(values)
-        return np.column_stack(parts) if parts else np.empty((len(table), 0))
-
-    def fit(self, table: pd.DataFrame, y: None = None) -> CustomerTransform:
-        """Learn columns, bounds, medians, scaling and categories from ``table``.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            Customer table (:func:`customer_features` or the engine).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        CustomerTransform
-            ``self``.
-        """
-        self._check_params()
-        spec = FEATURE_SETS[self.feature_set]
-        self.log_columns_ = [c for c in spec["log"] if c in table]
-        plain = [c for c in spec["plain"] if c in table]
-        for prefix in spec["prefixes"]:
-            plain += [c for c in table if str(c).startswith(prefix) and c not in plain]
-        self.plain_columns_ = plain
-        self.categorical_columns_ = [c for c in spec["categorical"] if c in table]
-        if not self.log_columns_ + self.plain_columns_:
-            raise ConfigError(
-                f"feature_set={self.feature_set!r}: none of its columns is in the table."
-            )
-        self.bounds_: dict[str, tuple[float, float]] = {}
-        if self.winsorize > 0:
-            for column in (*self.log_columns_, *self.plain_columns_):
-                values = pd.to_numeric(table[column], errors="coerce").astype(float)
-                self.bounds_[column] = (
-                    float(values.quantile(self.winsorize)),
-                    float(values.quantile(1 - self.winsorize)),
-                )
-        numbers = self._numbers(table)
-        with warnings.catch_warnings():  # an all-missing column has no median: use 0
-            warnings.simplefilter("ignore", RuntimeWarning)
-            medians = np.nanmedian(numbers, axis=0)
-        self.medians_ = np.nan_to_num(medians, nan=0.0)
-        filled = np.where(np.isnan(numbers), self.medians_, numbers)
-        scaler = {"standard": StandardScaler(), "robust": RobustScaler(), "none": None}
-        self.scaler_ = scaler[self.scaling]
-        if self.scaler_ is not None:
-            self.scaler_.fit(filled)
-        self.categories_: dict[str, list[str]] = {}
-        for column in self.categorical_columns_:
-            counts = table[column].astype("string").value_counts(dropna=True)
-            frame = pd.DataFrame({"value": counts.index.astype(str), "n": counts.to_numpy()})
-            frame = frame.sort_values(["n", "value"], ascending=[False, True], kind="stable")
-            self.categories_[column] = frame["value"].head(self.max_categories).tolist()
-        self.feature_names_out_ = np.array(
-            [*self.log_columns_, *self.plain_columns_]
-            + [f"{c}={v}" for c, values in self.categories_.items() for v in [*values, "other"]],
-            dtype=object,
-        )
-        return self
-
-    def transform(self, table: pd.DataFrame) -> np.ndarray:
-        """Return the clustering matrix for ``table`` (one row per customer).
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            Customer table with the columns seen in :meth:`fit`.
-
-        Returns
-        -------
-        numpy.ndarray
-            Float matrix, columns as :meth:`get_feature_names_out`.
-        """
-        check_is_fitted(self, "feature_names_out_")
-        numbers = self._numbers(table)
-        numbers = np.where(np.isnan(numbers), self.medians_, numbers)
-        if self.scaler_ is not None and numbers.shape[1]:
-            numbers = self.scaler_.transform(numbers)
-        parts = [numbers]
-        for column, values in self.categories_.items():
-            text = table[column].astype("string")
-            known = np.zeros(len(table), dtype=bool)
-            for value in values:
-                hit = text.eq(value).fillna(False).to_numpy(dtype=bool)
-                known |= hit
-                parts.append(hit.astype(float)[:, None])
-            parts.append((~known).astype(float)[:, None])
-        return np.column_stack(parts)
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the matrix columns (``column`` or ``column=value``)."""
-        check_is_fitted(self, "feature_names_out_")
-        return self.feature_names_out_
-
-    def summary(self) -> pd.DataFrame:
-        """Describe each matrix column: source, step, clipping bounds, centre and scale.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per output column.
-        """
-        check_is_fitted(self, "feature_names_out_")
-        numeric = [*self.log_columns_, *self.plain_columns_]
-        center = scale = [np.nan] * len(numeric)
-        if isinstance(self.scaler_, StandardScaler):
-            center, scale = self.scaler_.mean_, self.scaler_.scale_
-        elif isinstance(self.scaler_, RobustScaler):
-            center, scale = self.scaler_.center_, self.scaler_.scale_
-        rows = [
-            {
-                "column": column,
-                "step": "log1p" if column in self.log_columns_ else "as is",
-                "clipped_to": (
-                    f"{self.bounds_[column][0]:,.4g} .. {self.bounds_[column][1]:,.4g}"
-                    if column in self.bounds_ else ""
-                ),
-                "missing_filled_with": float(self.medians_[i]),
-                "center": float(center[i]),
-                "scale": float(scale[i]),
-            }
-            for i, column in enumerate(numeric)
-        ]
-        rows += [
-            {"column": f"{column}={value}", "step": "one-hot", "clipped_to": "",
-             "missing_filled_with": np.nan, "center": np.nan, "scale": np.nan}
-            for column, values in self.categories_.items() for value in [*values, "other"]
-        ]
-        return pd.DataFrame(rows)
-
-
-def fit_transform_for(
-    table: pd.DataFrame,
-    *,
-    feature_set: str = "behaviour",
-    scaling: str = "standard",
-    winsorize: float = 0.0,
-    max_categories: int = 10,
-) -> CustomerTransform:
-    """Fit a :class:`CustomerTransform` on the customer table and return it.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Customer table.
-    feature_set, scaling, winsorize, max_categories
-        See :class:`CustomerTransform`.
-
-    Returns
-    -------
-    CustomerTransform
-        Fitted.
-    """
-    return CustomerTransform(feature_set, scaling, winsorize, max_categories).fit(table)
-
-
-def save_transform(transform: CustomerTransform, path: str | Path) -> Path:
-    """Write a fitted transform with joblib and return the path."""
-    import joblib
-
-    check_is_fitted(transform, "feature_names_out_")
-    path = Path(path)
-    joblib.dump(transform, path)
-    return path
-
-
-def load_transform(path: str | Path) -> CustomerTransform:
-    """Read a transform written by :func:`save_transform`.
-
-    Raises
-    ------
-    InputError
-        If the file does not exist or holds something else.
-    """
-    import joblib
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no saved feature transform; run the feature stage first.")
-    transform = joblib.load(path)
-    if not isinstance(transform, CustomerTransform):
-        raise InputError(f"{path}: holds a {type(transform).__name__}, not a CustomerTransform.")
-    return transform

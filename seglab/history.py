@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from seglab.errors import ConfigError
+from seglab.runfolder import RunFolder
 
 
 def _read(path: Path) -> dict:
@@ -43,8 +44,8 @@ def list_runs(out: Path) -> pd.DataFrame:
         partial = folder.name.startswith(".") and folder.name.endswith(".partial")
         if folder.name.startswith(".") and not partial:
             continue
-        manifest = _read(folder / "manifest.json")
-        metrics = _read(folder / "metrics.json")
+        manifest = _read(RunFolder(folder).manifest)
+        metrics = _read(RunFolder(folder).metrics)
         data = manifest.get("inputs", {}).get("data", {})
         rows.append({
             "run_id": folder.name.strip(".").removesuffix(".partial"),
@@ -64,14 +65,14 @@ def list_runs(out: Path) -> pd.DataFrame:
 
 def _run_folder(out: Path, run_id: str) -> Path:
     folder = out / run_id
-    if not (folder / "metrics.json").is_file():
+    if not RunFolder(folder).metrics.is_file():
         known = ", ".join(list_runs(out)["run_id"]) or "none"
         raise ConfigError(f"{folder}: no such run (runs in {out}: {known}).")
     return folder.resolve()
 
 
 def _segment_sizes(folder: Path) -> pd.Series:
-    path = folder / "segments.csv"
+    path = RunFolder(folder).segments
     if not path.exists():
         return pd.Series(dtype=float)
     segments = pd.read_csv(path)
@@ -118,7 +119,7 @@ def compare_folders(folder_a: Path, folder_b: Path) -> dict[str, pd.DataFrame]:
         ``"figures"`` and ``"segments"``.
     """
     folders = [folder_a, folder_b]
-    metrics = [_read(f / "metrics.json") for f in folders]
+    metrics = [_read(RunFolder(f).metrics) for f in folders]
 
     def figure(m: dict, section: str, key: str) -> object:
         return m.get(section, {}).get(key)

@@ -24,7 +24,7 @@ class Rule:
     label : str
         What a segment matching the rule is called (a behaviour or a strategy).
     when : str
-        A pandas expression on the segment figures of :func:`segment_summary`
+        A pandas expression on the segment figures of :func:`card_figures`
         (see :data:`RULE_FIGURES` and :data:`OPTIONAL_FIGURES`), e.g.
         ``"lapsed_share >= 0.5 and revenue_index >= 1"``.
     action : str
@@ -39,7 +39,7 @@ class Rule:
     kpi: str = ""
 
 
-#: Figures rules can use, beyond the columns of :func:`segment_summary`: indices are a
+#: Figures rules can use, beyond the columns of :func:`card_figures`: indices are a
 #: segment's figure over the whole customer base's (1 = like the average customer).
 RULE_FIGURES: dict[str, str] = {
     "revenue_index": "revenue per customer / revenue per customer of all customers",
@@ -53,7 +53,7 @@ RULE_FIGURES: dict[str, str] = {
     "churned_share": "share of customers in the Churned lifecycle stage",
 }
 
-#: Figures of :func:`segment_summary` that only some data has (P&L, CLV, lifecycle,
+#: Figures of :func:`card_figures` that only some data has (P&L, CLV, lifecycle,
 #: demographics); rules see them as missing values when absent, so comparisons are false.
 OPTIONAL_FIGURES: tuple[str, ...] = (
     "profit", "profit_per_customer", "profit_margin", "unprofitable_share", "clv",
@@ -78,7 +78,7 @@ NAME_RULES: tuple[Rule, ...] = (
 HEAVY_RETURNS = "mean_return_share >= 0.15 and return_index >= 2"
 
 #: Differentiated strategies, first match wins. Edit (or pass ``rules=``) to change
-#: the playbook; conditions use the figures of :func:`segment_summary`.
+#: the playbook; conditions use the figures of :func:`card_figures`.
 STRATEGY_RULES: tuple[Rule, ...] = (
     Rule("Serve at lower cost",
          "revenue_index >= 0.5 and (profit_margin_index < 0.6 or unprofitable_share >= 0.2)",
@@ -134,7 +134,7 @@ def _shares_text(values: pd.Series, top: int = 3) -> str:
     return ", ".join(f"{name} {share:.0%}" for name, share in shares.head(top).items())
 
 
-def segment_summary(customers: pd.DataFrame, segment_col: str) -> pd.DataFrame:
+def card_figures(customers: pd.DataFrame, segment_col: str) -> pd.DataFrame:
     """Card figures per segment: size, value, RFM medians, mix, demographics, CLV.
 
     Parameters
@@ -281,7 +281,7 @@ def apply_rules(summary: pd.DataFrame, rules: Sequence[Rule | Mapping[str, str]]
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`segment_summary`.
+        Output of :func:`card_figures`.
     rules : sequence of Rule or mapping
         The rule table, in order; mappings take keys ``strategy`` (or ``label``),
         ``when``, ``action`` and ``kpi``. Figures missing for this data (e.g. lifecycle
@@ -329,7 +329,7 @@ def persona_names(summary: pd.DataFrame, rules: Sequence[Rule] = NAME_RULES) -> 
     Parameters
     ----------
     summary : pandas.DataFrame
-        Output of :func:`segment_summary`.
+        Output of :func:`card_figures`.
     rules : sequence of Rule
         Behaviour rules; default :data:`NAME_RULES`.
 
@@ -486,7 +486,7 @@ def persona_cards(
     Returns
     -------
     pandas.DataFrame
-        :func:`segment_summary` plus ``persona``, ``strategy``, ``action`` and ``kpi``.
+        :func:`card_figures` plus ``persona``, ``strategy``, ``action`` and ``kpi``.
 
     Raises
     ------
@@ -494,7 +494,7 @@ def persona_cards(
         If no strategy rule matches a segment, or a rule cannot be evaluated.
     """
     rules = _as_rules(STRATEGY_RULES if rules is None else rules)
-    cards = segment_summary(customers, segment_col)
+    cards = card_figures(customers, segment_col)
     cards.insert(0, "persona", persona_names(cards, name_rules))
     picked = apply_rules(cards, rules)
     if (picked < 0).any():

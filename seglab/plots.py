@@ -1,4 +1,10 @@
-"""Plots for the study's reports: each draws one thing on ``ax`` and returns the Axes."""
+"""Plots for the study's reports: each draws one thing on ``ax`` and returns the Axes.
+
+Every title, axis label, legend title and annotation goes through :func:`seglab.i18n.text`
+in the report's language: each plot function takes ``lang`` (default: the language
+:func:`set_theme` or :func:`theme` was given, else English). Text from the data (segment
+names, products) and the text given to :func:`note` and :func:`sentence` is shown as it is.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 from pandas.io.formats.style import Styler
 
+from seglab import i18n
+
 RC: dict[str, object] = {
     "figure.figsize": (8, 4.2),
     "figure.dpi": 90,
@@ -24,54 +32,102 @@ RC: dict[str, object] = {
     "axes.titlesize": 12,
 }
 
-#: Fonts with Chinese, Japanese and Korean glyphs, tried in order as fallbacks after
-#: DejaVu Sans so labels such as "美妆" or "上海" are readable (Debian: fonts-noto-cjk).
-CJK_FONTS: tuple[str, ...] = (
-    "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans SC", "Source Han Sans SC",
-    "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei",
-    "PingFang SC", "Heiti SC", "Arial Unicode MS",
-)
+#: Fonts with Chinese glyphs (:data:`seglab.i18n.CJK_FONTS`; Debian: fonts-noto-cjk).
+CJK_FONTS: tuple[str, ...] = i18n.CJK_FONTS
+
+#: The language plot functions write in when they are given none (:func:`set_theme`).
+_language: list[str] = [i18n.DEFAULT_LANGUAGE]
 
 
 def cjk_font() -> str | None:
-    """Return the first installed font of :data:`CJK_FONTS`, or None.
+    """Return the first installed font of :data:`CJK_FONTS`, or None when there is none."""
+    try:
+        return i18n.cjk_font()
+    except i18n.ConfigError:
+        return None
 
-    Fonts installed after matplotlib built its font cache are found on disk and
-    registered for this session.
+
+def _rc(lang: str) -> dict[str, object]:
+    """Return the style's rc settings; for Chinese a CJK font first, an ASCII minus sign.
+
+    In English, DejaVu Sans with a CJK font as fallback (matplotlib falls back glyph by
+    glyph through the list) keeps data labels such as "上海" readable. In Chinese the
+    CJK font comes first (it draws Latin letters and digits as well), DejaVu Sans after
+    it for the few symbols it lacks; raises ConfigError when no CJK font is installed.
     """
-    from matplotlib import font_manager
-
-    manager = font_manager.fontManager
-    installed = {font.name for font in manager.ttflist}
-    if not installed.intersection(CJK_FONTS):
-        for path in font_manager.findSystemFonts():
-            if "cjk" in path.lower() or "wqy" in path.lower():
-                try:
-                    manager.addfont(path)
-                except (OSError, RuntimeError, ValueError):
-                    continue
-        installed = {font.name for font in manager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
-
-
-def _rc() -> dict[str, object]:
+    if i18n.check_language(lang) == "zh":
+        fonts = [i18n.cjk_font(), "DejaVu Sans"]
+        return {**RC, "font.family": "sans-serif", "font.sans-serif": fonts,
+                "axes.unicode_minus": False}
     fallback = cjk_font()
-    # A list of families makes matplotlib fall back glyph by glyph.
     fonts = ["DejaVu Sans", fallback] if fallback else ["DejaVu Sans"]
     return {**RC, "font.family": fonts}
 
 
 @contextlib.contextmanager
-def theme() -> Iterator[None]:
-    """Apply seglab's plot style inside a ``with`` block (no global change on import)."""
+def theme(lang: str | None = None) -> Iterator[None]:
+    """Apply seglab's plot style inside a ``with`` block (no global change on import).
+
+    Parameters
+    ----------
+    lang : {"en", "zh"}, optional
+        Language of the charts drawn inside the block (default: unchanged).
+    """
+    previous = _language[0]
+    shown = previous if lang is None else i18n.check_language(lang)
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.95):
-        with plt.rc_context(_rc()):
-            yield
+        with plt.rc_context(_rc(shown)):
+            _language[0] = shown
+            try:
+                yield
+            finally:
+                _language[0] = previous
 
 
-def set_theme() -> None:
-    """Apply seglab's plot style for the rest of a notebook session."""
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95, rc=_rc())
+def set_theme(lang: str | None = None) -> None:
+    """Apply seglab's plot style for the rest of a notebook session.
+
+    Parameters
+    ----------
+    lang : {"en", "zh"}, optional
+        Language the plot functions and :func:`table` write in from now on (default
+        English); ``"zh"`` also sets a font with Chinese characters
+        (:func:`seglab.i18n.cjk_font`, which raises ConfigError when none is installed).
+
+    Examples
+    --------
+    In a notebook, after its parameters cell::
+
+        plots.set_theme(lang=study.report_language(run_dir))
+    """
+    shown = i18n.DEFAULT_LANGUAGE if lang is None else i18n.check_language(lang)
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.95, rc=_rc(shown))
+    _language[0] = shown
+
+
+def language(lang: str | None = None) -> str:
+    """Return ``lang``, or the language of the theme when it is None."""
+    return _language[0] if lang is None else i18n.check_language(lang)
+
+
+def _name(value: object, lang: str) -> object:
+    """Return a segment name from the data as the report shows it.
+
+    Files keep the English names of rule segments (RFM segments, tiers, grades, stages);
+    in Chinese a name with a translation in the catalogs is shown translated
+    (:func:`seglab.segments.segment_label`), any other value as it is.
+    """
+    if lang == "en" or not isinstance(value, str):
+        return value
+    return i18n.text(value, lang)
+
+
+def _label(column: str, lang: str) -> str:
+    """Return a column's name for a chart: its words in English, its label in Chinese."""
+    if lang == "en":
+        return column.replace("_", " ")
+    label = i18n.column_label(column, lang)
+    return label if label != column else column.replace("_", " ")
 
 
 def _nothing_when_empty(draw: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,10 +142,15 @@ def _nothing_when_empty(draw: Callable[..., Any]) -> Callable[..., Any]:
 
 @_nothing_when_empty
 def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str, ...] = (),
-          digits: int = 1) -> Styler:
+          digits: int = 1, lang: str | None = None) -> Styler:
     """Format a table for a business reader; text from the data is HTML-escaped.
 
     An empty table shows nothing (a section skipped for want of data; its note says why).
+    Column headers show each column's label in the report's language
+    (:func:`seglab.i18n.column_label`, ``seglab/locales/columns.yaml``), row names
+    with a translation in the catalogs (``"Portfolio"``, segment names) theirs, and
+    yes/no columns read in the language too; money is
+    written by :func:`seglab.i18n.money` (in Chinese, 10,000 or more in 万 and 亿).
 
     Parameters
     ----------
@@ -101,18 +162,40 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str,
         Columns shown as percentages.
     digits : int
         Decimals for other numbers.
+    lang : {"en", "zh"}, optional
+        Language of the headers and money (default: the theme's).
 
     Returns
     -------
     pandas.io.formats.style.Styler
     """
+    lang = language(lang)
     # A content-derived id (instead of a random one) keeps the HTML identical between runs.
     digest = hashlib.sha1(frame.to_csv().encode()).hexdigest()[:10]
+    labels = {column: i18n.column_label(str(column), lang) for column in frame.columns}
+    labels = {column: label for column, label in labels.items() if label != str(column)}
+    shown = [labels.get(column, column) for column in frame.columns]
+    if labels and len(set(map(str, shown))) == len(shown):  # two columns never share a header
+        money = tuple(labels.get(c, c) for c in money)
+        share = tuple(labels.get(c, c) for c in share)
+        frame = frame.rename(columns=labels)
+    if lang != "en":
+        frame = frame.rename_axis(index=[None if name is None else
+                                         i18n.column_label(str(name), lang)
+                                         for name in frame.index.names])
+        if not isinstance(frame.index, pd.RangeIndex):  # row names: "Portfolio", segments
+            frame = frame.rename(index=lambda value: _name(value, lang))
+        flags = [c for c in frame if pd.api.types.is_bool_dtype(frame[c])]
+        if flags:  # yes/no in the report's language (on a copy: the caller's table stays)
+            frame = frame.copy()
+            for column in flags:
+                frame[column] = frame[column].map({True: i18n.text("yes", lang),
+                                                   False: i18n.text("no", lang)})
     styler = Styler(frame, uuid=digest).format(
         precision=digits, thousands=",", escape="html", na_rep="")
     present = [c for c in money if c in frame]
     if present:
-        styler = styler.format("{:,.0f}", subset=present, na_rep="")
+        styler = styler.format(functools.partial(_money_cell, lang=lang), subset=present)
     present = [c for c in share if c in frame]
     if present:
         styler = styler.format("{:.1%}", subset=present, na_rep="")
@@ -122,6 +205,15 @@ def table(frame: pd.DataFrame, *, money: tuple[str, ...] = (), share: tuple[str,
     if isinstance(frame.index, pd.RangeIndex):
         styler = styler.hide(axis="index")
     return styler.format_index(escape="html")
+
+
+def _money_cell(value: object, *, lang: str) -> str:
+    """Write a money cell of :func:`table`: "" for a missing value, text as it is."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if not isinstance(value, int | float | np.number) or isinstance(value, bool):
+        return html.escape(str(value))
+    return i18n.money(float(value), lang)
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
@@ -139,11 +231,13 @@ def _note(ax: Axes, text: str, *, title: str) -> Axes:
     return ax
 
 
-def _thousands(ax: Axes, axis: str = "y") -> None:
+def _thousands(ax: Axes, axis: str = "y", *, lang: str = i18n.DEFAULT_LANGUAGE) -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
 
     def label(value: float, _: int) -> str:
         # Billions in full ("5,000,000,000") overlap; write them as "5.00bn".
+        if lang == "zh":
+            return i18n.short_money(value, lang)
         if max(abs(x) for x in target.get_view_interval()) >= 1e9:
             return _short(value)
         return f"{value:,.0f}"
@@ -152,7 +246,7 @@ def _thousands(ax: Axes, axis: str = "y") -> None:
 
 
 def volume_over_time(volume: pd.DataFrame, *, value: str = "revenue",
-                     ax: Axes | None = None) -> Axes:
+                     ax: Axes | None = None, lang: str | None = None) -> Axes:
     """Line of ``value`` per period (gaps show as drops to zero).
 
     Parameters
@@ -163,20 +257,25 @@ def volume_over_time(volume: pd.DataFrame, *, value: str = "revenue",
         Column to plot.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax)
     ax.plot(volume["period"], volume[value], marker="o", markersize=3)
-    ax.set(title=f"{value.replace('_', ' ').capitalize()} per period", xlabel="",
-           ylabel=value.replace("_", " "))
-    _thousands(ax)
+    what = _label(value, lang)
+    ax.set(title=i18n.text("{what} per period", lang, what=what[:1].upper() + what[1:]),
+           xlabel="", ylabel=what)
+    _thousands(ax, lang=lang)
     return ax
 
 
-def missing_values(missing: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def missing_values(missing: pd.DataFrame, *, ax: Axes | None = None,
+                   lang: str | None = None) -> Axes:
     """Horizontal bars of the share of missing values per column.
 
     Parameters
@@ -190,15 +289,17 @@ def missing_values(missing: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax)
     sns.barplot(missing, y="column", x="missing_share", color="#4c72b0", ax=ax)
     ax.xaxis.set_major_formatter(PercentFormatter(1))
-    ax.set(title="Share of missing values per column", xlabel="missing", ylabel="")
+    ax.set(title=i18n.text("Share of missing values per column", lang),
+           xlabel=i18n.text("missing", lang), ylabel="")
     return ax
 
 
 def distribution(values: pd.Series | None, *, label: str, log: bool = True,
-                 ax: Axes | None = None) -> Axes:
+                 ax: Axes | None = None, lang: str | None = None) -> Axes:
     """Histogram of positive values, on a log scale when skewed.
 
     Parameters
@@ -207,7 +308,7 @@ def distribution(values: pd.Series | None, *, label: str, log: bool = True,
         Values (non-positive ones are left out of a log plot); None when the data has
         no such column, which draws a note instead.
     label : str
-        What the values are, with their unit.
+        What the values are, with their unit (an English label is translated).
     log : bool
         Log-scale the x axis.
     ax : matplotlib.axes.Axes, optional
@@ -217,9 +318,12 @@ def distribution(values: pd.Series | None, *, label: str, log: bool = True,
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
+    label = i18n.text(label, lang)
     ax = _axes(ax)
+    title = i18n.text("Distribution of {label}", lang, label=label)
     if values is None or values.dropna().empty:
-        return _note(ax, f"No {label} in this data", title=f"Distribution of {label}")
+        return _note(ax, i18n.text("No {label} in this data", lang, label=label), title=title)
     shown = (values[values > 0] if log else values).dropna().to_numpy(dtype=float)
     # Binned by numpy and drawn from the counts: seaborn's histplot takes seconds per
     # chart on ten million customers, numpy a tenth of one.
@@ -232,11 +336,12 @@ def distribution(values: pd.Series | None, *, label: str, log: bool = True,
             edgecolor="white", linewidth=0.5)
     if log:
         ax.set_xscale("log")
-    ax.set(title=f"Distribution of {label}", xlabel=label, ylabel="count")
+    ax.set(title=title, xlabel=label, ylabel=i18n.text("count", lang))
     return ax
 
 
-def feature_distributions(features: pd.DataFrame, columns: list[str]) -> plt.Figure:
+def feature_distributions(features: pd.DataFrame, columns: list[str], *,
+                          lang: str | None = None) -> plt.Figure:
     """Small multiples: one histogram per feature (log scale for skewed ones).
 
     Parameters
@@ -245,28 +350,32 @@ def feature_distributions(features: pd.DataFrame, columns: list[str]) -> plt.Fig
         Customer table.
     columns : list of str
         Features to show.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    lang = language(lang)
     n = len(columns)
     ncols = 3
     fig, axes = plt.subplots(int(np.ceil(n / ncols)), ncols, figsize=(11, 2.8 * np.ceil(n / 3)))
     for ax, column in zip(axes.flat, columns, strict=False):
         values = features[column].dropna()
         skewed = values.min() >= 0 and values.skew() > 2
-        distribution(values, label=column.replace("_", " "), log=bool(skewed), ax=ax)
-        ax.set_title(column.replace("_", " "), fontsize=10)
+        distribution(values, label=_label(column, lang), log=bool(skewed), ax=ax, lang=lang)
+        ax.set_title(_label(column, lang), fontsize=10)
     for ax in axes.flat[n:]:
         ax.remove()
-    fig.suptitle("How customers are distributed on each feature", fontweight="bold")
+    fig.suptitle(i18n.text("How customers are distributed on each feature", lang),
+                 fontweight="bold")
     fig.tight_layout()
     return fig
 
 
 def segment_sizes(customers: pd.DataFrame, segment_col: str, *, order: list | None = None,
-                  ax: Axes | None = None) -> Axes:
+                  ax: Axes | None = None, lang: str | None = None) -> Axes:
     """Share of customers and share of revenue per segment, side by side.
 
     Parameters
@@ -284,27 +393,33 @@ def segment_sizes(customers: pd.DataFrame, segment_col: str, *, order: list | No
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax)
     shares = pd.DataFrame({
-        "customers": customers[segment_col].value_counts(normalize=True),
-        "revenue": customers.groupby(segment_col)["revenue"].sum()
+        _label("customers", lang): customers[segment_col].value_counts(normalize=True),
+        _label("revenue", lang): customers.groupby(segment_col)["revenue"].sum()
         / customers["revenue"].sum(),
     })
     if order is None:
         numeric = pd.api.types.is_numeric_dtype(customers[segment_col])
-        order = shares.index if numeric else shares.sort_values("revenue", ascending=False).index
+        order = shares.index if numeric else shares.sort_values(
+            shares.columns[1], ascending=False).index
     order = [s for s in order if s in shares.index]
     long = shares.loc[order].reset_index(names="segment").melt(
         id_vars="segment", var_name="share of", value_name="share")
-    long["segment"] = long["segment"].astype(str)
+    long["segment"] = long["segment"].astype(str).map(lambda name: _name(name, lang))
     sns.barplot(long, y="segment", x="share", hue="share of", ax=ax)
     ax.xaxis.set_major_formatter(PercentFormatter(1))
-    ax.set(title=f"Customers and revenue by {segment_col.replace('_', ' ')}",
-           xlabel="share of all", ylabel="")
+    ax.set(title=i18n.text("Customers and revenue by {segmentation}", lang,
+                           segmentation=_label(segment_col, lang)),
+           xlabel=i18n.text("share of all", lang), ylabel="")
+    if ax.get_legend() is not None:
+        ax.get_legend().set_title(i18n.text("share of", lang))
     return ax
 
 
-def rf_heatmap(customers: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def rf_heatmap(customers: pd.DataFrame, *, ax: Axes | None = None,
+               lang: str | None = None) -> Axes:
     """Count customers per recency score x frequency score cell.
 
     Parameters
@@ -318,49 +433,18 @@ def rf_heatmap(customers: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (6, 4.5))
     grid = pd.crosstab(customers["r_score"], customers["f_score"]).sort_index(ascending=False)
     sns.heatmap(grid, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
-    ax.set(title="Customers by recency and frequency score",
-           xlabel="frequency score (5 = most orders)", ylabel="recency score (5 = most recent)")
+    ax.set(title=i18n.text("Customers by recency and frequency score", lang),
+           xlabel=i18n.text("frequency score (5 = most orders)", lang),
+           ylabel=i18n.text("recency score (5 = most recent)", lang))
     return ax
 
 
-def pyramid(customers: pd.DataFrame, *, tier_col: str = "value_tier", order: list,
-            ax: Axes | None = None) -> Axes:
-    """Draw the customer pyramid: revenue share per tier, top tier on top.
-
-    Parameters
-    ----------
-    customers : pandas.DataFrame
-        Customer table with ``revenue`` and ``tier_col``.
-    tier_col : str
-        Tier column.
-    order : list
-        Tiers from the top.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    ax = _axes(ax, (7, 3.6))
-    share = customers.groupby(tier_col)["revenue"].sum().reindex(order).fillna(0)
-    share = share / share.sum()
-    widths = np.linspace(0.35, 1.0, len(order))
-    for level, (tier, width) in enumerate(zip(order, widths, strict=True)):
-        y = len(order) - 1 - level
-        ax.barh(y, width, left=(1 - width) / 2, color=sns.color_palette("crest", len(order))[level])
-        ax.text(0.5, y, f"{tier}: {share[tier]:.0%} of revenue", ha="center", va="center",
-                color="white", fontweight="bold")
-    ax.set(title="Customer pyramid: revenue share of each tier", xlim=(0, 1), yticks=[])
-    ax.axis("off")
-    return ax
-
-
-def k_selection(k_scores: dict[str, pd.DataFrame], *, min_stability: float | None = None
-                ) -> plt.Figure:
+def k_selection(k_scores: dict[str, pd.DataFrame], *, min_stability: float | None = None,
+                lang: str | None = None) -> plt.Figure:
     """Plot the curves that justify k, one row per method.
 
     Columns: silhouette and stability (both 0-1, the two the rule weighs),
@@ -374,83 +458,63 @@ def k_selection(k_scores: dict[str, pd.DataFrame], *, min_stability: float | Non
         the k picked.
     min_stability : float, optional
         Stability threshold of the rule, drawn as a dotted line.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    lang = language(lang)
     fig, axes = plt.subplots(max(1, len(k_scores)), 4, figsize=(12, 2.6 * max(1, len(k_scores))),
                              squeeze=False)
     for row, (method, scores) in zip(axes, k_scores.items(), strict=False):
         chosen = int(scores.loc[scores["chosen"], "k"].iat[0]) if "chosen" in scores else None
         ax = row[0]
-        ax.plot(scores["k"], scores["silhouette"], marker="o", label="silhouette")
+        ax.plot(scores["k"], scores["silhouette"], marker="o",
+                label=_label("silhouette", lang))
         if "stability" in scores:
-            ax.plot(scores["k"], scores["stability"], marker="s", label="stability")
+            ax.plot(scores["k"], scores["stability"], marker="s",
+                    label=_label("stability", lang))
         if min_stability is not None:
             ax.axhline(min_stability, color="grey", linestyle=":", linewidth=1)
-        ax.set(title=f"{method}: separation and stability", ylim=(-0.05, 1.05))
+        ax.set(title=i18n.text("{method}: separation and stability", lang, method=method),
+               ylim=(-0.05, 1.05))
         ax.legend(fontsize=7, loc="lower left")
         ax = row[1]
         ax.plot(scores["k"], scores["calinski_harabasz"], marker="o")
-        ax.set(title=f"{method}: Calinski-Harabasz (higher better)")
+        ax.set(title=i18n.text("{method}: Calinski-Harabasz (higher better)", lang,
+                               method=method))
         ax = row[2]
         ax.plot(scores["k"], scores["davies_bouldin"], marker="o")
-        ax.set(title=f"{method}: Davies-Bouldin (lower better)")
+        ax.set(title=i18n.text("{method}: Davies-Bouldin (lower better)", lang, method=method))
         ax = row[3]
         if "bic" in scores:
             ax.plot(scores["k"], scores["bic"], marker="o")
-            ax.set(title=f"{method}: BIC (lower better)")
+            ax.set(title=i18n.text("{method}: BIC (lower better)", lang, method=method))
         else:
             ax.plot(scores["k"], scores["inertia"], marker="o")
             if "elbow" in scores and scores["elbow"].any():
                 at = scores.loc[scores["elbow"]].iloc[0]
                 ax.scatter([at["k"]], [at["inertia"]], s=120, facecolors="none",
-                           edgecolors="#dd8452", linewidths=2, zorder=3, label="elbow")
+                           edgecolors="#dd8452", linewidths=2, zorder=3,
+                           label=i18n.text("elbow", lang))
                 ax.legend(fontsize=7)
-            ax.set(title=f"{method}: within-cluster spread (elbow)")
+            ax.set(title=i18n.text("{method}: within-cluster spread (elbow)", lang,
+                                   method=method))
         for ax in row:
             if chosen is not None:
                 ax.axvline(chosen, color="#c44e52", linestyle="--", linewidth=1)
-            ax.set_xlabel("k (segments)")
+            ax.set_xlabel(i18n.text("k (segments)", lang))
             ax.title.set_fontsize(9)
-    fig.suptitle("Choosing the number of segments (red dashed line: chosen k)",
+    fig.suptitle(i18n.text("Choosing the number of segments (red dashed line: chosen k)", lang),
                  fontweight="bold")
     fig.tight_layout()
     return fig
 
 
-def cluster_map(X: np.ndarray, labels: np.ndarray, *, title: str,
-                random_state: int = 0, ax: Axes | None = None) -> Axes:
-    """Map customers on the first two principal components, coloured by segment.
-
-    Parameters
-    ----------
-    X : numpy.ndarray
-        Transformed features.
-    labels : numpy.ndarray
-        Segment per customer (-1 = noise, grey).
-    title : str
-        Plot title.
-    random_state : int
-        Seed for the PCA solver.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    from sklearn.decomposition import PCA
-
-    ax = _axes(ax, (6, 5))
-    xy = PCA(n_components=2, random_state=random_state).fit_transform(X)
-    _scatter_segments(ax, xy, np.asarray(labels), legend=True)
-    ax.set(title=title, xlabel="first principal component", ylabel="second principal component")
-    return ax
-
-
-def _scatter_segments(ax: Axes, xy: np.ndarray, labels: np.ndarray, *, legend: bool) -> None:
+def _scatter_segments(ax: Axes, xy: np.ndarray, labels: np.ndarray, *, legend: bool,
+                      lang: str) -> None:
     """Scatter points coloured by segment; noise (-1) in light grey underneath."""
     values = sorted(pd.unique(labels), key=lambda v: (str(v) == "-1", str(v)))
     clusters = [v for v in values if str(v) != "-1"]
@@ -458,18 +522,18 @@ def _scatter_segments(ax: Axes, xy: np.ndarray, labels: np.ndarray, *, legend: b
     noise = np.array([str(v) == "-1" for v in labels])
     if noise.any():
         ax.scatter(xy[noise, 0], xy[noise, 1], s=4, color="#cccccc", linewidths=0,
-                   label="noise")
+                   label=i18n.text("noise", lang))
     for color, value in zip(palette, clusters, strict=True):
         hit = labels == value
         ax.scatter(xy[hit, 0], xy[hit, 1], s=5, color=color, linewidths=0, alpha=0.75,
                    label=str(value))
     if legend:
-        ax.legend(title="segment", markerscale=3, fontsize=7, loc="best")
+        ax.legend(title=_label("segment", lang), markerscale=3, fontsize=7, loc="best")
 
 
 def cluster_maps(xy: np.ndarray, labels: dict[str, np.ndarray], *, rows: np.ndarray,
                  title: str = "Each method's segments on the same map",
-                 ncols: int = 3) -> plt.Figure:
+                 ncols: int = 3, lang: str | None = None) -> plt.Figure:
     """Small multiples: the same 2-D map of customers, coloured by each method's segments.
 
     Parameters
@@ -481,31 +545,35 @@ def cluster_maps(xy: np.ndarray, labels: dict[str, np.ndarray], *, rows: np.ndar
     rows : numpy.ndarray
         Which customers ``xy`` holds.
     title : str
-        Figure title.
+        Figure title (an English title is translated).
     ncols : int
         Maps per row.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    lang = language(lang)
     n = max(1, len(labels))
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3.6 * nrows), squeeze=False,
                              sharex=True, sharey=True)
     for ax, (name, values) in zip(axes.flat, labels.items(), strict=False):
-        _scatter_segments(ax, xy, np.asarray(values)[rows], legend=True)
+        _scatter_segments(ax, xy, np.asarray(values)[rows], legend=True, lang=lang)
         ax.set_title(name, fontsize=10)
     for ax in axes.flat[n:]:
         ax.remove()
-    fig.suptitle(title, fontweight="bold")
-    fig.supxlabel("map dimension 1", fontsize=9)
-    fig.supylabel("map dimension 2", fontsize=9)
+    fig.suptitle(i18n.text(title, lang), fontweight="bold")
+    fig.supxlabel(i18n.text("map dimension 1", lang), fontsize=9)
+    fig.supylabel(i18n.text("map dimension 2", lang), fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def profile_heatmap(profile: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def profile_heatmap(profile: pd.DataFrame, *, ax: Axes | None = None,
+                    lang: str | None = None) -> Axes:
     """Standardised feature means per cluster: what makes each cluster different.
 
     Parameters
@@ -519,20 +587,23 @@ def profile_heatmap(profile: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (max(9.0, 0.6 * profile.shape[1] + 3), 0.5 * len(profile) + 2.5))
-    shown = profile.rename(index=lambda v: "noise" if str(v) == "-1" else v)
+    noise = i18n.text("noise", lang)
+    shown = profile.rename(index=lambda v: noise if str(v) == "-1" else v)
     sns.heatmap(shown, annot=True, fmt=".1f", cmap="RdBu_r", center=0, vmin=-2, vmax=2, ax=ax,
                 annot_kws={"fontsize": 8},
-                cbar_kws={"label": "standard deviations from the average customer"})
-    ax.set(title="What sets each segment apart (feature means, standardised)",
-           xlabel="", ylabel="segment")
-    ax.set_xticklabels([t.get_text().replace("_", " ") for t in ax.get_xticklabels()],
+                cbar_kws={"label": i18n.text("standard deviations from the average customer",
+                                             lang)})
+    ax.set(title=i18n.text("What sets each segment apart (feature means, standardised)", lang),
+           xlabel="", ylabel=_label("segment", lang))
+    ax.set_xticklabels([_label(t.get_text(), lang) for t in ax.get_xticklabels()],
                        rotation=35, ha="right")
     return ax
 
 
 def crosstab_heatmap(rows: pd.Series | None, columns: pd.Series, *, title: str,
-                     ax: Axes | None = None) -> Axes:
+                     ax: Axes | None = None, lang: str | None = None) -> Axes:
     """Share of each row group falling in each column group.
 
     Parameters
@@ -541,28 +612,34 @@ def crosstab_heatmap(rows: pd.Series | None, columns: pd.Series, *, title: str,
         Two labellings of the same customers; ``rows`` None (no planted truth on real
         data) draws a note instead.
     title : str
-        Plot title.
+        Plot title (an English title is translated).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
+    title = i18n.text(title, lang)
     width = 8.0 if columns is None else max(8.0, 0.75 * columns.nunique() + 3)
     ax = _axes(ax, (width, 4.5))
     if rows is None:
-        return _note(ax, "Not available for this data", title=title)
+        return _note(ax, i18n.text("Not available for this data", lang), title=title)
     shares = pd.crosstab(rows, columns, normalize="index")
+    shares = shares.rename(index=lambda v: _name(v, lang), columns=lambda v: _name(v, lang))
     sns.heatmap(shares, annot=True, fmt=".0%", cmap="Blues", cbar=False, ax=ax,
                 annot_kws={"fontsize": 8})
-    ax.set(title=title, xlabel=str(columns.name).replace("_", " "),
-           ylabel=str(rows.name).replace("_", " "))
+    ax.set(title=title, xlabel=_label(str(columns.name), lang),
+           ylabel=_label(str(rows.name), lang))
     ax.set_xticklabels(ax.get_xticklabels(), rotation=30, ha="right")
     return ax
 
 
-def agreement_heatmap(agreement: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def agreement_heatmap(agreement: pd.DataFrame, *, ax: Axes | None = None,
+                      lang: str | None = None) -> Axes:
     """Pairwise agreement (adjusted Rand index) between methods and rule segments.
 
     Parameters
@@ -576,16 +653,20 @@ def agreement_heatmap(agreement: pd.DataFrame, *, ax: Axes | None = None) -> Axe
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (0.8 * len(agreement) + 3, 0.6 * len(agreement) + 2))
     sns.heatmap(agreement, annot=True, fmt=".2f", cmap="Greens", vmin=0, vmax=1, ax=ax,
                 annot_kws={"fontsize": 8},
-                cbar_kws={"label": "adjusted Rand index (1 = same segments, 0 = chance)"})
-    ax.set(title="How far the methods agree on who belongs together", xlabel="", ylabel="")
+                cbar_kws={"label": i18n.text(
+                    "adjusted Rand index (1 = same segments, 0 = chance)", lang)})
+    ax.set(title=i18n.text("How far the methods agree on who belongs together", lang),
+           xlabel="", ylabel="")
     ax.set_xticklabels(ax.get_xticklabels(), rotation=30, ha="right")
     return ax
 
 
-def method_scores(comparison: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def method_scores(comparison: pd.DataFrame, *, ax: Axes | None = None,
+                  lang: str | None = None) -> Axes:
     """Separation, stability, coverage and (when known) accuracy of each method, as bars.
 
     Parameters
@@ -601,10 +682,13 @@ def method_scores(comparison: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (10, 4.2))
     frame = comparison.assign(assigned=1 - comparison["noise_share"])
-    measures = {"silhouette": "separation (silhouette)", "stability": "stability (ARI)",
-                "assigned": "customers assigned", "ari_truth": "match to planted truth (ARI)"}
+    measures = {"silhouette": i18n.text("separation (silhouette)", lang),
+                "stability": i18n.text("stability (ARI)", lang),
+                "assigned": i18n.text("customers assigned", lang),
+                "ari_truth": i18n.text("match to planted truth (ARI)", lang)}
     present = {k: v for k, v in measures.items() if k in frame and frame[k].notna().any()}
     names = [f"{m} *" if chosen else m for m, chosen in
              zip(frame["method"], frame.get("chosen", [False] * len(frame)), strict=True)]
@@ -613,7 +697,8 @@ def method_scores(comparison: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     long["measure"] = long["measure"].map(present)
     sns.barplot(long, x="method", y="score", hue="measure", ax=ax)
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set(title="Methods side by side (* = chosen)", xlabel="", ylabel="score (higher is better)",
+    ax.set(title=i18n.text("Methods side by side (* = chosen)", lang), xlabel="",
+           ylabel=i18n.text("score (higher is better)", lang),
            ylim=(min(-0.1, float(long["score"].min()) - 0.05), 1.05))
     ax.tick_params(axis="x", labelrotation=20)
     plt.setp(ax.get_xticklabels(), ha="right")
@@ -621,7 +706,8 @@ def method_scores(comparison: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def segment_pnl_bars(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def segment_pnl_bars(pnl: pd.DataFrame, *, ax: Axes | None = None,
+                     lang: str | None = None) -> Axes:
     """Revenue, gross margin, cost-to-serve and profit per segment.
 
     Parameters
@@ -636,18 +722,19 @@ def segment_pnl_bars(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     shown = pnl.drop(index="Portfolio", errors="ignore")
     ax = _axes(ax, (9, 0.6 * len(shown) + 2))
     measures = shown[["revenue", "gross_margin", "cost_to_serve", "profit"]].copy()
     measures.index = _segment_labels(shown)
-    measures.columns = [c.replace("_", " ") for c in measures.columns]
+    measures.columns = [_label(c, lang) for c in measures.columns]
     long = measures.reset_index(names="segment").melt(id_vars="segment", var_name="measure")
     sns.barplot(long, y="segment", x="value", hue="measure", ax=ax)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set(title="Revenue, margin, cost-to-serve and profit by segment", ylabel="",
-           xlabel="currency")
+    ax.set(title=i18n.text("Revenue, margin, cost-to-serve and profit by segment", lang),
+           ylabel="", xlabel=i18n.text("currency", lang))
     ax.legend(title="", fontsize=8, loc="lower right")
-    _thousands(ax, "x")
+    _thousands(ax, "x", lang=lang)
     return ax
 
 
@@ -656,7 +743,8 @@ def segment_pnl_bars(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 MAX_DOTS = 50_000
 
 
-def whale_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def whale_curve(curve: pd.DataFrame, *, ax: Axes | None = None,
+                lang: str | None = None) -> Axes:
     """Cumulative profit against customers ranked by profit, with its peak marked.
 
     Parameters
@@ -670,6 +758,7 @@ def whale_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (7, 4.2))
     drawn = curve
     if len(curve) > MAX_DOTS:  # a line of millions of points draws the same, slowly
@@ -679,15 +768,18 @@ def whale_curve(curve: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     peak = curve["cumulative_profit_share"].idxmax()
     x, y = curve.loc[peak, ["customer_share", "cumulative_profit_share"]]
     ax.scatter([x], [y], color="#c44e52", zorder=3)
-    label = f"{x:.0%} of customers earn {y:.0%} of the profit"
+    label = i18n.text("{customers:.0%} of customers earn {profit:.0%} of the profit", lang,
+                      customers=x, profit=y)
     if y > 1:
-        label += f";\nthe other {1 - x:.0%} give back {y - 1:.0%}"
+        label += i18n.text(";\nthe other {customers:.0%} give back {profit:.0%}", lang,
+                           customers=1 - x, profit=y - 1)
     ax.annotate(label, (x, y), textcoords="offset points", xytext=(10, -30), fontsize=9)
     ax.axhline(1, color="grey", linestyle=":")
     ax.xaxis.set_major_formatter(PercentFormatter(1))
     ax.yaxis.set_major_formatter(PercentFormatter(1))
-    ax.set(title="Whale curve: who makes the profit",
-           xlabel="customers, most profitable first", ylabel="cumulative share of total profit")
+    ax.set(title=i18n.text("Whale curve: who makes the profit", lang),
+           xlabel=i18n.text("customers, most profitable first", lang),
+           ylabel=i18n.text("cumulative share of total profit", lang))
     return ax
 
 
@@ -700,8 +792,10 @@ def _segment_labels(table: pd.DataFrame) -> list[str]:
     return list(labels)
 
 
-def _short(value: float) -> str:
-    """Money in a few characters: 1,234 / 12.3k / 4.56m / 1.2bn."""
+def _short(value: float, lang: str = i18n.DEFAULT_LANGUAGE) -> str:
+    """Money in a few characters: 1,234 / 12.3k / 4.56m / 1.2bn (Chinese: 万, 亿)."""
+    if lang == "zh":
+        return i18n.short_money(value, lang)
     size = abs(value)
     for limit, suffix in ((1e9, "bn"), (1e6, "m"), (1e4, "k")):
         if size >= limit:
@@ -710,13 +804,14 @@ def _short(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def pnl_waterfall(totals: dict[str, float], *, ax: Axes | None = None) -> Axes:
+def pnl_waterfall(totals: dict[str, float], *, ax: Axes | None = None,
+                  lang: str | None = None) -> Axes:
     """Walk from gross sales to profit: every discount, cost and charge as a step.
 
     Parameters
     ----------
     totals : dict
-        Portfolio totals of the P&L lines (:func:`seglab.profit.ledger`).
+        Portfolio totals of the P&L lines (:func:`seglab.profit.portfolio_totals`).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
 
@@ -724,14 +819,16 @@ def pnl_waterfall(totals: dict[str, float], *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
-    steps = [("gross sales", totals["gross_sales"], "total"),
-             ("discounts", -totals["discounts"], "step"), ("returns", -totals["returns"], "step"),
-             ("revenue", totals["revenue"], "total"),
-             ("cost of goods", -totals["cost_of_goods"], "step"),
-             ("gross margin", totals["gross_margin"], "total")]
-    steps += [(name.replace("_", " "), -totals[name], "step") for name in
+    lang = language(lang)
+    steps = [(_label("gross_sales", lang), totals["gross_sales"], "total"),
+             (_label("discounts", lang), -totals["discounts"], "step"),
+             (_label("returns", lang), -totals["returns"], "step"),
+             (_label("revenue", lang), totals["revenue"], "total"),
+             (_label("cost_of_goods", lang), -totals["cost_of_goods"], "step"),
+             (_label("gross_margin", lang), totals["gross_margin"], "total")]
+    steps += [(_label(name, lang), -totals[name], "step") for name in
               ("handling", "shipping", "rent", "returns_handling", "service", "marketing")]
-    steps.append(("profit", totals["profit"], "total"))
+    steps.append((_label("profit", lang), totals["profit"], "total"))
     ax = _axes(ax, (11, 4.8))
     level = 0.0
     for i, (_, value, kind) in enumerate(steps):
@@ -742,16 +839,18 @@ def pnl_waterfall(totals: dict[str, float], *, ax: Axes | None = None) -> Axes:
             bottom, height, color = level, value, "#dd8452" if value < 0 else "#55a868"
             level += value
         ax.bar(i, height, bottom=bottom, color=color)
-        ax.annotate(_short(value), (i, max(bottom, bottom + height)), ha="center",
+        ax.annotate(_short(value, lang), (i, max(bottom, bottom + height)), ha="center",
                     va="bottom", fontsize=8, textcoords="offset points", xytext=(0, 2))
     ax.set_xticks(range(len(steps)), [s[0] for s in steps], rotation=35, ha="right")
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set(title="From gross sales to profit: the whole portfolio", ylabel="currency")
-    _thousands(ax)
+    ax.set(title=i18n.text("From gross sales to profit: the whole portfolio", lang),
+           ylabel=i18n.text("currency", lang))
+    _thousands(ax, lang=lang)
     return ax
 
 
-def cost_to_serve_bars(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def cost_to_serve_bars(pnl: pd.DataFrame, *, ax: Axes | None = None,
+                       lang: str | None = None) -> Axes:
     """Cost-to-serve per customer by segment, split into its parts.
 
     Parameters
@@ -766,23 +865,25 @@ def cost_to_serve_bars(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     pnl = pnl.drop(index="Portfolio", errors="ignore")
     parts = [c for c in ("handling", "shipping", "rent", "returns_handling", "service",
                          "marketing") if c in pnl]
     per_customer = pnl[parts].div(pnl["customers"], axis=0)
     per_customer.index = _segment_labels(pnl)
-    per_customer.columns = [c.replace("_", " ") for c in parts]
+    per_customer.columns = [_label(c, lang) for c in parts]
     ax = _axes(ax, (9, 0.45 * len(pnl) + 1.8))
     per_customer.iloc[::-1].plot.barh(stacked=True, ax=ax, width=0.7,
                                        color=sns.color_palette("Set2", len(parts)))
-    ax.set(title="Cost-to-serve per customer, by segment", xlabel="currency per customer",
-           ylabel="")
+    ax.set(title=i18n.text("Cost-to-serve per customer, by segment", lang),
+           xlabel=i18n.text("currency per customer", lang), ylabel="")
     ax.legend(title="", fontsize=8, loc="lower right")
-    _thousands(ax, "x")
+    _thousands(ax, "x", lang=lang)
     return ax
 
 
-def unprofitable_share(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def unprofitable_share(pnl: pd.DataFrame, *, ax: Axes | None = None,
+                       lang: str | None = None) -> Axes:
     """Share of customers who lose money, by segment (the portfolio as a reference line).
 
     Parameters
@@ -796,22 +897,24 @@ def unprofitable_share(pnl: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     shown = pnl.drop(index="Portfolio", errors="ignore")
     ax = _axes(ax, (8, 0.4 * len(shown) + 1.8))
     labels = _segment_labels(shown)
     ax.barh(labels[::-1], shown["unprofitable_share"].to_numpy()[::-1], color="#c44e52")
     if "Portfolio" in pnl.index:
         ax.axvline(pnl.loc["Portfolio", "unprofitable_share"], color="black", linestyle="--",
-                   linewidth=1, label="all customers")
+                   linewidth=1, label=i18n.text("all customers", lang))
         ax.legend(loc="lower right", fontsize=8)
     ax.xaxis.set_major_formatter(PercentFormatter(1))
-    ax.set(title="Customers who lose money, by segment", xlabel="share of the segment's customers",
-           ylabel="")
+    ax.set(title=i18n.text("Customers who lose money, by segment", lang),
+           xlabel=i18n.text("share of the segment's customers", lang), ylabel="")
     return ax
 
 
 @_nothing_when_empty
-def calibration_holdout(check: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def calibration_holdout(check: pd.DataFrame, *, ax: Axes | None = None,
+                        lang: str | None = None) -> Axes:
     """Mean purchases in the holdout period, actual against BG/NBD's forecast.
 
     Parameters
@@ -825,23 +928,28 @@ def calibration_holdout(check: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (8, 4.2))
     x = np.arange(len(check))
-    ax.plot(x, check["actual"], marker="o", label="actual")
-    ax.plot(x, check["predicted"], marker="s", linestyle="--", label="predicted (BG/NBD)")
+    ax.plot(x, check["actual"], marker="o", label=i18n.text("actual", lang))
+    ax.plot(x, check["predicted"], marker="s", linestyle="--",
+            label=i18n.text("predicted (BG/NBD)", lang))
     actual = float((check["actual"] * check["customers"]).sum())
     predicted = float((check["predicted"] * check["customers"]).sum())
     gap = (predicted - actual) / actual if actual else float("nan")
     ax.set_xticks(x, check["calibration_purchases"])
-    ax.set(title="Does the purchase model forecast the holdout period?",
-           xlabel="repeat purchases in the calibration period",
-           ylabel="mean purchases per customer in holdout")
-    ax.legend(title=f"all customers: {predicted:,.0f} predicted, {actual:,.0f} actual "
-                    f"({gap:+.1%})", title_fontsize=8, fontsize=8, loc="upper left")
+    ax.set(title=i18n.text("Does the purchase model forecast the holdout period?", lang),
+           xlabel=i18n.text("repeat purchases in the calibration period", lang),
+           ylabel=i18n.text("mean purchases per customer in holdout", lang))
+    ax.legend(title=i18n.text("all customers: {predicted:,.0f} predicted, {actual:,.0f} "
+                              "actual ({gap:+.1%})", lang, predicted=predicted, actual=actual,
+                              gap=gap),
+              title_fontsize=8, fontsize=8, loc="upper left")
     return ax
 
 
-def value_growth_bubbles(cards: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def value_growth_bubbles(cards: pd.DataFrame, *, ax: Axes | None = None,
+                         lang: str | None = None) -> Axes:
     """Place segments on the value x growth matrix, bubbles sized by customers.
 
     Value is revenue per customer in the last 180 days; growth its change per customer
@@ -859,9 +967,11 @@ def value_growth_bubbles(cards: pd.DataFrame, *, ax: Axes | None = None) -> Axes
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (9, 6))
     if "recent_revenue_per_customer" not in cards:
-        ax.text(0.5, 0.5, "No value-growth columns for this segmentation", ha="center")
+        ax.text(0.5, 0.5, i18n.text("No value-growth columns for this segmentation", lang),
+                ha="center")
         ax.axis("off")
         return ax
     x, y = cards["recent_revenue_per_customer"], cards["revenue_growth_per_customer"]
@@ -881,19 +991,20 @@ def value_growth_bubbles(cards: pd.DataFrame, *, ax: Axes | None = None) -> Axes
     overall = float((x * cards["customers"]).sum() / cards["customers"].sum())
     ax.axvline(overall, color="grey", linestyle="--", linewidth=1)
     ax.axhline(0, color="grey", linestyle="--", linewidth=1)
-    ax.set(title="Value x growth: where each segment stands",
-           xlabel="value: revenue per customer, last 180 days",
-           ylabel="growth: change per customer vs the 180 days before")
-    ax.legend(title="strategy", fontsize=8, markerscale=0.4, loc="upper left",
+    ax.set(title=i18n.text("Value x growth: where each segment stands", lang),
+           xlabel=i18n.text("value: revenue per customer, last 180 days", lang),
+           ylabel=i18n.text("growth: change per customer vs the 180 days before", lang))
+    ax.legend(title=_label("strategy", lang), fontsize=8, markerscale=0.4, loc="upper left",
               bbox_to_anchor=(1.01, 1.0))
     ax.margins(0.15)
-    _thousands(ax)
-    _thousands(ax, "x")
+    _thousands(ax, lang=lang)
+    _thousands(ax, "x", lang=lang)
     return ax
 
 
 def persona_composition(persona: pd.Series, truth: pd.Series | None, *,
-                        order: list | pd.Series | None = None, ax: Axes | None = None) -> Axes:
+                        order: list | pd.Series | None = None, ax: Axes | None = None,
+                        lang: str | None = None) -> Axes:
     """Show what each persona is made of: its customers' shares by planted segment.
 
     Parameters
@@ -911,11 +1022,12 @@ def persona_composition(persona: pd.Series, truth: pd.Series | None, *,
     -------
     matplotlib.axes.Axes
     """
-    title = "Which planted segments each persona holds"
+    lang = language(lang)
+    title = i18n.text("Which planted segments each persona holds", lang)
     if truth is None:
         ax = _axes(ax, (8, 2))
-        ax.text(0.5, 0.5, "Not available: this data has no planted segments", ha="center",
-                va="center")
+        ax.text(0.5, 0.5, i18n.text("Not available: this data has no planted segments", lang),
+                ha="center", va="center")
         ax.set(title=title)
         ax.axis("off")
         return ax
@@ -924,12 +1036,13 @@ def persona_composition(persona: pd.Series, truth: pd.Series | None, *,
         shares = shares.reindex([p for p in order if p in shares.index])
     ax = _axes(ax, (10, 0.5 * len(shares) + 2))
     sns.heatmap(shares, annot=True, fmt=".0%", cmap="Blues", cbar=False, ax=ax)
-    ax.set(title=title, xlabel="planted segment", ylabel="")
+    ax.set(title=title, xlabel=i18n.text("planted segment", lang), ylabel="")
     ax.set_xticklabels(ax.get_xticklabels(), rotation=25, ha="right")
     return ax
 
 
-def revenue_profit_scatter(customers: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def revenue_profit_scatter(customers: pd.DataFrame, *, ax: Axes | None = None,
+                           lang: str | None = None) -> Axes:
     """Profit against revenue per customer: revenue alone does not tell who earns money.
 
     Customers below zero lose money; red ones have a positive gross margin, so the
@@ -946,44 +1059,37 @@ def revenue_profit_scatter(customers: pd.DataFrame, *, ax: Axes | None = None) -
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (8, 5))
     # Three columns before filtering: the whole table would be copied (6 GB at 10M rows).
     shown = customers.loc[customers["revenue"] > 0, ["revenue", "gross_margin", "profit"]]
-    title = "Profit against revenue, one dot per customer"
+    title = i18n.text("Profit against revenue, one dot per customer", lang)
     if len(shown) > MAX_DOTS:
-        title += f" (a random {MAX_DOTS:,} of {len(shown):,})"
+        title += i18n.text(" (a random {shown:,} of {customers:,})", lang, shown=MAX_DOTS,
+                           customers=len(shown))
         shown = shown.sample(MAX_DOTS, random_state=0)
     turned = (shown["gross_margin"] > 0) & (shown["profit"] < 0)
     losing = (shown["profit"] < 0) & ~turned
     earning = shown["profit"] >= 0
     ax.scatter(shown.loc[earning, "revenue"], shown.loc[earning, "profit"], s=6, alpha=0.35,
-               color="#4c72b0", label="earns money")
+               color="#4c72b0", label=i18n.text("earns money", lang))
     ax.scatter(shown.loc[losing, "revenue"], shown.loc[losing, "profit"], s=10, alpha=0.7,
-               color="#dd8452", label="loses money on the goods (returns, write-offs)")
+               color="#dd8452",
+               label=i18n.text("loses money on the goods (returns, write-offs)", lang))
     ax.scatter(shown.loc[turned, "revenue"], shown.loc[turned, "profit"], s=18, alpha=0.9,
-               color="#c44e52", label="gross margin positive, lost to cost-to-serve")
+               color="#c44e52",
+               label=i18n.text("gross margin positive, lost to cost-to-serve", lang))
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=100)
-    ax.set(title=title, xlabel="revenue (log scale)", ylabel="profit (symmetric log scale)")
+    ax.set(title=title, xlabel=i18n.text("revenue (log scale)", lang),
+           ylabel=i18n.text("profit (symmetric log scale)", lang))
     ax.legend(fontsize=8, loc="upper left")
-    _thousands(ax, "x")
+    _thousands(ax, "x", lang=lang)
     return ax
 
 
 # --- segments over time (notebook 05) ------------------------------------------------------
-
-
-def _compact_money(value: float) -> str:
-    """Money in a few characters for crowded charts: 950 / 12.3k / 4.56m."""
-    size = abs(value)
-    if size >= 1e6:
-        return f"{value / 1e6:,.2f}m"
-    if size >= 1e4:
-        return f"{value / 1e3:,.1f}k"
-    if size < 10 and value != round(value):
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
 
 
 def _segment_colors(labels: list) -> dict:
@@ -997,7 +1103,7 @@ def _segment_colors(labels: list) -> dict:
 
 @_nothing_when_empty
 def transition_heatmap(matrix: pd.DataFrame, *, title: str | None = None, share: bool = True,
-                       ax: Axes | None = None) -> Axes:
+                       ax: Axes | None = None, lang: str | None = None) -> Axes:
     """Heatmap of a from-segment x to-segment matrix (row shares by default).
 
     Parameters
@@ -1005,26 +1111,35 @@ def transition_heatmap(matrix: pd.DataFrame, *, title: str | None = None, share:
     matrix : pandas.DataFrame
         Output of :func:`seglab.dynamics.transition_matrix`.
     title : str, optional
-        Title; a default one says what the cells are.
+        Title (an English title is translated); a default one says what the cells are.
     share : bool
         Cells are row shares (shown as %) rather than amounts.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
+    title = i18n.text(title, lang) if title else None
     ax = _axes(ax, (0.75 * matrix.shape[1] + 3.5, 0.45 * matrix.shape[0] + 2))
     if matrix.empty:
-        return _note(ax, "No customers moved between these dates", title=title or "Migration")
+        return _note(ax, i18n.text("No customers moved between these dates", lang),
+                     title=title or i18n.text("Migration", lang))
     labels = matrix.map(lambda v: f"{v:.0%}" if v >= 0.005 else "") if share else \
-        matrix.map(lambda v: _compact_money(v) if v else "")
+        matrix.map(lambda v: i18n.short_money(v, lang) if v else "")
+    names = {"index": lambda v: _name(v, lang), "columns": lambda v: _name(v, lang)}
+    matrix, labels = matrix.rename(**names), labels.rename(**names)
     sns.heatmap(matrix, annot=labels, fmt="", cmap="Blues", cbar=False, vmin=0,
                 vmax=1 if share else None, linewidths=0.5, linecolor="white", ax=ax,
                 annot_kws={"fontsize": 8})
-    ax.set(title=title or "Where each segment's customers went (share of the row)",
-           xlabel="segment at the later date", ylabel="segment at the earlier date")
+    ax.set(title=title or i18n.text("Where each segment's customers went (share of the row)",
+                                    lang),
+           xlabel=i18n.text("segment at the later date", lang),
+           ylabel=i18n.text("segment at the earlier date", lang))
     ax.set_xticklabels(ax.get_xticklabels(), rotation=30, ha="right")
     ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
     return ax
@@ -1032,7 +1147,7 @@ def transition_heatmap(matrix: pd.DataFrame, *, title: str | None = None, share:
 
 @_nothing_when_empty
 def migration_flow(migration: pd.DataFrame, *, steps: int = 2, order: list | None = None,
-                   ax: Axes | None = None) -> Axes:
+                   ax: Axes | None = None, lang: str | None = None) -> Axes:
     """Alluvial chart of the last migration steps: bands of customers between dates.
 
     Each column is a snapshot date with its segments stacked (height = customers); a
@@ -1050,6 +1165,8 @@ def migration_flow(migration: pd.DataFrame, *, steps: int = 2, order: list | Non
         Segment order, top to bottom; default order of first appearance.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
@@ -1058,10 +1175,11 @@ def migration_flow(migration: pd.DataFrame, *, steps: int = 2, order: list | Non
     from matplotlib.patches import PathPatch, Rectangle
     from matplotlib.path import Path
 
-    title = "How customers moved between segments"
+    lang = language(lang)
+    title = i18n.text("How customers moved between segments", lang)
     ax = _axes(ax, (12, 7))
     if migration.empty:
-        return _note(ax, "No migration to draw", title=title)
+        return _note(ax, i18n.text("No migration to draw", lang), title=title)
     starts = sorted(migration["from_date"].astype(str).unique())[-max(1, steps):]
     flows = migration[migration["from_date"].astype(str).isin(starts)].copy()
     dates = [*starts, str(flows["to_date"].max())]
@@ -1127,8 +1245,9 @@ def migration_flow(migration: pd.DataFrame, *, steps: int = 2, order: list | Non
                                    facecolor=colors[label], edgecolor="white", linewidth=0.5))
             if high - low >= 0.018 * total:
                 side = -1 if i == 0 else 1
+                name = _name(label, lang)
                 ax.text(i + side * (width / 2 + 0.01), (low + high) / 2,
-                        f"{label} ({high - low:,.0f})", fontsize=7, va="center",
+                        f"{name} ({high - low:,.0f})", fontsize=7, va="center",
                         ha="right" if side < 0 else "left")
     ax.set_xlim(-0.55, len(dates) - 0.45)
     ax.set_ylim(max(max(b[1] for b in c.values()) for c in columns) + gap, -gap)
@@ -1137,13 +1256,14 @@ def migration_flow(migration: pd.DataFrame, *, steps: int = 2, order: list | Non
     ax.grid(False)
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
-    ax.set(title=title, xlabel="snapshot date", ylabel="customers (band height)")
+    ax.set(title=title, xlabel=i18n.text("snapshot date", lang),
+           ylabel=i18n.text("customers (band height)", lang))
     return ax
 
 
 @_nothing_when_empty
 def cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention",
-                   ax: Axes | None = None) -> Axes:
+                   ax: Axes | None = None, lang: str | None = None) -> Axes:
     """Cohort triangle: acquisition month (rows) by months since acquisition (columns).
 
     Parameters
@@ -1154,11 +1274,14 @@ def cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention",
         Share of the cohort buying that month, or its net revenue per cohort customer.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     grid = cohorts.pivot(index="cohort", columns="month", values=value)
     sizes = cohorts.groupby("cohort")["cohort_customers"].first()
     ax = _axes(ax, (0.6 * grid.shape[1] + 3, 0.42 * grid.shape[0] + 2))
@@ -1166,19 +1289,23 @@ def cohort_heatmap(cohorts: pd.DataFrame, *, value: str = "retention",
     if retention and grid.shape[1] > 1:
         grid = grid.drop(columns=0)  # month 0 is 100% by definition
     annot = grid.map(
-        lambda v: "" if pd.isna(v) else (f"{v:.0%}" if retention else _compact_money(v)))
+        lambda v: "" if pd.isna(v) else (f"{v:.0%}" if retention else
+                                         i18n.short_money(v, lang)))
     sns.heatmap(grid, annot=annot, fmt="", cmap="YlGnBu", cbar=False, ax=ax,
                 annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white")
     ax.grid(False)
     ax.set_yticklabels([f"{c} ({sizes[c]:,})" for c in grid.index], rotation=0)
-    what = "share of the cohort buying" if retention else "net revenue per cohort customer"
-    ax.set(title=f"Cohorts by acquisition month: {what}",
-           xlabel="months since the first purchase", ylabel="acquisition month (customers)")
+    what = (i18n.text("share of the cohort buying", lang) if retention else
+            i18n.text("net revenue per cohort customer", lang))
+    ax.set(title=i18n.text("Cohorts by acquisition month: {what}", lang, what=what),
+           xlabel=i18n.text("months since the first purchase", lang),
+           ylabel=i18n.text("acquisition month (customers)", lang))
     return ax
 
 
 @_nothing_when_empty
-def churn_calibration(calibration: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def churn_calibration(calibration: pd.DataFrame, *, ax: Axes | None = None,
+                      lang: str | None = None) -> Axes:
     """Predicted churn risk against the churn observed, per risk decile of the holdout.
 
     Parameters
@@ -1192,20 +1319,24 @@ def churn_calibration(calibration: pd.DataFrame, *, ax: Axes | None = None) -> A
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (5.5, 5))
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly honest")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1,
+            label=i18n.text("perfectly honest", lang))
     ax.plot(calibration["predicted"], calibration["observed"], marker="o",
-            label="churn model, one dot per decile")
+            label=i18n.text("churn model, one dot per decile", lang))
     ax.xaxis.set_major_formatter(PercentFormatter(1))
     ax.yaxis.set_major_formatter(PercentFormatter(1))
-    ax.set(xlim=(0, 1), ylim=(0, 1), title="Is the churn risk honest? (holdout)",
-           xlabel="predicted risk of no purchase", ylabel="customers who did not buy")
+    ax.set(xlim=(0, 1), ylim=(0, 1), title=i18n.text("Is the churn risk honest? (holdout)", lang),
+           xlabel=i18n.text("predicted risk of no purchase", lang),
+           ylabel=i18n.text("customers who did not buy", lang))
     ax.legend(fontsize=8, loc="upper left")
     return ax
 
 
 @_nothing_when_empty
-def churn_drivers(drivers: pd.DataFrame, *, top: int = 10, ax: Axes | None = None) -> Axes:
+def churn_drivers(drivers: pd.DataFrame, *, top: int = 10, ax: Axes | None = None,
+                  lang: str | None = None) -> Axes:
     """Strongest drivers of churn risk: the drop in holdout ROC AUC when each is shuffled.
 
     Parameters
@@ -1222,18 +1353,20 @@ def churn_drivers(drivers: pd.DataFrame, *, top: int = 10, ax: Axes | None = Non
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     shown = drivers.head(top).iloc[::-1]
     ax = _axes(ax, (8, 0.38 * len(shown) + 1.5))
-    labels = [f"{f.replace('_', ' ')} ({d})" if d else f.replace("_", " ")
+    labels = [f"{_label(f, lang)} ({i18n.text(d, lang)})" if d else _label(f, lang)
               for f, d in zip(shown["feature"], shown["direction"], strict=True)]
     ax.barh(labels, shown["auc_drop"], xerr=shown["auc_drop_sd"], color="#4c72b0")
-    ax.set(title="What drives churn risk", ylabel="",
-           xlabel="drop in holdout ROC AUC when the feature is shuffled")
+    ax.set(title=i18n.text("What drives churn risk", lang), ylabel="",
+           xlabel=i18n.text("drop in holdout ROC AUC when the feature is shuffled", lang))
     return ax
 
 
 @_nothing_when_empty
-def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None) -> plt.Figure:
+def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None,
+                    lang: str | None = None) -> plt.Figure:
     """Small multiples: one row per segment, one column per figure, over the snapshots.
 
     Parameters
@@ -1244,6 +1377,8 @@ def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None) -> p
         ``churn_basis``).
     order : list, optional
         Segments, top to bottom.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
@@ -1251,9 +1386,12 @@ def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None) -> p
     """
     from matplotlib.ticker import MaxNLocator
 
-    metrics = [("customers", "customers"), ("revenue", "revenue in the period"),
-               ("profit", "profit in the period"), ("avg_order_value", "average order value"),
-               ("churn_share", "churn share (next horizon)")]
+    lang = language(lang)
+    metrics = [("customers", _label("customers", lang)),
+               ("revenue", i18n.text("revenue in the period", lang)),
+               ("profit", i18n.text("profit in the period", lang)),
+               ("avg_order_value", i18n.text("average order value", lang)),
+               ("churn_share", i18n.text("churn share (next horizon)", lang))]
     segments_ = order or list(dict.fromkeys(monitoring["segment"]))
     segments_ = [s for s in segments_ if s in set(monitoring["segment"])]
     fig, axes = plt.subplots(len(segments_), len(metrics), sharex=True,
@@ -1276,7 +1414,8 @@ def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None) -> p
                 ax.set_ylim(0, 1.05)
             else:
                 ax.plot(xs, values, marker="o", markersize=3, color="#4c72b0")
-                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact_money(v)))
+                ax.yaxis.set_major_formatter(FuncFormatter(
+                    lambda v, _: i18n.short_money(v, lang)))
                 if not np.isfinite(values).any():
                     ax.set_yticks([])
                 elif np.nanmin(values) >= 0:
@@ -1285,12 +1424,13 @@ def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None) -> p
             if row == 0:
                 ax.set_title(label, fontsize=9)
             if col == 0:
-                ax.set_ylabel(segment, rotation=0, ha="right", va="center", fontsize=8)
+                ax.set_ylabel(_name(segment, lang), rotation=0, ha="right", va="center",
+                              fontsize=8)
     for ax in axes[-1]:
         ax.set_xticks(range(len(dates)), [pd.Timestamp(d).strftime("%y-%m") for d in dates],
                       rotation=45, fontsize=7)
-    fig.suptitle("Segment monitor: each segment over the snapshots (own scale per panel; "
-                 "hollow dots: predicted)", fontweight="bold")
+    fig.suptitle(i18n.text("Segment monitor: each segment over the snapshots (own scale per "
+                           "panel; hollow dots: predicted)", lang), fontweight="bold")
     # Fixed margins: tight_layout on dozens of small axes costs seconds.
     height = fig.get_figheight()
     fig.subplots_adjust(left=0.14, right=0.99, bottom=0.75 / height, top=1 - 0.75 / height,
@@ -1299,7 +1439,8 @@ def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None) -> p
 
 
 def value_pyramid(customers: pd.DataFrame, *, order: list, tier_col: str = "value_tier",
-                  value_col: str = "revenue", ax: Axes | None = None) -> Axes:
+                  value_col: str = "revenue", ax: Axes | None = None,
+                  lang: str | None = None) -> Axes:
     """Draw the customer pyramid, top tier on top, each level labelled beside it.
 
     Parameters
@@ -1314,11 +1455,14 @@ def value_pyramid(customers: pd.DataFrame, *, order: list, tier_col: str = "valu
         What the tiers rank by (``revenue`` or ``profit``).
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (9, 3.8))
     grouped = customers.groupby(tier_col)
     value = grouped[value_col].sum().reindex(order).fillna(0)
@@ -1332,35 +1476,59 @@ def value_pyramid(customers: pd.DataFrame, *, order: list, tier_col: str = "valu
         ax.barh(y, width, left=(1 - width) / 2, color=colours[level], height=0.85)
         ax.text(0.5, y, f"{value_share[tier]:.0%}", ha="center", va="center", color="white",
                 fontweight="bold")
-        ax.text(1.04, y, f"{tier}: {customer_share[tier]:.0%} of customers, "
-                f"{value_share[tier]:.0%} of {value_col.replace('_', ' ')}",
+        ax.text(1.04, y, i18n.text("{tier}: {customers:.0%} of customers, {value:.0%} of {what}",
+                                   lang, tier=_name(tier, lang), customers=customer_share[tier],
+                                   value=value_share[tier], what=_label(value_col, lang)),
                 ha="left", va="center")
-    ax.set(title=f"Customer pyramid: share of {value_col.replace('_', ' ')} by tier",
+    ax.set(title=i18n.text("Customer pyramid: share of {what} by tier", lang,
+                           what=_label(value_col, lang)),
            xlim=(0, 1), ylim=(-0.6, len(order) - 0.4))
     ax.axis("off")
     return ax
 
 
-def note(text: str) -> Any:
+def note(text: str, *, lang: str | None = None) -> Any:
     """Show a sentence to the reader (escaped), or nothing for empty text.
 
     Parameters
     ----------
     text : str
-        Plain text, e.g. :meth:`seglab.study.StudyInputs.sample_note`.
+        Plain text, e.g. :meth:`seglab.study.StudyInputs.sample_note`, shown as it is
+        (the caller writes it in the report's language).
+    lang : {"en", "zh"}, optional
+        Language of the lead word "Note." (default: the theme's).
 
     Returns
     -------
     IPython.display.HTML or None
         Displayed by Jupyter when it is the last expression of a cell.
     """
-    return _paragraph(text, css_class="seglab-note", lead="Note.")
+    return _paragraph(text, css_class="seglab-note", lead=i18n.text("Note.", language(lang)))
+
+
+def in_short(text: str, *, lang: str | None = None) -> Any:
+    """Show a finding led by "In short:" (escaped), or nothing for empty text.
+
+    Parameters
+    ----------
+    text : str
+        Plain text in the report's language, shown as it is.
+    lang : {"en", "zh"}, optional
+        Language of the lead (default: the theme's).
+
+    Returns
+    -------
+    IPython.display.HTML or None
+    """
+    return _paragraph(text, css_class="seglab-finding",
+                      lead=i18n.text("In short:", language(lang)))
 
 
 @_nothing_when_empty
 def campaign_effects(effects: pd.DataFrame, *, metric: str = "revenue",
                      names: dict[str, str] | None = None,
-                     flagged: tuple[str, ...] | list[str] = ()) -> plt.Figure:
+                     flagged: tuple[str, ...] | list[str] = (),
+                     lang: str | None = None) -> plt.Figure:
     """Each campaign's effect per customer per segment, with its 95% interval.
 
     Parameters
@@ -1374,12 +1542,15 @@ def campaign_effects(effects: pd.DataFrame, *, metric: str = "revenue",
         Segment label → persona name for the axis.
     flagged : sequence of str
         Campaigns whose split failed the sample-ratio test (marked in their title).
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.figure.Figure
         One panel per campaign; filled dots are significant after Holm's adjustment.
     """
+    lang = language(lang)
     names = names or {}
     shown = effects[(effects["metric"] == metric) & effects["effect"].notna()]
     campaigns = sorted(shown["campaign"].unique())
@@ -1397,14 +1568,18 @@ def campaign_effects(effects: pd.DataFrame, *, metric: str = "revenue",
                     fmt="none", ecolor="#4c72b0", capsize=3)
         sig = part["significant"].fillna(False).astype(bool).to_numpy()
         ax.scatter(part["effect"][sig], y[sig], color="#4c72b0", zorder=3,
-                   label="significant after adjustment")
+                   label=i18n.text("significant after adjustment", lang))
         ax.scatter(part["effect"][~sig], y[~sig], facecolor="white", edgecolor="#4c72b0",
-                   zorder=3, label="not significant")
+                   zorder=3, label=i18n.text("not significant", lang))
         ax.axvline(0, color="#999999", lw=1)
         ax.set_yticks(y, labels)
-        warning = "\n(split broken: sample ratio mismatch)" if campaign in flagged else ""
-        ax.set(title=f"{campaign}: extra {metric} per customer{warning}",
-               xlabel=f"treatment minus control, {metric} per customer (95% CI)")
+        warning = (i18n.text("\n(split broken: sample ratio mismatch)", lang)
+                   if campaign in flagged else "")
+        what = _label(metric, lang)
+        ax.set(title=i18n.text("{campaign}: extra {metric} per customer", lang,
+                               campaign=campaign, metric=what) + warning,
+               xlabel=i18n.text("treatment minus control, {metric} per customer (95% CI)",
+                                lang, metric=what))
     axes[0][0].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
@@ -1412,7 +1587,7 @@ def campaign_effects(effects: pd.DataFrame, *, metric: str = "revenue",
 
 @_nothing_when_empty
 def group_spend_balance(balance: pd.DataFrame, *, names: dict[str, str] | None = None,
-                        ax: Axes | None = None) -> Axes:
+                        ax: Axes | None = None, lang: str | None = None) -> Axes:
     """Mean pre-period spend of treatment and control in each segment.
 
     Parameters
@@ -1423,29 +1598,34 @@ def group_spend_balance(balance: pd.DataFrame, *, names: dict[str, str] | None =
         Segment label → persona name.
     ax : matplotlib.axes.Axes, optional
         Where to draw.
+    lang : {"en", "zh"}, optional
+        Language of the chart's text (default: the theme's).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     names = names or {}
     ax = _axes(ax, (8, 0.5 * len(balance) + 1.5))
     labels = [names.get(str(s), str(s)) for s in balance["segment"]]
     y = np.arange(len(balance))
-    ax.barh(y + 0.2, balance["mean_spend_treatment"], height=0.4, label="treatment",
-            color="#4c72b0")
-    ax.barh(y - 0.2, balance["mean_spend_control"], height=0.4, label="control",
-            color="#dd8452")
+    ax.barh(y + 0.2, balance["mean_spend_treatment"], height=0.4,
+            label=i18n.text("treatment", lang), color="#4c72b0")
+    ax.barh(y - 0.2, balance["mean_spend_control"], height=0.4,
+            label=i18n.text("control", lang), color="#dd8452")
     ax.set_yticks(y, labels)
-    ax.set(title="Mean spend before the campaign: treatment and control, per segment",
-           xlabel="mean spend per customer before the campaign")
-    _thousands(ax, "x")
+    ax.set(title=i18n.text("Mean spend before the campaign: treatment and control, per segment",
+                           lang),
+           xlabel=i18n.text("mean spend per customer before the campaign", lang))
+    _thousands(ax, "x", lang=lang)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 
 @_nothing_when_empty
-def pair_heatmap(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def pair_heatmap(matrix: pd.DataFrame, *, ax: Axes | None = None,
+                 lang: str | None = None) -> Axes:
     """Heatmap of the lift of the top product pairs in each segment's orders.
 
     Parameters
@@ -1459,20 +1639,24 @@ def pair_heatmap(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (0.7 * matrix.shape[1] + 3.5, 0.45 * matrix.shape[0] + 3))
     labels = matrix.map(lambda v: f"{v:.1f}" if pd.notna(v) else "")
     sns.heatmap(matrix.astype(float), annot=labels, fmt="", cmap="RdBu_r", center=1.0,
-                cbar_kws={"label": "lift (1 = as often as chance)"}, linewidths=0.5,
-                linecolor="white", ax=ax, annot_kws={"fontsize": 8})
-    ax.set(title="What sells together: lift of the top product pairs in each segment's orders",
-           xlabel="product pair (bought in one order)", ylabel="segment")
+                cbar_kws={"label": i18n.text("lift (1 = as often as chance)", lang)},
+                linewidths=0.5, linecolor="white", ax=ax, annot_kws={"fontsize": 8})
+    ax.set(title=i18n.text("What sells together: lift of the top product pairs in each "
+                           "segment's orders", lang),
+           xlabel=i18n.text("product pair (bought in one order)", lang),
+           ylabel=_label("segment", lang))
     ax.set_xticklabels(ax.get_xticklabels(), rotation=35, ha="right")
     ax.set_yticklabels(ax.get_yticklabels(), rotation=0)
     return ax
 
 
 @_nothing_when_empty
-def offer_evaluation(scores: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def offer_evaluation(scores: pd.DataFrame, *, ax: Axes | None = None,
+                     lang: str | None = None) -> Axes:
     """Bars of precision and recall at N of each offer method.
 
     Parameters
@@ -1486,19 +1670,21 @@ def offer_evaluation(scores: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     -------
     matplotlib.axes.Axes
     """
+    lang = language(lang)
     ax = _axes(ax, (7, 3.5))
     n = int(scores["n"].iloc[0])
     long = scores.melt(id_vars="method", value_vars=["precision_at_n", "recall_at_n"],
                        var_name="measure", value_name="value")
-    long["measure"] = long["measure"].map({"precision_at_n": f"precision at {n}",
-                                           "recall_at_n": f"recall at {n}"})
+    long["measure"] = long["measure"].map({
+        "precision_at_n": i18n.text("precision at {n}", lang, n=n),
+        "recall_at_n": i18n.text("recall at {n}", lang, n=n)})
     sns.barplot(long, x="measure", y="value", hue="method", ax=ax)
     for container in ax.containers:
         ax.bar_label(container, labels=[f"{v:.1%}" for v in container.datavalues], fontsize=8)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set(title="Do the offers predict what customers bought next?", xlabel="",
-           ylabel="share (mean over customers)")
-    ax.legend(title="offers from", fontsize=8)
+    ax.set(title=i18n.text("Do the offers predict what customers bought next?", lang),
+           xlabel="", ylabel=i18n.text("share (mean over customers)", lang))
+    ax.legend(title=i18n.text("offers from", lang), fontsize=8)
     return ax
 
 

@@ -10,16 +10,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from seglab.runfolder import FILES
+
 #: Files of a run folder that hold individual-level data. With ``--mask-pii`` they move
 #: to ``<out>/private/<run-id>/`` and a masked ``customers.csv`` takes their place.
-PRIVATE_FILES: tuple[str, ...] = (
-    "inputs", "transactions.parquet", "customers.parquet", "customers.csv",
-    "cluster_model.joblib", "recommendations.csv",
-)
+PRIVATE_FILES: tuple[str, ...] = tuple(str(path) for path in (
+    FILES.inputs, FILES.transactions, FILES.customers, FILES.customers_csv,
+    FILES.cluster_model, FILES.recommendations,
+))
 
 #: Individual-level CSV exports: with ``--mask-pii`` the unmasked file moves to the
 #: private folder and a masked copy stays in the run folder.
-MASKED_EXPORTS: tuple[str, ...] = ("customers.csv", "audiences.csv", "next_tier.csv")
+MASKED_EXPORTS: tuple[str, ...] = tuple(
+    str(path) for path in (FILES.customers_csv, FILES.audiences, FILES.next_tier,
+                           FILES.segment_moves, FILES.growth_accessibility))
 
 SALT_ENV = "SEGLAB_PII_SALT"
 

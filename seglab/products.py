@@ -22,11 +22,12 @@ import math
 from dataclasses import dataclass
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from seglab import i18n
+from seglab.analysis_date import day_end
 from seglab.errors import ConfigError
+from seglab.segments import segment_label
 
 
 @dataclass(frozen=True)
@@ -447,7 +448,7 @@ def partition_rules(files: str, segments: pd.Series, *, item_col: str = "product
 
 
 def top_pairs(rules: pd.DataFrame, *, top: int = 12,
-              names: pd.Series | None = None) -> pd.DataFrame:
+              names: pd.Series | None = None, lang: str = "en") -> pd.DataFrame:
     """Lift of the pairs found in most segments' orders: a segment x pair matrix.
 
     Parameters
@@ -459,6 +460,8 @@ def top_pairs(rules: pd.DataFrame, *, top: int = 12,
         lift is above 1.
     names : pandas.Series, optional
         Item → readable name for the pair labels.
+    lang : {"en", "zh"}
+        Language of the segment names (:func:`seglab.segments.segment_label`).
 
     Returns
     -------
@@ -483,7 +486,10 @@ def top_pairs(rules: pd.DataFrame, *, top: int = 12,
     chosen = chosen.head(top).index
     matrix = pairs[pairs["pair"].isin(chosen)].pivot_table(
         index="segment", columns="pair", values="lift", aggfunc="max")
-    return matrix.reindex(columns=list(chosen))
+    matrix = matrix.reindex(columns=list(chosen))
+    if lang != "en":
+        matrix.index = matrix.index.map(lambda segment: segment_label(segment, lang))
+    return matrix
 
 
 # --- Offers -------------------------------------------------------------------------------
@@ -587,13 +593,74 @@ def recommend(
     offers = offers[offers["rank"] <= top_n].reset_index(drop=True)
     label = (lambda item: str(names.get(item, item))) if names is not None else str
     offers["product_name"] = offers["product_id"].map(label)
-    rule_reason = ("often bought with " + offers["antecedent"].map(
-        lambda a: label(a) if isinstance(a, str) else "") + " in this segment ("
-        + (offers["score"] * 100).round().astype(int).astype(str) + "% of orders with it)")
-    pop_reason = ("bought by " + (offers["score"] * 100).round().astype(int).astype(str)
-                  + "% of this segment's customers")
-    offers["reason"] = np.where(offers["tier"] == 0, rule_reason, pop_reason)
+    offers["reason"] = [
+        offer_reason((label(antecedent) if isinstance(antecedent, str) else "")
+                     if tier == 0 else None, share)
+        for tier, antecedent, share in zip(offers["tier"], offers["antecedent"],
+                                           _percent(offers["score"]), strict=True)]
     return offers[columns]
+
+
+def _percent(scores: pd.Series) -> list[int]:
+    return (scores * 100).round().astype(int).tolist()
+
+
+def offer_reason(item: str | None, share: int, lang: str = "en") -> str:
+    """Say why a product is offered: the rule's antecedent, or a best seller.
+
+    Parameters
+    ----------
+    item : str or None
+        Name of the product the customer bought that a rule leads from; None for a
+        best seller of the segment.
+    share : int
+        The rule's confidence, or the share of the segment's customers who bought the
+        product, in percent.
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    str
+        E.g. ``"often bought with MUG in this segment (12% of orders with it)"``.
+    """
+    if item is None:
+        return i18n.text("bought by {share}% of this segment's customers", lang, share=share)
+    return i18n.text("often bought with {item} in this segment ({share}% of orders with it)",
+                     lang, item=item, share=share)
+
+
+def display_offers(offers: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Return offers with their ``reason`` in the report's language.
+
+    ``recommendations.csv`` keeps the English reasons; the item named in a rule's reason
+    is read back from the English text (:func:`offer_reason` is their one source).
+
+    Parameters
+    ----------
+    offers : pandas.DataFrame
+        Output of :func:`recommend` (or some of its rows).
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``offers`` itself in English, else a copy with ``reason`` translated.
+    """
+    if lang == "en" or offers.empty:
+        return offers
+
+    def shown(reason: str, share: int) -> str:
+        if reason == offer_reason(None, share):
+            return offer_reason(None, share, lang)
+        before, after = offer_reason("\0", share).split("\0")
+        if reason.startswith(before) and reason.endswith(after):
+            return offer_reason(reason[len(before):len(reason) - len(after)], share, lang)
+        return reason
+
+    return offers.assign(reason=[shown(reason, share) for reason, share in zip(
+        offers["reason"], _percent(offers["score"]), strict=True)])
 
 
 @dataclass
@@ -677,8 +744,7 @@ def evaluate_offers(
         ``scores``: one row per method (``segment rules``, ``segment best sellers``) with
         ``precision_at_n``, ``recall_at_n``, ``hit_rate``, ``customers``, ``n``.
     """
-    cutoff = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1) - pd.Timedelta(
-        days=holdout_days)
+    cutoff = day_end(as_of) - pd.Timedelta(days=holdout_days)
     before = transactions[transactions["order_date"] < cutoff]
     after = sales_lines(transactions[transactions["order_date"] >= cutoff])
     ids = segments.index.astype(str)
@@ -700,6 +766,65 @@ def evaluate_offers(
                      "customers": score["customers"], "n": top_n})
     return OfferEvaluation(scores=pd.DataFrame(rows), cutoff=cutoff,
                            customers=len(active))
+
+
+def display_evaluation(scores: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Return :func:`evaluate_offers`' scores with the methods named in the report's language.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``OfferEvaluation.scores`` (``method`` holds ``segment rules`` and ``segment best
+        sellers``, as the metrics do).
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``scores`` itself in English, else a copy with ``method`` translated.
+    """
+    if lang == "en" or scores.empty:
+        return scores
+    names = {"segment rules": i18n.text("segment rules", lang),
+             "segment best sellers": i18n.text("segment best sellers", lang)}
+    return scores.assign(method=scores["method"].map(lambda method: names.get(method, method)))
+
+
+def offer_summary(scores: pd.DataFrame, *, days: int, lang: str = "en") -> str:
+    """Say in one sentence whether offers led by basket rules beat the best sellers.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``OfferEvaluation.scores`` in English (:func:`evaluate_offers`).
+    days : int
+        Days kept out for the check.
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    str
+        The verdict with precision and recall at N of both methods ("" for no scores).
+    """
+    if scores.empty:
+        return ""
+    by = scores.set_index("method")
+    rule_p = by.loc["segment rules", "precision_at_n"]
+    base_p = by.loc["segment best sellers", "precision_at_n"]
+    verdict = (i18n.text("beat", lang) if rule_p > base_p else
+               i18n.text("tie with", lang) if rule_p == base_p else
+               i18n.text("do not beat", lang))
+    return i18n.text(
+        "Offers led by the segment's basket rules {verdict} the segment's best sellers: "
+        "precision at {top_n} {rule_p:.1%} against {base_p:.1%}, recall {rule_r:.1%} "
+        "against {base_r:.1%}, over {customers:,} customers who bought something new to "
+        "them in the last {days} days.", lang, verdict=verdict,
+        top_n=int(by.loc["segment rules", "n"]), rule_p=rule_p, base_p=base_p,
+        rule_r=by.loc["segment rules", "recall_at_n"],
+        base_r=by.loc["segment best sellers", "recall_at_n"],
+        customers=int(by.loc["segment rules", "customers"]), days=days)
 
 
 def item_names(transactions: pd.DataFrame, *, item_col: str = "product_id",
@@ -731,7 +856,7 @@ def item_names(transactions: pd.DataFrame, *, item_col: str = "product_id",
 
 
 def rules_view(rules: pd.DataFrame, *, names: pd.Series | None = None,
-               top: int = 5) -> pd.DataFrame:
+               top: int = 5, lang: str = "en") -> pd.DataFrame:
     """Tabulate the strongest rules of each segment in words, for the report.
 
     Parameters
@@ -742,6 +867,9 @@ def rules_view(rules: pd.DataFrame, *, names: pd.Series | None = None,
         Item → readable name.
     top : int
         Rules per segment (highest lift first).
+    lang : {"en", "zh"}
+        Language of the segment names (:func:`seglab.segments.segment_label`; the
+        column names stay, the report labels them).
 
     Returns
     -------
@@ -757,7 +885,9 @@ def rules_view(rules: pd.DataFrame, *, names: pd.Series | None = None,
         return str(names.get(item, item)) if names is not None else str(item)
 
     return pd.DataFrame({
-        "segment": shown["segment"], "who bought": shown["antecedent"].map(label),
+        "segment": shown["segment"] if lang == "en" else shown["segment"].map(
+            lambda segment: segment_label(segment, lang)),
+        "who bought": shown["antecedent"].map(label),
         "also bought": shown["consequent"].map(label), "orders with both": shown["both_orders"],
         "support": shown["support"], "confidence": shown["confidence"],
         "lift": shown["lift"]}).reset_index(drop=True)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from seglab import i18n
 from seglab.clean import FLAGGED, REMOVED, CleaningRules
 from seglab.errors import ConfigError, InputError
 
@@ -47,6 +48,13 @@ DIMENSIONS: dict[str, str] = {
     "channel": "Channels",
     "store": "Stores",
 }
+
+#: Labels of :func:`overview`'s ``metric`` column (:func:`overview_label` shows them).
+OVERVIEW_METRICS: tuple[str, ...] = (
+    "Period start", "Period end", "Days covered", "Days with orders", "Lines",
+    *DIMENSIONS.values(), "Lines without customer id", "Revenue (net of returns)",
+    "Returns (revenue)", "Share of lines that are returns",
+)
 
 #: Country values that stand for "not known"; reported by :func:`quality_alerts`.
 PLACEHOLDER_COUNTRIES: tuple[str, ...] = ("unspecified", "unknown", "n/a", "na", "-")
@@ -111,36 +119,84 @@ def _known_customers(tx: pd.DataFrame) -> pd.DataFrame:
     return tx[~_blank(tx[CUSTOMER])] if CUSTOMER in tx else tx.iloc[:0]
 
 
-def _money(value: float, currency: str = "") -> str:
-    """Format money for a reader: 1.45m, 21.7k, 812.40."""
+def _money(value: float, currency: str = "", lang: str = "en") -> str:
+    """Format money for a reader: 1.45m, 21.7k, 812.40 (in Chinese 145.0万, 2.2万, 5,006)."""
     sign = "-" if value < 0 else ""
     size = abs(value)
-    if size >= 1e6:
-        text = f"{size / 1e6:,.2f}m"
-    elif size >= 1e3:
-        text = f"{size / 1e3:,.1f}k"
-    else:
+    if lang == "zh" and size >= 1e8:
+        text = f"{size / 1e8:,.2f}亿"
+    elif lang == "zh" and size >= 1e4:
+        text = f"{size / 1e4:,.1f}万"
+    elif lang == "zh" and size >= 1e3:
+        text = f"{size:,.0f}"
+    elif lang == "zh" or size < 1e3:
         text = f"{size:,.2f}"
+    elif size >= 1e6:
+        text = f"{size / 1e6:,.2f}m"
+    else:
+        text = f"{size / 1e3:,.1f}k"
     return f"{sign}{currency}{text}"
 
 
-def _n(count: int, noun: str) -> str:
-    """Count with its noun: ``1 line``, ``5,268 lines``."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+class Count(int):
+    """A count that agrees its English words with itself in a message template.
+
+    In :func:`seglab.i18n.text` templates, ``{n:,}`` formats the count as any integer
+    and ``{n:line|lines}`` gives the word before the bar for 1, the one after it for
+    any other count, so one template says ``1 line has`` and ``5 lines have``::
+
+        "{n:,} {n:line|lines} {n:has|have} no product name."
+
+    Languages without plurals leave the ``{n:a|b}`` fields out of their translation.
+    """
+
+    def __format__(self, spec: str) -> str:
+        if "|" in spec:
+            one, many = spec.split("|", 1)
+            return one if self == 1 else many
+        return int(self).__format__(spec)
 
 
-def _verb(count: int, singular: str, plural: str) -> str:
-    return singular if count == 1 else plural
-
-
-def _share(part: float, whole: float) -> str:
+def _share(part: float, whole: float, lang: str = "en") -> str:
     if not whole:
-        return "n/a"
+        return i18n.text("n/a", lang)
     share = part / whole
     return f"{share:.0%}" if share >= 0.095 or share == 0 else f"{share:.1%}"
 
 
-def overview(tx: pd.DataFrame) -> pd.DataFrame:
+def _join(values: Sequence[str], lang: str = "en", *, both: bool = False) -> str:
+    """Join values as ``a, b, c`` (``a and b and c`` with ``both``; Chinese ``a、b、c``)."""
+    text = ""
+    for value in values:
+        if not text:
+            text = value
+        elif both:
+            text = i18n.text("{items} and {item}", lang, items=text, item=value)
+        else:
+            text = i18n.text("{items}, {item}", lang, items=text, item=value)
+    return text
+
+
+def _month(day: pd.Timestamp, lang: str = "en") -> str:
+    """Return a month as ``December 2010`` (in Chinese ``2010年12月``)."""
+    return f"{day:%B %Y}" if lang == "en" else i18n.text("{year}-{month}", lang, year=day.year,
+                                                          month=day.month)
+
+
+def overview_label(metric: str, lang: str = "en") -> str:
+    """Return the display label of an :func:`overview` metric (the metric itself in English).
+
+    Parameters
+    ----------
+    metric : str
+        A label of :func:`overview`'s ``metric`` column (:data:`OVERVIEW_METRICS`).
+    lang : {"en", "zh"}
+        The report's language.
+    """
+    return i18n.text(metric, lang) if metric in OVERVIEW_METRICS else metric
+
+
+def overview(tx: pd.DataFrame, *, lang: str = "en") -> pd.DataFrame:
     """Summarise the log in one table: period, size, revenue, returns.
 
     Parameters
@@ -149,12 +205,14 @@ def overview(tx: pd.DataFrame) -> pd.DataFrame:
         Transactions, one row per order line; needs ``order_date`` and ``amount``.
         Orders, customers, products, categories, countries, regions, channels and
         stores are counted when their column is present.
+    lang : {"en", "zh"}
+        Language of the ``metric`` labels (:func:`overview_label`).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``metric`` (plain-English label) and ``value`` (dates, counts,
-        money in the data's currency, shares between 0 and 1).
+        Columns ``metric`` (a label of :data:`OVERVIEW_METRICS`) and ``value`` (dates,
+        counts, money in the data's currency, shares between 0 and 1).
     """
     _check(tx)
     dates = tx[DATE]
@@ -176,7 +234,28 @@ def overview(tx: pd.DataFrame) -> pd.DataFrame:
         ("Returns (revenue)", tx.loc[returns, AMOUNT].sum()),
         ("Share of lines that are returns", returns.mean() if len(tx) else np.nan),
     ]
-    return pd.DataFrame(rows, columns=["metric", "value"])
+    table = pd.DataFrame(rows, columns=["metric", "value"])
+    return display_overview(table, lang)
+
+
+def display_overview(table: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Return an overview table with its ``metric`` labels in the report's language.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`overview`'s table in English (or :func:`seglab.buckets.overview`'s).
+    lang : {"en", "zh"}
+        The report's language.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` itself in English, else a copy with ``metric`` translated.
+    """
+    if lang == "en":
+        return table
+    return table.assign(metric=table["metric"].map(lambda metric: overview_label(metric, lang)))
 
 
 def missing_values(tx: pd.DataFrame) -> pd.DataFrame:
@@ -283,7 +362,8 @@ def new_customers_by_month(tx: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis("period").reset_index()
 
 
-def top_items_by_dimension(tx: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+def top_items_by_dimension(tx: pd.DataFrame, n: int = 10, *,
+                           lang: str = "en") -> pd.DataFrame:
     """Rank the top ``n`` items of every item dimension the data has, in one table.
 
     Parameters
@@ -294,6 +374,9 @@ def top_items_by_dimension(tx: pd.DataFrame, n: int = 10) -> pd.DataFrame:
         are left out when product names are there).
     n : int, default 10
         Items per dimension.
+    lang : {"en", "zh"}
+        Language of the ``dimension`` labels (:func:`seglab.i18n.column_label`) and of
+        the missing-value group.
 
     Returns
     -------
@@ -307,9 +390,9 @@ def top_items_by_dimension(tx: pd.DataFrame, n: int = 10) -> pd.DataFrame:
         present.remove(PRODUCT)  # the same products under their codes
     tables = []
     for column in present:
-        table = top_items(tx, by=column, n=n).rename(columns={column: "item"})
+        table = top_items(tx, by=column, n=n, lang=lang).rename(columns={column: "item"})
         table["item"] = table["item"].astype("string")
-        table.insert(0, "dimension", column)
+        table.insert(0, "dimension", i18n.column_label(column, lang))
         tables.append(table)
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
@@ -342,7 +425,8 @@ def main_item_column(tx: pd.DataFrame) -> str:
     )
 
 
-def top_items(tx: pd.DataFrame, by: str = "product_name", n: int = 10) -> pd.DataFrame:
+def top_items(tx: pd.DataFrame, by: str = "product_name", n: int = 10, *,
+              lang: str = "en") -> pd.DataFrame:
     """Rank products, categories, countries (any column) by revenue.
 
     Parameters
@@ -354,6 +438,8 @@ def top_items(tx: pd.DataFrame, by: str = "product_name", n: int = 10) -> pd.Dat
         ``"country"``. Missing values form their own group, ``"(missing)"``.
     n : int, default 10
         How many to return.
+    lang : {"en", "zh"}
+        Language of the missing-value group's label.
 
     Returns
     -------
@@ -380,7 +466,7 @@ def top_items(tx: pd.DataFrame, by: str = "product_name", n: int = 10) -> pd.Dat
     out["share"] = out["revenue"] / total if total else np.nan
     out = out.nlargest(n, "revenue").rename_axis(by).reset_index()
     if pd.api.types.is_string_dtype(out[by]) or out[by].dtype == object:
-        out[by] = out[by].astype(object).where(out[by].notna(), "(missing)")
+        out[by] = out[by].astype(object).where(out[by].notna(), i18n.text("(missing)", lang))
     return out
 
 
@@ -464,7 +550,8 @@ def _describe(values: pd.Series) -> dict[str, float]:
     return stats
 
 
-def distribution_summary(tx: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def distribution_summary(tx: pd.DataFrame, columns: Sequence[str] | None = None, *,
+                         lang: str = "en") -> pd.DataFrame:
     """Describe the numeric columns and the order value.
 
     Parameters
@@ -474,6 +561,8 @@ def distribution_summary(tx: pd.DataFrame, columns: Sequence[str] | None = None)
     columns : sequence of str or None, default None
         Numeric columns to describe; None uses those of :data:`DISTRIBUTION_COLUMNS`
         (quantity, unit_price, amount) that are present.
+    lang : {"en", "zh"}
+        Language of the ``variable`` labels (:func:`seglab.i18n.column_label`).
 
     Returns
     -------
@@ -497,87 +586,120 @@ def distribution_summary(tx: pd.DataFrame, columns: Sequence[str] | None = None)
     series = {col: (paid if col in MONEY_COLUMNS else tx)[col] for col in columns}
     if ORDER in tx and AMOUNT in tx:
         series["order_value"] = order_values(tx)
-    rows = {name: _describe(values.astype("float64")) for name, values in series.items()}
+    rows = {i18n.column_label(name, lang): _describe(values.astype("float64"))
+            for name, values in series.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("variable").reset_index()
 
 
 # --- quality alerts: each check returns zero or more sentences -------------------
 
 
-def _alert_missing_customer(tx: pd.DataFrame, currency: str) -> list[str]:
+def _rule_name(rule: str, lang: str = "en") -> str:
+    """Return a cleaning rule's id as a reader says it: ``exact duplicates``."""
+    if lang == "en":
+        return rule.replace("_", " ")
+    names = {
+        "text_whitespace": i18n.text("text whitespace", lang),
+        "invalid_values": i18n.text("invalid values", lang),
+        "future_dates": i18n.text("future dates", lang),
+        "missing_customer": i18n.text("missing customer", lang),
+        "exact_duplicates": i18n.text("exact duplicates", lang),
+        "adjustments": i18n.text("adjustments", lang),
+        "non_product_codes": i18n.text("non product codes", lang),
+        "non_positive_price": i18n.text("non positive price", lang),
+        "free_lines": i18n.text("free lines", lang),
+        "extreme_outliers": i18n.text("extreme outliers", lang),
+        "returns": i18n.text("returns", lang),
+    }
+    return names.get(rule, rule.replace("_", " "))
+
+
+def _weekdays(days: Sequence[str], lang: str = "en") -> str:
+    """Return day names as ``Saturdays, Sundays`` (in Chinese ``周六、周日``)."""
+    if lang == "en":
+        return ", ".join(f"{day}s" for day in days)
+    names = {"Monday": i18n.text("Mondays", lang), "Tuesday": i18n.text("Tuesdays", lang),
+             "Wednesday": i18n.text("Wednesdays", lang),
+             "Thursday": i18n.text("Thursdays", lang), "Friday": i18n.text("Fridays", lang),
+             "Saturday": i18n.text("Saturdays", lang), "Sunday": i18n.text("Sundays", lang)}
+    return _join([names.get(day, day) for day in days], lang)
+
+
+def _alert_missing_customer(tx: pd.DataFrame, currency: str, lang: str) -> list[str]:
     if CUSTOMER not in tx:
-        return ["There is no customer id column: customer-level analysis is impossible."]
+        return [i18n.text("There is no customer id column: customer-level analysis is "
+                          "impossible.", lang)]
     blank = _blank(tx[CUSTOMER])
     if not blank.any():
         return []
     revenue = tx.loc[blank, AMOUNT].sum()
-    return [
-        f"{_share(blank.sum(), len(tx))} of lines ({blank.sum():,}) have no customer "
-        "id; they are kept out of customer analysis but carry "
-        f"{_money(revenue, currency)} of revenue "
-        f"({_share(revenue, tx[AMOUNT].sum())} of the total)."
-    ]
+    return [i18n.text(
+        "{share} of lines ({lines:,}) have no customer id; they are kept out of customer "
+        "analysis but carry {revenue} of revenue ({revenue_share} of the total).", lang,
+        share=_share(blank.sum(), len(tx), lang), lines=blank.sum(),
+        revenue=_money(revenue, currency, lang),
+        revenue_share=_share(revenue, tx[AMOUNT].sum(), lang))]
 
 
-def _alert_cleaning(log: pd.DataFrame | None, currency: str, *, aside_reported: bool) -> list[str]:
+def _alert_cleaning(log: pd.DataFrame | None, currency: str, *, aside_reported: bool,
+                    lang: str) -> list[str]:
     if log is None or log.empty:
         return []
     alerts = []
     aside = log[(log["rule"] == "missing_customer") & (log["action"] == REMOVED)]
     if len(aside) and aside["rows"].iloc[0] > 0 and not aside_reported:
-        alerts.append(
-            f"Cleaning set aside {_n(aside['rows'].iloc[0], 'line')} without customer id; "
-            "customer analysis does not see them, though they carry "
-            f"{_money(aside['revenue'].iloc[0], currency)} of revenue."
-        )
+        alerts.append(i18n.text(
+            "Cleaning set aside {lines:,} {lines:line|lines} without customer id; customer "
+            "analysis does not see them, though they carry {revenue} of revenue.", lang,
+            lines=Count(aside["rows"].iloc[0]),
+            revenue=_money(aside["revenue"].iloc[0], currency, lang)))
     removed = log[(log["action"] == REMOVED) & (log["rows"] > 0)]
     if len(removed):
-        parts = ", ".join(
-            f"{r.rule.replace('_', ' ')} {r.rows:,} ({_money(r.revenue, currency)})"
-            for r in removed.itertuples()
-        )
-        alerts.append(
-            f"Cleaning removed {_n(removed['rows'].sum(), 'line')} worth "
-            f"{_money(removed['revenue'].sum(), currency)}: {parts}."
-        )
+        parts = _join([i18n.text("{rule} {lines:,} ({revenue})", lang,
+                                 rule=_rule_name(r.rule, lang), lines=r.rows,
+                                 revenue=_money(r.revenue, currency, lang))
+                       for r in removed.itertuples()], lang)
+        alerts.append(i18n.text(
+            "Cleaning removed {lines:,} {lines:line|lines} worth {revenue}: {parts}.", lang,
+            lines=Count(removed["rows"].sum()),
+            revenue=_money(removed["revenue"].sum(), currency, lang), parts=parts))
     free = log[(log["rule"] == "free_lines") & (log["action"] == FLAGGED) & (log["rows"] > 0)]
     if len(free):
-        count = int(free["rows"].iloc[0])
-        alerts.append(
-            f"Cleaning kept {_n(count, 'free line')} (a price of zero) as purchases: "
-            "they count for frequency, recency and customer age, not in price statistics."
-        )
+        alerts.append(i18n.text(
+            "Cleaning kept {lines:,} {lines:free line|free lines} (a price of zero) as "
+            "purchases: they count for frequency, recency and customer age, not in price "
+            "statistics.", lang, lines=Count(free["rows"].iloc[0])))
     skipped = log[log["action"].str.startswith("not applicable (column")]
     if len(skipped):
-        names = ", ".join(skipped["rule"].str.replace("_", " "))
-        alerts.append(f"Cleaning could not check {names}: the column it needs is absent.")
+        names = _join([_rule_name(rule, lang) for rule in skipped["rule"]], lang)
+        alerts.append(i18n.text("Cleaning could not check {names}: the column it needs is "
+                                "absent.", lang, names=names))
     return alerts
 
 
-def _alert_duplicates(tx: pd.DataFrame, currency: str) -> list[str]:
+def _alert_duplicates(tx: pd.DataFrame, currency: str, lang: str) -> list[str]:
     dup = tx.duplicated()
     if not dup.any():
         return []
     count = int(dup.sum())
-    verb = _verb(count, "duplicates", "duplicate")
-    worth = _money(tx.loc[dup, AMOUNT].sum(), currency)
-    return [
-        f"{_n(count, 'line')} ({_share(count, len(tx))}) {verb} an earlier line exactly, "
-        f"worth {worth}."
-    ]
+    return [i18n.text(
+        "{lines:,} {lines:line|lines} ({share}) {lines:duplicates|duplicate} an earlier line "
+        "exactly, worth {revenue}.", lang, lines=Count(count),
+        share=_share(count, len(tx), lang),
+        revenue=_money(tx.loc[dup, AMOUNT].sum(), currency, lang))]
 
 
-def _alert_returns(tx: pd.DataFrame, currency: str) -> list[str]:
+def _alert_returns(tx: pd.DataFrame, currency: str, lang: str) -> list[str]:
     returns = _returns(tx)
     if not returns.any():
         return []
     gross = tx.loc[tx[AMOUNT] > 0, AMOUNT].sum()
     value = tx.loc[returns, AMOUNT].sum()
-    return [
-        f"{_share(returns.sum(), len(tx))} of lines ({returns.sum():,}) are returns or "
-        f"cancellations, worth {_money(value, currency)} "
-        f"({_share(-value, gross)} of gross sales); they are netted against purchases."
-    ]
+    return [i18n.text(
+        "{share} of lines ({lines:,}) are returns or cancellations, worth {revenue} "
+        "({gross_share} of gross sales); they are netted against purchases.", lang,
+        share=_share(returns.sum(), len(tx), lang), lines=returns.sum(),
+        revenue=_money(value, currency, lang), gross_share=_share(-value, gross, lang))]
 
 
 def _extreme_pairs(tx: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -595,7 +717,7 @@ def _extreme_pairs(tx: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return pairs.sort_values("lag").drop_duplicates("_row").sort_values("_row")
 
 
-def _alert_extremes(tx: pd.DataFrame, rules: CleaningRules) -> list[str]:
+def _alert_extremes(tx: pd.DataFrame, rules: CleaningRules, lang: str) -> list[str]:
     threshold = rules.outlier_quantity
     if threshold is None or QUANTITY not in tx:
         return []
@@ -603,34 +725,36 @@ def _alert_extremes(tx: pd.DataFrame, rules: CleaningRules) -> list[str]:
     alerts = []
     done = pairs[pairs["lag"].notna()]
     if len(done):
-        sizes = " and ".join(f"{q:,.0f}" for q in done[QUANTITY])
         days = done["lag"].max().days
-        when = "the same day" if days == 0 else f"within {days + 1} days"
-        verb = _verb(len(done), "was", "were")
-        alerts.append(
-            f"{_n(len(done), 'order line')} of more than {threshold:,.0f} units ({sizes}) "
-            f"{verb} cancelled {when}; each pair nets to zero but distorts quantities."
-        )
+        when = (i18n.text("the same day", lang) if days == 0 else
+                i18n.text("within {days} days", lang, days=days + 1))
+        alerts.append(i18n.text(
+            "{lines:,} {lines:order line|order lines} of more than {threshold:,.0f} units "
+            "({sizes}) {lines:was|were} cancelled {when}; each pair nets to zero but distorts "
+            "quantities.", lang, lines=Count(len(done)), threshold=threshold,
+            sizes=_join([f"{q:,.0f}" for q in done[QUANTITY]], lang, both=True), when=when))
     open_ = pairs[pairs["lag"].isna()]
     if len(open_):
-        sizes = ", ".join(f"{q:,.0f}" for q in open_[QUANTITY])
-        alerts.append(
-            f"{_n(len(open_), 'order line')} of more than {threshold:,.0f} units "
-            f"({sizes}) {_verb(len(open_), 'has', 'have')} no matching cancellation."
-        )
+        alerts.append(i18n.text(
+            "{lines:,} {lines:order line|order lines} of more than {threshold:,.0f} units "
+            "({sizes}) {lines:has|have} no matching cancellation.", lang,
+            lines=Count(len(open_)), threshold=threshold,
+            sizes=_join([f"{q:,.0f}" for q in open_[QUANTITY]], lang)))
     return alerts
 
 
-def _alert_prices(tx: pd.DataFrame) -> list[str]:
+def _alert_prices(tx: pd.DataFrame, lang: str) -> list[str]:
     if PRICE not in tx:
         return []
     free = (tx[PRICE] <= 0).sum()
     if not free:
         return []
-    return [f"{_n(free, 'line')} {_verb(free, 'has', 'have')} a unit price of zero or below."]
+    return [i18n.text("{lines:,} {lines:line|lines} {lines:has|have} a unit price of zero or "
+                      "below.", lang, lines=Count(free))]
 
 
-def _alert_non_products(tx: pd.DataFrame, rules: CleaningRules, currency: str) -> list[str]:
+def _alert_non_products(tx: pd.DataFrame, rules: CleaningRules, currency: str,
+                        lang: str) -> list[str]:
     if PRODUCT not in tx:
         return []
     codes = tx[PRODUCT].astype("string").str.strip().str.upper()
@@ -640,49 +764,44 @@ def _alert_non_products(tx: pd.DataFrame, rules: CleaningRules, currency: str) -
     if not hit.any():
         return []
     counts = codes[hit].value_counts()
-    top = ", ".join(f"{code} {count:,}" for code, count in counts.head(5).items())
-    count = int(hit.sum())
-    verb = _verb(count, "is not a product", "are not products")
-    more = ", …" if len(counts) > 5 else ""
-    net = _money(tx.loc[hit.to_numpy(), AMOUNT].sum(), currency)
-    return [
-        f"{_n(count, 'line')} {verb} (postage, fees, manual lines, vouchers: {top}{more}), "
-        f"netting {net}."
-    ]
+    top = [f"{code} {count:,}" for code, count in counts.head(5).items()]
+    return [i18n.text(
+        "{lines:,} {lines:line|lines} {lines:is not a product|are not products} (postage, "
+        "fees, manual lines, vouchers: {codes}), netting {revenue}.", lang,
+        lines=Count(hit.sum()), codes=_join([*top, "…"] if len(counts) > 5 else top, lang),
+        revenue=_money(tx.loc[hit.to_numpy(), AMOUNT].sum(), currency, lang))]
 
 
-def _alert_adjustments(tx: pd.DataFrame, rules: CleaningRules, currency: str) -> list[str]:
+def _alert_adjustments(tx: pd.DataFrame, rules: CleaningRules, currency: str,
+                       lang: str) -> list[str]:
     if ORDER not in tx or not rules.adjustment_prefixes:
         return []
     hit = tx[ORDER].astype("string").str.startswith(rules.adjustment_prefixes)
     hit = hit.fillna(False).astype(bool)
     if not hit.any():
         return []
-    values = ", ".join(_money(v, currency) for v in tx.loc[hit, AMOUNT].head(5))
-    count = int(hit.sum())
-    what = _verb(count, "is an accounting adjustment", "are accounting adjustments")
-    prefixes = "/".join(rules.adjustment_prefixes)
-    return [
-        f"{_n(count, 'line')} {what} (order id starting with {prefixes}: {values}), not purchases."
-    ]
+    return [i18n.text(
+        "{lines:,} {lines:line|lines} {lines:is an accounting adjustment|are accounting "
+        "adjustments} (order id starting with {prefixes}: {values}), not purchases.", lang,
+        lines=Count(hit.sum()), prefixes="/".join(rules.adjustment_prefixes),
+        values=_join([_money(v, currency, lang) for v in tx.loc[hit, AMOUNT].head(5)], lang))]
 
 
-def _alert_negative_customers(tx: pd.DataFrame, currency: str) -> list[str]:
+def _alert_negative_customers(tx: pd.DataFrame, currency: str, lang: str) -> list[str]:
     if CUSTOMER not in tx:
         return []
     net = _known_customers(tx).groupby(CUSTOMER, observed=True)[AMOUNT].sum()
     negative = net[net < -NEGATIVE_NET_TOLERANCE]
     if negative.empty:
         return []
-    verb = _verb(len(negative), "has", "have")
-    return [
-        f"{_n(len(negative), 'customer')} {verb} negative net revenue (returns exceed "
-        f"purchases in the period, {_money(negative.sum(), currency)} in all), "
-        "probably returning goods bought before the data starts."
-    ]
+    return [i18n.text(
+        "{customers:,} {customers:customer|customers} {customers:has|have} negative net "
+        "revenue (returns exceed purchases in the period, {revenue} in all), probably "
+        "returning goods bought before the data starts.", lang,
+        customers=Count(len(negative)), revenue=_money(negative.sum(), currency, lang))]
 
 
-def _alert_countries(tx: pd.DataFrame) -> list[str]:
+def _alert_countries(tx: pd.DataFrame, lang: str) -> list[str]:
     if COUNTRY not in tx:
         return []
     alerts = []
@@ -690,29 +809,26 @@ def _alert_countries(tx: pd.DataFrame) -> list[str]:
         per = _known_customers(tx).groupby(CUSTOMER, observed=True)[COUNTRY].nunique()
         multi = int((per > 1).sum())
         if multi:
-            alerts.append(
-                f"{_n(multi, 'customer')} {_verb(multi, 'appears', 'appear')} under more "
-                "than one country."
-            )
+            alerts.append(i18n.text(
+                "{customers:,} {customers:customer|customers} {customers:appears|appear} "
+                "under more than one country.", lang, customers=Count(multi)))
     country = tx[COUNTRY].astype("string").str.strip()
     placeholder = country.str.lower().isin(PLACEHOLDER_COUNTRIES).fillna(False)
     if placeholder.any():
-        names = "/".join(sorted(set(country[placeholder])))
-        count = int(placeholder.sum())
-        alerts.append(
-            f"{_n(count, 'line')} {_verb(count, 'has', 'have')} country '{names}' (unknown)."
-        )
+        alerts.append(i18n.text(
+            "{lines:,} {lines:line|lines} {lines:has|have} country '{names}' (unknown).", lang,
+            lines=Count(placeholder.sum()), names="/".join(sorted(set(country[placeholder])))))
     counts = country.value_counts()
     if len(counts) > 1 and counts.iloc[0] / len(tx) >= 0.5:
-        alerts.append(
-            f"{_share(counts.iloc[0], len(tx))} of lines come from {counts.index[0]}; "
-            f"the other {len(counts) - 1} countries share the rest, so segments by "
-            "country outside it are small."
-        )
+        alerts.append(i18n.text(
+            "{share} of lines come from {country}; the other {others} countries share the "
+            "rest, so segments by country outside it are small.", lang,
+            share=_share(counts.iloc[0], len(tx), lang), country=counts.index[0],
+            others=len(counts) - 1))
     return alerts
 
 
-def _alert_calendar(tx: pd.DataFrame) -> list[str]:
+def _alert_calendar(tx: pd.DataFrame, lang: str) -> list[str]:
     if tx.empty:
         return []
     lines = volume_by_period(tx[[DATE, AMOUNT]], "D").set_index("period")["lines"]
@@ -725,57 +841,53 @@ def _alert_calendar(tx: pd.DataFrame) -> list[str]:
     runs = pd.Series(empty).diff().ne(pd.Timedelta(days=1)).cumsum()
     longest = pd.Series(empty).groupby(runs.to_numpy()).agg(["min", "max", "size"])
     longest = longest.sort_values("size", ascending=False).iloc[0]
-    text = f"{len(empty):,} of {_n(len(lines), 'day')} {_verb(len(empty), 'has', 'have')} no orders"
+    text = i18n.text("{empty:,} of {days:,} {days:day|days} {empty:has|have} no orders", lang,
+                     empty=Count(len(empty)), days=Count(len(lines)))
     if len(closed):
-        text += (
-            f": no trading on {', '.join(f'{d}s' for d in closed)} "
-            f"({len(empty) - len(other)} days) and {len(other)} other days"
-        )
-    text += (
-        f"; the longest gap is {_n(int(longest['size']), 'day')} ({longest['min']:%Y-%m-%d} to "
-        f"{longest['max']:%Y-%m-%d})."
-    )
-    return [text]
+        text = i18n.text("{text}: no trading on {weekdays} ({closed} days) and {other} other "
+                         "days", lang, text=text, weekdays=_weekdays(closed, lang),
+                         closed=len(empty) - len(other), other=len(other))
+    return [i18n.text("{text}; the longest gap is {gap:,} {gap:day|days} ({start} to {end}).",
+                      lang, text=text, gap=Count(longest["size"]),
+                      start=f"{longest['min']:%Y-%m-%d}", end=f"{longest['max']:%Y-%m-%d}")]
 
 
-def _alert_partial_months(tx: pd.DataFrame) -> list[str]:
+def _alert_partial_months(tx: pd.DataFrame, lang: str) -> list[str]:
     if tx.empty:
         return []
     start, end = tx[DATE].min(), tx[DATE].max()
     alerts = []
     if start.day > 1:
-        alerts.append(
-            f"The first month ({start:%B %Y}) starts on day {start.day}; its "
-            "monthly totals are not comparable with full months."
-        )
+        alerts.append(i18n.text(
+            "The first month ({month}) starts on day {day}; its monthly totals are not "
+            "comparable with full months.", lang, month=_month(start, lang), day=start.day))
     if end.day < end.days_in_month:
-        alerts.append(
-            f"The last month ({end:%B %Y}) covers only {end.day} of "
-            f"{end.days_in_month} days; its monthly totals are not comparable with "
-            "full months."
-        )
+        alerts.append(i18n.text(
+            "The last month ({month}) covers only {day} of {days} days; its monthly totals "
+            "are not comparable with full months.", lang, month=_month(end, lang), day=end.day,
+            days=end.days_in_month))
     if CUSTOMER in tx:
-        alerts.append(
-            f"Customers seen in {start:%B %Y} all count as new because earlier "
-            "purchases are not in the data; new-customer counts settle afterwards."
-        )
+        alerts.append(i18n.text(
+            "Customers seen in {month} all count as new because earlier purchases are not in "
+            "the data; new-customer counts settle afterwards.", lang,
+            month=_month(start, lang)))
     return alerts
 
 
-def _alert_text(tx: pd.DataFrame) -> list[str]:
+def _alert_text(tx: pd.DataFrame, lang: str) -> list[str]:
     alerts = []
     if "product_name" in tx:
         names = tx["product_name"]
         missing = int(_blank(names).sum())
         if missing:
-            alerts.append(f"{_n(missing, 'line')} {_verb(missing, 'has', 'have')} no product name.")
+            alerts.append(i18n.text("{lines:,} {lines:line|lines} {lines:has|have} no product "
+                                    "name.", lang, lines=Count(missing)))
         if pd.api.types.is_string_dtype(names):
             stray = int((names.notna() & names.ne(names.str.strip())).sum())
             if stray:
-                alerts.append(
-                    f"{_n(stray, 'product name')} {_verb(stray, 'has', 'have')} leading "
-                    "or trailing spaces."
-                )
+                alerts.append(i18n.text(
+                    "{names:,} {names:product name|product names} {names:has|have} leading "
+                    "or trailing spaces.", lang, names=Count(stray)))
     return alerts
 
 
@@ -785,8 +897,9 @@ def quality_alerts(
     *,
     rules: CleaningRules | None = None,
     currency: str = "",
+    lang: str = "en",
 ) -> list[str]:
-    """List data-quality problems in plain English, for a business reader.
+    """List data-quality problems in plain words, for a business reader.
 
     Every alert is computed from the data: missing customer ids and the revenue
     they carry, exact duplicates, returns, extreme orders and their cancellations,
@@ -800,12 +913,15 @@ def quality_alerts(
     tx : pandas.DataFrame
         Transactions, raw or cleaned; needs ``order_date`` and ``amount``.
     cleaning_log : pandas.DataFrame or None, default None
-        :attr:`seglab.clean.CleaningResult.log`, when ``tx`` was cleaned.
+        :attr:`seglab.clean.CleaningResult.log`, when ``tx`` was cleaned (its rule ids
+        and actions are read, so the English log, or :func:`seglab.clean.display_log`'s).
     rules : CleaningRules or None, default None
         Where the non-product codes, adjustment prefixes and the extreme-quantity
         threshold come from; None uses the defaults.
     currency : str, default ""
         Symbol put before money, e.g. ``"£"``.
+    lang : {"en", "zh"}
+        The report's language (money in 万/亿 in Chinese; data values stay).
 
     Returns
     -------
@@ -814,19 +930,20 @@ def quality_alerts(
     """
     _check(tx)
     rules = CleaningRules() if rules is None else rules
-    missing_customer = _alert_missing_customer(tx, currency)
+    missing_customer = _alert_missing_customer(tx, currency, lang)
     return [
         *missing_customer,
-        *_alert_cleaning(cleaning_log, currency, aside_reported=bool(missing_customer)),
-        *_alert_duplicates(tx, currency),
-        *_alert_returns(tx, currency),
-        *_alert_extremes(tx, rules),
-        *_alert_prices(tx),
-        *_alert_non_products(tx, rules, currency),
-        *_alert_adjustments(tx, rules, currency),
-        *_alert_negative_customers(tx, currency),
-        *_alert_countries(tx),
-        *_alert_calendar(tx),
-        *_alert_partial_months(tx),
-        *_alert_text(tx),
+        *_alert_cleaning(cleaning_log, currency, aside_reported=bool(missing_customer),
+                         lang=lang),
+        *_alert_duplicates(tx, currency, lang),
+        *_alert_returns(tx, currency, lang),
+        *_alert_extremes(tx, rules, lang),
+        *_alert_prices(tx, lang),
+        *_alert_non_products(tx, rules, currency, lang),
+        *_alert_adjustments(tx, rules, currency, lang),
+        *_alert_negative_customers(tx, currency, lang),
+        *_alert_countries(tx, lang),
+        *_alert_calendar(tx, lang),
+        *_alert_partial_months(tx, lang),
+        *_alert_text(tx, lang),
     ]

@@ -14,6 +14,7 @@ import pandas as pd
 import yaml
 
 from seglab import i18n
+from seglab.analysis_date import day_end, default_as_of
 from seglab.engine import _literal
 from seglab.errors import ConfigError, InputError
 
@@ -216,7 +217,7 @@ def cost_table_frame(costs: CostTable, *, lang: str = "en") -> pd.DataFrame:
     costs : CostTable
         Cost assumptions.
     lang : {"en", "zh"}
-        Language of ``what it covers`` (items and values are names and numbers).
+        Language of the items and ``what it covers`` (values are data and numbers).
 
     Returns
     -------
@@ -231,7 +232,8 @@ def cost_table_frame(costs: CostTable, *, lang: str = "en") -> pd.DataFrame:
                                                                                     lang)
         else:
             text = f"{value:g}"
-        rows.append((item.name.replace("_", " "), text, i18n.text(COST_DOCS[item.name], lang)))
+        rows.append((i18n.text(item.name.replace("_", " "), lang), text,
+                     i18n.text(COST_DOCS[item.name], lang)))
     return pd.DataFrame(rows, columns=["item", "value", "what it covers"])
 
 
@@ -443,7 +445,7 @@ def line_sums_sql(columns: Sequence[str], costs: CostTable | None = None, *,
         One query.
     """
     costs = costs or CostTable()
-    end = f"TIMESTAMP '{pd.Timestamp(as_of) + pd.Timedelta(days=1)}'"
+    end = f"TIMESTAMP '{day_end(as_of)}'"
     zero = _sql_number(0)
     discount = (f"CASE WHEN amount > 0 THEN COALESCE(CAST(discount AS DOUBLE), {zero}) "
                 f"ELSE {zero} END" if "discount" in columns else zero)
@@ -578,7 +580,7 @@ def customer_pnl(
         :data:`PNL_COLUMNS`: ``revenue = gross_sales - discounts - returns``,
         ``gross_margin = revenue - cost_of_goods``, ``cost_to_serve`` the sum of
         :data:`COST_TO_SERVE_PARTS` and ``profit = gross_margin - cost_to_serve`` (the
-        contribution). Sums over customers equal :func:`ledger`.
+        contribution). Sums over customers equal :func:`portfolio_totals`.
 
     Raises
     ------
@@ -587,7 +589,7 @@ def customer_pnl(
     """
     _check_transactions(transactions)
     if as_of is None:
-        as_of = transactions["order_date"].max().normalize() + pd.Timedelta(days=1)
+        as_of = default_as_of(transactions)
     return pnl_from_line_sums(customer_line_sums(transactions, costs), costs,
                               segments=segments, as_of=as_of,
                               service_contacts=service_contacts)
@@ -597,12 +599,12 @@ def line_totals(transactions: pd.DataFrame, costs: CostTable | None = None
                 ) -> dict[str, float]:
     """Totals of :data:`LINE_SUMS` straight from the lines and orders, not by customer.
 
-    The first half of :func:`ledger`; totals of buckets of a large log add up.
+    The first half of :func:`portfolio_totals`; totals of buckets of a large log add up.
     """
     return line_sums_and_totals(transactions, costs)[1]
 
 
-def ledger(
+def portfolio_totals(
     transactions: pd.DataFrame,
     costs: CostTable | None = None,
     *,
@@ -624,14 +626,14 @@ def ledger(
     """
     _check_transactions(transactions)
     if as_of is None:
-        as_of = transactions["order_date"].max().normalize() + pd.Timedelta(days=1)
+        as_of = default_as_of(transactions)
     first_order = transactions.groupby("customer_id")["order_date"].min()
-    return ledger_from_totals([line_totals(transactions, costs)], first_order, costs,
+    return portfolio_from_line_totals([line_totals(transactions, costs)], first_order, costs,
                               segments=segments, as_of=as_of,
                               service_contacts=service_contacts)
 
 
-def ledger_from_totals(
+def portfolio_from_line_totals(
     totals: list[dict[str, float]],
     first_order: pd.Series,
     costs: CostTable | None = None,
@@ -640,7 +642,7 @@ def ledger_from_totals(
     as_of: pd.Timestamp,
     service_contacts: pd.Series | None = None,
 ) -> dict[str, float]:
-    """Finish :func:`ledger` from :func:`line_totals` of one log or of its buckets.
+    """Finish :func:`portfolio_totals` from :func:`line_totals` of one log or of its buckets.
 
     Parameters
     ----------
@@ -995,7 +997,7 @@ def reconciliation(
     segments : pandas.DataFrame
         Output of :func:`segment_pnl` (with its ``"Portfolio"`` row).
     ledger : Mapping
-        Totals straight from the transactions (:func:`ledger`).
+        Totals straight from the transactions (:func:`portfolio_totals`).
     sub_segments : pandas.DataFrame, optional
         Output of :func:`sub_segment_pnl`.
     measures : tuple of str, optional

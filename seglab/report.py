@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 from jinja2 import Environment, select_autoescape
 from nbconvert import HTMLExporter
+from traitlets.config import Config
+
+from seglab import features, i18n
+from seglab.runfolder import FILES, RunFolder
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
+#: The run folder's data dictionary (:func:`write_data_dictionary`).
+DATA_DICTIONARY = str(FILES.data_dictionary)
+#: Its columns; they never change with the report's language.
+DICTIONARY_COLUMNS = ("file", "column", "label_en", "label_zh", "meaning_en", "meaning_zh")
+
 INDEX_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Segmentation study {{ manifest.run_id }}</title>
+<title>{{ words.page_title }}</title>
 <style>
  body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "Noto Sans CJK SC",
         sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
@@ -27,73 +37,78 @@ INDEX_TEMPLATE = """<!DOCTYPE html>
  table { border-collapse: collapse; } td, th { padding: .2rem .6rem; text-align: left; }
  footer { color: #888; font-size: .8rem; margin-top: 2rem; }
 </style></head><body>
-<h1>Customer segmentation study</h1>
-<p class="sub">Run {{ manifest.run_id }} &middot; data: {{ source }} &middot;
-analysis date {{ as_of }} &middot;
-<span class="status-{{ manifest.status }}">{{ manifest.status }}</span>
-{% if manifest.masked %}&middot; personal identifiers masked{% endif %}</p>
+<h1>{{ words.heading }}</h1>
+<p class="sub">{{ words.run }} &middot; {{ words.data }} &middot;
+{{ words.as_of }} &middot;
+<span class="status-{{ manifest.status }}">{{ words.status }}</span>
+{% if manifest.masked %}&middot; {{ words.masked }}{% endif %}</p>
 <div class="cards">
 {% for label, value in headline %}<div class="card"><div class="v">{{ value }}</div>
 <div class="k">{{ label }}</div></div>
 {% endfor %}</div>
-<h2>Reports</h2>
+<h2>{{ words.reports }}</h2>
 <ol>
-{% for nb in manifest.notebooks %}<li>{% if nb.html %}<a href="{{ nb.html }}">{{ nb.title }}</a>
+{% for nb in notebooks %}<li>{% if nb.html %}<a href="{{ nb.html }}">{{ nb.title }}</a>
 {% else %}{{ nb.title }}{% endif %} &mdash; {{ nb.summary }}
-{% if nb.status != "succeeded" %}<strong class="status-failed">({{ nb.status }})</strong>
+{% if nb.status != "succeeded" %}<strong class="status-failed">({{ nb.status_text }})</strong>
 {% endif %}</li>
 {% endfor %}</ol>
-{% if data_notes %}<h2>What this data could not show as designed</h2>
+{% if data_notes %}<h2>{{ words.data_notes }}</h2>
 <ul class="data-notes">{% for note in data_notes %}<li>{{ note }}</li>{% endfor %}</ul>{% endif %}
 {% if changes is not none %}
-<h2>Changes since the previous run ({{ manifest.previous_run }})</h2>
+<h2>{{ words.changes }}</h2>
 {% if changed_figures %}<table class="changes">
-<tr><th>figure</th><th>before</th><th>now</th></tr>
+<tr><th>{{ words.figure }}</th><th>{{ words.before }}</th><th>{{ words.now }}</th></tr>
 {% for row in changed_figures %}<tr><td>{{ row.figure }}</td><td>{{ row.a }}</td>
 <td>{{ row.b }}</td></tr>
-{% endfor %}</table>{% else %}<p>No headline figure changed.</p>{% endif %}
-{% if shifted_segments %}<p>Segments whose share of customers moved by a point or more:</p>
-<table class="changes"><tr><th>segment</th><th>customers before</th><th>now</th>
-<th>share shift</th></tr>
+{% endfor %}</table>{% else %}<p>{{ words.no_change }}</p>{% endif %}
+{% if shifted_segments %}<p>{{ words.shifted }}</p>
+<table class="changes"><tr><th>{{ words.segment }}</th><th>{{ words.customers_before }}</th>
+<th>{{ words.now }}</th><th>{{ words.share_shift }}</th></tr>
 {% for row in shifted_segments %}<tr><td>{{ row.segment }}</td><td>{{ row.a }}</td>
-<td>{{ row.b }}</td><td>{{ "%+.1f"|format(row.share_shift * 100) }} pts</td></tr>
+<td>{{ row.b }}</td><td>{{ row.shift }}</td></tr>
 {% endfor %}</table>{% endif %}
 {% endif %}
-<h2>Files</h2>
+<h2>{{ words.files }}</h2>
 <table>
 {% for name, what in files %}
 <tr><td><a href="{{ name }}">{{ name }}</a></td><td>{{ what }}</td></tr>
 {% endfor %}</table>
-<footer>seglab {{ manifest.versions.seglab }} &middot; seed {{ manifest.parameters.seed }}
-&middot; finished {{ manifest.finished_at }}</footer>
+<footer>{{ words.footer }}</footer>
 </body></html>
 """
 
-RUN_FILES: tuple[tuple[str, str], ...] = (
-    ("customers.csv", "one row per customer: features, segments, profit (CRM export)"),
-    ("segments.csv", "one row per segment: persona, size, revenue, profit, CLV, strategy"),
-    ("clustering_comparison.csv", "every clustering method scored side by side"),
-    ("cleaning_log.csv", "every row dropped or changed by cleaning, and why"),
-    ("segment_migration.csv", "customers and revenue moving between segments, date to date"),
-    ("segment_monitoring.csv", "each segment's size, revenue, profit and churn over time"),
-    ("audiences.csv", "one row per contactable customer: segment, strategy, treatment or "
+RUN_FILES: tuple[tuple[str, str], ...] = tuple((str(path), what) for path, what in (
+    (FILES.customers_csv, "one row per customer: features, segments, profit (CRM export)"),
+    (FILES.segments, "one row per segment: persona, size, revenue, profit, CLV, strategy"),
+    (FILES.clustering_comparison, "every clustering method scored side by side"),
+    (FILES.cleaning_log, "every row dropped or changed by cleaning, and why"),
+    (FILES.segment_migration, "customers and revenue moving between segments, date to date"),
+    (FILES.segment_monitoring, "each segment's size, revenue, profit and churn over time"),
+    (FILES.audiences, "one row per contactable customer: segment, strategy, treatment or "
                       "control group (CRM export)"),
-    ("campaign_readout.csv", "each campaign's effect per segment and metric, with intervals"),
-    ("segment_products.csv", "each segment's distinguishing and best-selling products"),
-    ("segment_categories.csv", "each segment's distinguishing categories (retail index)"),
-    ("basket_rules.csv", "what sells together in each segment's orders: product pair rules"),
-    ("category_rules.csv", "the same rules between categories"),
-    ("recommendations.csv", "next-product offers per customer (holds customer ids)"),
-    ("metrics.json", "the run's key figures"),
-    ("manifest.json", "parameters, inputs with checksums, versions, timings"),
-)
+    (FILES.campaign_readout, "each campaign's effect per segment and metric, with intervals"),
+    (FILES.segment_products, "each segment's distinguishing and best-selling products"),
+    (FILES.segment_categories, "each segment's distinguishing categories (retail index)"),
+    (FILES.basket_rules, "what sells together in each segment's orders: product pair rules"),
+    (FILES.category_rules, "the same rules between categories"),
+    (FILES.recommendations, "next-product offers per customer (holds customer ids)"),
+    (FILES.data_dictionary, "every column of the files above: its label in English and "
+                            "Chinese and what it means"),
+    (FILES.metrics, "the run's key figures"),
+    (FILES.manifest, "parameters, inputs with checksums, versions, timings"),
+))
 
 
-def notebook_to_html(notebook: Path, html: Path) -> Path:
+def notebook_to_html(notebook: Path, html: Path, *,
+                     lang: str = i18n.DEFAULT_LANGUAGE) -> Path:
     """Render an executed notebook to self-contained HTML: code hidden, images embedded.
 
     The template is nbconvert's ``lab`` without the scripts it would load from the
     network (require.js, MathJax, mermaid), so the page opens offline and by e-mail.
+    A notebook's text is written in each language, each markdown cell tagged
+    ``lang-en`` or ``lang-zh``; the page keeps the cells of ``lang`` and untagged
+    cells, and says its language (``<html lang="zh">``).
 
     Parameters
     ----------
@@ -101,35 +116,42 @@ def notebook_to_html(notebook: Path, html: Path) -> Path:
         Executed ``.ipynb``.
     html : pathlib.Path
         Where to write the page.
+    lang : {"en", "zh"}
+        Language of the report.
 
     Returns
     -------
     pathlib.Path
         ``html``.
     """
+    lang = i18n.check_language(lang)
+    other = [f"lang-{code}" for code in i18n.LANGUAGES if code != lang]
     exporter = HTMLExporter(
+        config=Config({"TagRemovePreprocessor": {"enabled": True,
+                                                 "remove_cell_tags": other}}),
         template_name="seglab_report",
         extra_template_basedirs=[str(TEMPLATES)],
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
+        language_code=lang,
     )
     body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
     html.write_text(body, encoding="utf-8")
     return html
 
 
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
-
-
-def headline_figures(metrics: dict) -> list[tuple[str, str]]:
+def headline_figures(metrics: dict, lang: str = i18n.DEFAULT_LANGUAGE
+                     ) -> list[tuple[str, str]]:
     """Pick the run's headline figures from ``metrics.json`` for the index page.
 
     Parameters
     ----------
     metrics : dict
         Contents of ``metrics.json``.
+    lang : {"en", "zh"}
+        Language of the labels; money is written by :func:`seglab.i18n.money` (in
+        Chinese, 10,000 or more in 万 and 亿).
 
     Returns
     -------
@@ -142,24 +164,29 @@ def headline_figures(metrics: dict) -> list[tuple[str, str]]:
     clusters = metrics.get("clustering", {})
     money = metrics.get("profit", {})
     if feats.get("customers") is not None:
-        figures.append(("customers", f"{feats['customers']:,}"))
+        figures.append((i18n.text("customers", lang), f"{feats['customers']:,}"))
     if cleaning.get("rows_kept") is not None:
-        figures.append(("transaction lines analysed", f"{cleaning['rows_kept']:,}"))
+        figures.append((i18n.text("transaction lines analysed", lang),
+                        f"{cleaning['rows_kept']:,}"))
     if money.get("revenue") is not None:
-        figures.append(("net revenue", _money(money["revenue"])))
+        figures.append((i18n.text("net revenue", lang), i18n.money(money["revenue"], lang)))
     if money.get("profit") is not None:
-        figures.append(("profit after cost-to-serve", _money(money["profit"])))
+        figures.append((i18n.text("profit after cost-to-serve", lang),
+                        i18n.money(money["profit"], lang)))
     if money.get("unprofitable_customer_share") is not None:
         share = money["unprofitable_customer_share"]
-        figures.append(("customers who lose money", f"{share:.0%}"))
+        figures.append((i18n.text("customers who lose money", lang), f"{share:.0%}"))
     if clusters.get("chosen_method"):
-        figures.append(("segments found", f"{clusters['k']} ({clusters['chosen_method']})"))
+        figures.append((i18n.text("segments found", lang),
+                        f"{clusters['k']} ({clusters['chosen_method']})"))
     if clusters.get("ari_truth") is not None:
-        figures.append(("agreement with planted segments (ARI)", f"{clusters['ari_truth']:.2f}"))
+        figures.append((i18n.text("agreement with planted segments (ARI)", lang),
+                        f"{clusters['ari_truth']:.2f}"))
     churn = metrics.get("churn", {})
     if churn.get("auc") is not None and churn.get("best_baseline_auc") is not None:
-        figures.append((f"churn risk, next {churn.get('horizon_days')} days: ROC AUC "
-                        f"(strongest simple rule: {churn['best_baseline']})",
+        figures.append((i18n.text("churn risk, next {days} days: ROC AUC (strongest simple "
+                                  "rule: {rule})", lang, days=churn.get("horizon_days"),
+                                  rule=i18n.text(churn["best_baseline"], lang)),
                         f"{churn['auc']:.2f} ({churn['best_baseline_auc']:.2f})"))
     return figures
 
@@ -190,8 +217,9 @@ def write_index(run_dir: Path, manifest: dict, metrics: dict, study: dict,
     Returns
     -------
     pathlib.Path
-        The index page.
+        The index page, in the run's language (``study["lang"]``, default English).
     """
+    lang = i18n.check_language(study.get("lang", i18n.DEFAULT_LANGUAGE))
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     changed_figures, shifted_segments = [], []
     if changes is not None:
@@ -199,19 +227,99 @@ def write_index(run_dir: Path, manifest: dict, metrics: dict, study: dict,
         changed_figures = [{"figure": r.figure, "a": _shown(r.a), "b": _shown(r.b)}
                            for r in figures.itertuples()]
         segments = changes["segments"]
-        shifted_segments = segments[segments["share_shift"].abs() >= 0.01].to_dict("records")
+        shifted_segments = [
+            {**row, "shift": i18n.text("{shift:+.1f} pts", lang, shift=row["share_shift"] * 100)}
+            for row in segments[segments["share_shift"].abs() >= 0.01].to_dict("records")]
+    status = {"succeeded": i18n.text("succeeded", lang), "failed": i18n.text("failed", lang),
+              "running": i18n.text("running", lang), "skipped": i18n.text("skipped", lang)}
+    notebooks = [{**nb, "title": i18n.text(nb["title"], lang),
+                  "summary": i18n.text(nb["summary"], lang),
+                  "status_text": status.get(nb["status"], nb["status"])}
+                 for nb in manifest["notebooks"]]
+    words = {
+        "page_title": i18n.text("Segmentation study {run_id}", lang,
+                                run_id=manifest["run_id"]),
+        "heading": i18n.text("Customer segmentation study", lang),
+        "run": i18n.text("Run {run_id}", lang, run_id=manifest["run_id"]),
+        "data": i18n.text("data: {source}", lang, source=study.get("source", "?")),
+        "as_of": i18n.text("analysis date {as_of}", lang,
+                           as_of=str(study.get("as_of", "?"))[:10]),
+        "status": status.get(manifest["status"], manifest["status"]),
+        "masked": i18n.text("personal identifiers masked", lang),
+        "reports": i18n.text("Reports", lang),
+        "data_notes": i18n.text("What this data could not show as designed", lang),
+        "changes": i18n.text("Changes since the previous run ({run_id})", lang,
+                             run_id=manifest.get("previous_run")),
+        "figure": i18n.text("figure", lang),
+        "before": i18n.text("before", lang),
+        "now": i18n.text("now", lang),
+        "no_change": i18n.text("No headline figure changed.", lang),
+        "shifted": i18n.text("Segments whose share of customers moved by a point or more:",
+                             lang),
+        "segment": i18n.column_label("segment", lang),
+        "customers_before": i18n.text("customers before", lang),
+        "share_shift": i18n.text("share shift", lang),
+        "files": i18n.text("Files", lang),
+        "footer": i18n.text("seglab {version} · seed {seed} · finished {finished}", lang,
+                            version=manifest["versions"]["seglab"],
+                            seed=manifest["parameters"]["seed"],
+                            finished=manifest["finished_at"]),
+    }
     page = env.from_string(INDEX_TEMPLATE).render(
+        lang=lang,
+        words=words,
+        notebooks=notebooks,
         changes=changes,
         changed_figures=changed_figures,
         shifted_segments=shifted_segments,
         manifest=manifest,
-        headline=headline_figures(metrics),
+        headline=headline_figures(metrics, lang),
         data_notes=list(dict.fromkeys(entry["note"] for entry in
                                       metrics.get("sections", {}).values() if "note" in entry)),
-        source=study.get("source", "?"),
-        as_of=str(study.get("as_of", "?"))[:10],
-        files=[(name, what) for name, what in RUN_FILES if (run_dir / name).exists()],
+        files=[(name, i18n.text(what, lang)) for name, what in RUN_FILES
+               if (run_dir / name).exists()],
     )
-    path = run_dir / "index.html"
+    path = RunFolder(run_dir).index
     path.write_text(page, encoding="utf-8")
+    return path
+
+
+def data_dictionary(run_dir: Path) -> pd.DataFrame:
+    """Describe every column of the CSV files in a run folder, in both languages.
+
+    Labels and meanings come from ``seglab/locales/columns.yaml``
+    (:func:`seglab.i18n.column_entry`), English meanings of customer features it lacks
+    from :data:`seglab.features.FEATURE_DOCS`; a column it lacks gets its own name as
+    its label and no meaning. The table is the same for an English and a Chinese run: the files'
+    column names never change with the report's language.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        Run folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per file and column, files in name order, columns in file order:
+        ``file``, ``column``, ``label_en``, ``label_zh``, ``meaning_en``, ``meaning_zh``.
+    """
+    rows = []
+    for path in sorted(run_dir.glob("*.csv")):
+        if path.name == DATA_DICTIONARY:
+            continue
+        with path.open(encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle), [])
+        for column in header:
+            entry = i18n.column_entry(column)
+            meaning = entry.get("meaning") or features.FEATURE_DOCS.get(column, ("", ""))[1]
+            rows.append((path.name, column, entry.get("en", column), entry.get("zh", column),
+                         meaning, entry.get("meaning_zh", "")))
+    return pd.DataFrame(rows, columns=list(DICTIONARY_COLUMNS))
+
+
+def write_data_dictionary(run_dir: Path) -> Path:
+    """Write :func:`data_dictionary` to ``data_dictionary.csv`` in the run folder."""
+    path = run_dir / DATA_DICTIONARY
+    data_dictionary(run_dir).to_csv(path, index=False, encoding="utf-8")
     return path

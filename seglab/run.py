@@ -23,21 +23,26 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pandas as pd
 import papermill
 import yaml
 from jupyter_client.manager import KernelManager
 
-from seglab import history, privacy, report, study
+from seglab import history, i18n, privacy, report, study
 from seglab import io as seglab_io
+from seglab.analysis_date import parse_as_of
 from seglab.errors import ConfigError, LockedError, RunError, SeglabError
 from seglab.io import sha256_file
-from seglab.schema import DECIMAL_MARKS, parse_as_of, parse_column_mapping
+from seglab.runfolder import FILES, TIME_UNITS, RunFolder, read_json, write_json
+from seglab.schema import DECIMAL_MARKS, parse_column_mapping
 
 logger = logging.getLogger(__name__)
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 #: The notebooks of a study, in the order they run: (name, title, what it answers).
+#: Titles and summaries are English templates; the index shows them in the run's
+#: language (``seglab/locales/zh/run.yaml``).
 NOTEBOOKS: tuple[tuple[str, str, str], ...] = (
     ("01-data-profile", "Data profile",
      "what the data covers, its quality, and every row cleaning dropped or changed"),
@@ -67,6 +72,9 @@ _MAX_SEED = 2**32 - 1
 _RESERVED_RUN_IDS = ("latest", "private")
 #: Parameters the runner sets itself; a params file may not.
 _RUNNER_PARAMETERS = ("run_dir",)
+#: The study's settings: top-level keys of a params file only, decided once when the
+#: inputs are staged (``study.json``); ``seed`` also goes to every notebook taking one.
+SHARED_PARAMETERS: tuple[str, ...] = ("seed", "time_unit", "costs")
 _TYPE_WORDS: dict[type, str] = {
     bool: "true or false",
     int: "a whole number",
@@ -91,7 +99,7 @@ class RunOptions:
     sheet: str | None = None
     bad_dates: str = "fail"
     params: dict[str, Any] = field(default_factory=dict)
-    as_of: str | None = None
+    as_of: str | pd.Timestamp | None = None
     seed: int | None = None
     synthetic_customers: int = 2000
     out: Path = Path("reports")
@@ -105,6 +113,7 @@ class RunOptions:
     decimal: str = "."
     dayfirst: bool = False
     params_file: Path | None = None
+    lang: str = i18n.DEFAULT_LANGUAGE
 
 
 def _sha256(path: Path) -> str:
@@ -123,7 +132,9 @@ def _sha256(path: Path) -> str:
 
 
 def load_params(path: Path | None) -> dict[str, Any]:
-    """Read a YAML params file (a mapping of notebook parameter to value).
+    """Read a YAML params file: shared settings and a section per notebook.
+
+    See :func:`notebook_params` for what it may hold.
 
     Parameters
     ----------
@@ -159,7 +170,8 @@ def load_params(path: Path | None) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping of parameter: value, got "
                           f"{type(params).__name__}.")
-    names = [key for key in params if not isinstance(key, str)]
+    names = [key for key in params if not isinstance(key, str)
+             and (isinstance(key, bool) or not isinstance(key, int))]
     if names:
         raise ConfigError(f"{path}: parameter names are words, not {names[0]!r}.")
     return params
@@ -208,6 +220,116 @@ def _fits(value: Any, expected: type) -> bool:
     return isinstance(value, expected)
 
 
+def _section_of(key: Any, known: dict[str, dict[str, Any]]) -> str | None:
+    """Return the notebook a params file's top-level key names as a section, or None."""
+    for name in known:
+        number = name.split("-", 1)[0]
+        if key == name or str(key) == number or (isinstance(key, int) and key == int(number)):
+            return name
+    return None
+
+
+def _check_value(name: str, value: Any, expected: type | None, where: str) -> None:
+    if expected is not None and not _fits(value, expected):
+        raise ConfigError(f"{where}{name} must be {_TYPE_WORDS[expected]}, got {_shown(value)}.")
+
+
+def notebook_params(params: dict[str, Any], known: dict[str, dict[str, Any]], *,
+                    source: str = "params file",
+                    reader: str | None = None) -> dict[str, dict[str, Any]]:
+    """Check a params file and return each notebook's parameters.
+
+    A params file holds the study's shared settings at the top level
+    (:data:`SHARED_PARAMETERS`: ``seed``, ``time_unit``, ``costs``) and a section per
+    notebook, named as the notebook (``03-clustering-comparison``) or by its number
+    (``"03"``), whose keys are the notebook's parameters (the stage's keyword
+    arguments). A top-level key that exactly one notebook takes still goes to that
+    notebook (flat files keep working); one that several notebooks take must sit in
+    a section.
+
+    Parameters
+    ----------
+    params : dict
+        From :func:`load_params`.
+    known : dict
+        From :func:`notebook_parameters`.
+    source : str
+        The params file's name, for messages.
+    reader : str, optional
+        The one notebook whose settings are read (``seglab features`` reads notebook
+        02's): a top-level key that notebook takes is its own, even when other
+        notebooks take a key of that name too.
+
+    Returns
+    -------
+    dict
+        Notebook name → its parameters from the file (``seed`` included where the
+        notebook takes one).
+
+    Raises
+    ------
+    ConfigError
+        For a name no notebook takes (naming the file, the section and the key), a
+        top-level key several notebooks take, a shared setting inside a section, a
+        parameter the runner sets (``run_dir``), or a value whose type differs from the
+        default's, e.g. ``params.yaml: k_max must be a whole number, got 'eight'``.
+        An int is fine where a float is expected; true/false is not a number.
+    """
+    chosen: dict[str, dict[str, Any]] = {name: {} for name in known}
+    valid = set().union(*known.values()) - set(_RUNNER_PARAMETERS)
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        section = _section_of(key, known)
+        if section is None:
+            flat[key] = value
+            continue
+        where = f"{source}: section {key}: "
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}expected a mapping of parameter: value, got "
+                              f"{_shown(value)}.")
+        for name, item in value.items():
+            if name in _RUNNER_PARAMETERS:
+                raise ConfigError(f"{where}{name} is set by seglab run; remove it.")
+            if name in SHARED_PARAMETERS:
+                raise ConfigError(f"{where}{name} is shared by the whole study; set it at the "
+                                  "top level of the file.")
+            if name not in known[section]:
+                raise ConfigError(
+                    f"{where}unknown parameter {name!r}; notebook {section} takes: "
+                    f"{sorted(set(known[section]) - set(_RUNNER_PARAMETERS))}.")
+            _check_value(name, item, _default_type(known[section][name]), f"{source}: ")
+            chosen[section][name] = item
+    unknown = sorted(str(k) for k in set(flat) - valid - set(SHARED_PARAMETERS)
+                     - set(_RUNNER_PARAMETERS))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown parameter(s) {unknown}; notebooks take: {sorted(valid)} "
+            f"(top level: {list(SHARED_PARAMETERS)}, or in a section per notebook).")
+    for name in _RUNNER_PARAMETERS:
+        if name in flat:
+            raise ConfigError(f"{source}: {name} is set by seglab run; remove it.")
+    if "time_unit" in flat and flat["time_unit"] not in TIME_UNITS:
+        raise ConfigError(f"{source}: time_unit must be one of {list(TIME_UNITS)}, got "
+                          f"{_shown(flat['time_unit'])}.")
+    if "costs" in flat and not isinstance(flat["costs"], dict | str):
+        raise ConfigError(f"{source}: costs must be a mapping (name: value) or the path of "
+                          f"a YAML file, got {_shown(flat['costs'])}.")
+    for name, value in flat.items():
+        if name in ("time_unit", "costs"):
+            continue
+        takers = [section for section, defaults in known.items() if name in defaults]
+        if reader in takers:
+            takers = [reader]
+        if name != "seed" and len(takers) > 1:
+            raise ConfigError(
+                f"{source}: {name} is a parameter of notebooks {', '.join(takers)}; put it "
+                f"in the section of the one you mean, e.g. {takers[-1]}: {{{name}: ...}}.")
+        for section in takers:
+            _check_value(name, value, _default_type(known[section][name]), f"{source}: ")
+            chosen[section].setdefault(name, value)
+    return chosen
+
+
 def check_params(params: dict[str, Any], known: dict[str, dict[str, Any]], *,
                  source: str = "params file") -> None:
     """Check a params file against the notebooks' parameters cells.
@@ -224,28 +346,41 @@ def check_params(params: dict[str, Any], known: dict[str, dict[str, Any]], *,
     Raises
     ------
     ConfigError
-        For a name no notebook takes, a parameter the runner sets (``run_dir``), or
-        a value whose type differs from the default's, e.g.
-        ``params.yaml: k_max must be a whole number, got 'eight'``. An int is fine
-        where a float is expected; true/false is not a number.
+        As :func:`notebook_params`.
     """
-    valid = set().union(*known.values())
-    unknown = sorted(set(params) - valid)
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown parameter(s) {unknown}; notebooks take: "
-            f"{sorted(valid - set(_RUNNER_PARAMETERS))}."
-        )
-    for name in _RUNNER_PARAMETERS:
-        if name in params:
-            raise ConfigError(f"{source}: {name} is set by seglab run; remove it.")
-    for name, value in params.items():
-        for defaults in known.values():
-            expected = _default_type(defaults[name]) if name in defaults else None
-            if expected is not None and not _fits(value, expected):
-                raise ConfigError(
-                    f"{source}: {name} must be {_TYPE_WORDS[expected]}, got {_shown(value)}."
-                )
+    notebook_params(params, known, source=source)
+
+
+def params_for(name: str, params: dict[str, Any], known: dict[str, dict[str, Any]] | None, *,
+               source: str = "params file") -> dict[str, Any]:
+    """Return one notebook's parameters with the shared settings, as its stage takes them.
+
+    ``seglab features`` and the Spark job read notebook 02's settings this way.
+
+    Parameters
+    ----------
+    name : str
+        Notebook name, e.g. ``"02-feature-engineering"``.
+    params : dict
+        From :func:`load_params`.
+    known : dict or None
+        From :func:`notebook_parameters`; None (no notebooks installed) takes the
+        top-level keys and the notebook's section as they are.
+    source : str
+        The params file's name, for messages.
+
+    Returns
+    -------
+    dict
+        The shared settings and the notebook's parameters.
+    """
+    shared = {key: params[key] for key in SHARED_PARAMETERS if key in params}
+    if known is None:
+        sections = {key for key in params if _section_of(key, {name: {}}) is not None}
+        own = next((params[key] for key in sections), {})
+        flat = {k: v for k, v in params.items() if k not in sections}
+        return {**flat, **own}
+    return {**shared, **notebook_params(params, known, source=source, reader=name)[name]}
 
 
 def _shown(value: Any) -> str:
@@ -290,14 +425,17 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
     -------
     RunOptions
         A copy with ``seed`` resolved (``--seed``, else the params file's ``seed``,
-        else :data:`DEFAULT_SEED`), ``as_of`` written as ISO text, and, on the embedded
+        else :data:`DEFAULT_SEED`), ``as_of`` as the analysis day (a
+        :class:`pandas.Timestamp` at midnight), and, on the embedded
         synthetic data, its planted campaigns (``campaigns="synthetic"``) unless others
         are given.
 
     Raises
     ------
     ConfigError
-        Naming the option or file and the problem: an ``--as-of`` that is not a
+        Naming the option or file and the problem: a ``--lang`` seglab has no reports
+        in, a Chinese report (``--lang zh``) on a machine without a font with Chinese
+        characters (:func:`seglab.i18n.cjk_font`), an ``--as-of`` that is not a
         YYYY-MM-DD date, an ``--out`` that is a file, a bad seed, encoding, decimal
         mark, ``--bad-dates``, engine, column mapping or ``--run-id``, ``--sheet`` for
         a file that is not a workbook, ``--customer-columns`` without ``--customers``,
@@ -306,18 +444,24 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
     InputError
         If ``--sheet`` names a sheet the workbook does not have (listing its sheets).
     """
+    if i18n.check_language(options.lang) == "zh":
+        i18n.cjk_font()  # charts without one would show boxes instead of characters
     source = str(options.params_file) if options.params_file else "params file"
     check_params(options.params, known, source=source)
+    if "costs" in options.params:
+        from seglab import profit
+
+        try:
+            profit.cost_table(options.params["costs"])
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
     if options.seed is not None:
         seed = _check_seed(options.seed, "--seed")
     elif "seed" in options.params:
         seed = _check_seed(options.params["seed"], f"{source}: seed")
     else:
         seed = DEFAULT_SEED
-    as_of = options.as_of
-    if as_of is not None:
-        day = parse_as_of(as_of, option="--as-of")
-        as_of = day.date().isoformat() if day == day.normalize() else day.isoformat()
+    as_of = None if options.as_of is None else parse_as_of(options.as_of, option="--as-of")
     _check_out(Path(options.out))
     if options.encoding is not None:
         try:
@@ -378,6 +522,35 @@ def check_options(options: RunOptions, known: dict[str, dict[str, Any]]) -> RunO
     campaigns = "synthetic" if options.data is None and options.campaigns is None \
         else options.campaigns
     return dataclasses.replace(options, seed=seed, as_of=as_of, campaigns=campaigns)
+
+
+def stage_options(options: RunOptions, folder: Path) -> study.StudyInputs:
+    """Stage a run's inputs into ``folder`` as ``seglab run`` does (``seglab lab`` too).
+
+    Parameters
+    ----------
+    options : RunOptions
+        Checked by :func:`check_options`; the params file's shared ``time_unit`` and
+        ``costs`` become the study's settings.
+    folder : pathlib.Path
+        The run folder (or workspace) being made.
+
+    Returns
+    -------
+    seglab.study.StudyInputs
+        The staged inputs.
+    """
+    return study.stage_inputs(
+        folder, data=options.data, customers=options.customers, columns=options.columns,
+        customer_columns=options.customer_columns, encoding=options.encoding,
+        sheet=options.sheet, as_of=options.as_of, seed=options.seed,
+        n_customers=options.synthetic_customers, bad_dates=options.bad_dates,
+        mask_pii=options.mask_pii, engine=options.engine, decimal=options.decimal,
+        dayfirst=options.dayfirst, campaigns=options.campaigns,
+        campaign_columns=options.campaign_columns,
+        time_unit=options.params.get("time_unit", "D"), costs=options.params.get("costs"),
+        lang=options.lang,
+    )
 
 
 def _versions() -> dict[str, str]:
@@ -546,15 +719,7 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
         "notebooks": [],
     }
     try:
-        inputs = study.stage_inputs(
-            work, data=options.data, customers=options.customers, columns=options.columns,
-            customer_columns=options.customer_columns, encoding=options.encoding,
-            sheet=options.sheet, as_of=options.as_of, seed=options.seed,
-            n_customers=options.synthetic_customers, bad_dates=options.bad_dates,
-            mask_pii=options.mask_pii, engine=options.engine, decimal=options.decimal,
-            dayfirst=options.dayfirst, campaigns=options.campaigns,
-            campaign_columns=options.campaign_columns,
-        )
+        inputs = stage_options(options, work)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -566,27 +731,29 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
             manifest["inputs"][label] = {"path": str(Path(path).resolve()),
                                          "sha256": _sha256(path)}
     if options.data is None:
-        staged = work / study.INPUT_DIR / "transactions.parquet"
+        staged = RunFolder(work).staged_transactions
         manifest["inputs"]["data"] = {"synthetic": inputs.source,
                                       "sha256": sha256_file(staged)}
     manifest["parameters"]["as_of"] = inputs.as_of.date().isoformat()
     manifest["parameters"]["engine"] = options.engine
+    manifest["parameters"]["lang"] = options.lang
     if options.decimal != ".":
         manifest["parameters"]["decimal"] = options.decimal
     if options.dayfirst:
         manifest["parameters"]["dayfirst"] = True
 
     failure: str | None = None
+    per_notebook = notebook_params(options.params, known)
     for name, title, summary in NOTEBOOKS:
         entry = {"name": name, "title": title, "summary": summary, "status": "skipped",
                  "seconds": None, "html": None}
         manifest["notebooks"].append(entry)
         if failure:
             continue
-        parameters = {key: value for key, value in
-                      {**options.params, "seed": options.seed}.items() if key in known[name]}
+        parameters = {**per_notebook[name], **({"seed": options.seed}
+                                               if "seed" in known[name] else {})}
         parameters["run_dir"] = str(work.resolve())
-        executed = work / "notebooks" / f"{name}.ipynb"
+        executed = RunFolder(work).notebook(name)
         executed.parent.mkdir(exist_ok=True)
         started = time.perf_counter()
         try:
@@ -602,8 +769,8 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
             failure = _failure_message(error, name)
         entry["seconds"] = round(time.perf_counter() - started, 2)
         _fix_injected_cell_id(executed)
-        entry["html"] = f"{name}.html"
-        report.notebook_to_html(executed, work / entry["html"])
+        entry["html"] = str(FILES.report(name))
+        report.notebook_to_html(executed, work / entry["html"], lang=options.lang)
         logger.info("%s %s in %.1fs", name, entry["status"], entry["seconds"])
 
     study.export_customers_csv(work)
@@ -612,19 +779,20 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
                                          privacy.salt_for(options.out), options.pii_columns)
         manifest["masked"] = {"columns": list(options.pii_columns),
                               "unmasked_files": str(private.resolve())}
+    report.write_data_dictionary(work)
     manifest["status"] = "failed" if failure else "succeeded"
     manifest["error"] = failure
     manifest["finished_at"] = _now()
-    study.write_json(work / "manifest.json", manifest)
+    write_json(RunFolder(work).manifest, manifest)
     previous = options.out / "latest"
     changes = None
     if previous.exists():
         manifest["previous_run"] = previous.resolve().name
         changes = history.compare_folders(previous.resolve(), work)
-    report.write_index(work, manifest, study.read_json(work / "metrics.json"),
-                       study.read_json(work / "study.json"), changes=changes)
+    report.write_index(work, manifest, read_json(RunFolder(work).metrics),
+                       read_json(RunFolder(work).study), changes=changes)
     work.rename(final)
     if failure:
         raise RunError(f"{failure} (run folder kept: {final})")
     _point_latest(options.out, run_id)
-    return final / "index.html"
+    return RunFolder(final).index

@@ -169,8 +169,6 @@ _COMMA_NUMBER_RE = re.compile(
 #: A value that looks like a decimal-comma number (``10,50``, ``1.234,5``), to suggest
 #: ``--decimal ,`` when the column is read with a decimal point.
 _LOOKS_DECIMAL_COMMA_RE = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})*,\d{1,2}|[+-]?\d+,\d{1,2}")
-#: The analysis date as ``--as-of`` takes it: ISO day, optionally a time.
-_AS_OF_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?")
 
 
 # --------------------------------------------------------------------------- mapping
@@ -945,44 +943,6 @@ def check_decimal(decimal: str) -> None:
         raise ConfigError(
             f"decimal={decimal!r} should be " + " or ".join(repr(m) for m in DECIMAL_MARKS) + "."
         )
-
-
-def parse_as_of(text: str, *, option: str = "--as-of") -> pd.Timestamp:
-    """Read an analysis date written as ISO ``YYYY-MM-DD`` (optionally with a time).
-
-    Parameters
-    ----------
-    text : str
-        E.g. ``"2011-12-01"`` or ``"2011-12-01 12:00"``.
-    option : str, default "--as-of"
-        Name of the option for the message.
-
-    Returns
-    -------
-    pandas.Timestamp
-        The date (and time).
-
-    Raises
-    ------
-    ConfigError
-        ``--as-of 'bad': not a date; write it as YYYY-MM-DD, e.g. 2011-12-01``, or
-        ``--as-of '2011-02-30': no such day``.
-
-    Examples
-    --------
-    >>> parse_as_of("2011-12-01")
-    Timestamp('2011-12-01 00:00:00')
-    """
-    value = str(text).strip()
-    if not _AS_OF_RE.fullmatch(value):
-        raise ConfigError(
-            f"{option} {text!r}: not a date; write it as YYYY-MM-DD, e.g. 2011-12-01 "
-            f"(optionally with a time, 2011-12-01 12:00)"
-        )
-    try:
-        return pd.Timestamp(value.replace(" ", "T"))
-    except ValueError:
-        raise ConfigError(f"{option} {text!r}: no such day or time") from None
 
 
 def _label(df: pd.DataFrame, column: str) -> str:

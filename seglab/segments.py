@@ -624,13 +624,15 @@ def segment_coverage(customers: pd.DataFrame) -> pd.DataFrame:
                                        "without_segment"])
 
 
-def describe_rules(rules: SegmentRules | None = None) -> pd.DataFrame:
+def describe_rules(rules: SegmentRules | None = None, *, lang: str = "en") -> pd.DataFrame:
     """Return the thresholds in use as a table (rule, value), for the report.
 
     Parameters
     ----------
     rules : SegmentRules, optional
         Thresholds; default the defaults.
+    lang : {"en", "zh"}
+        Language of the names among the values (the pyramid's levels).
 
     Returns
     -------
@@ -644,7 +646,7 @@ def describe_rules(rules: SegmentRules | None = None) -> pd.DataFrame:
             return f"{value:.4g}"
         if isinstance(value, tuple):
             return ", ".join(show(v) for v in value)
-        return str(value)
+        return str(segment_label(value, lang))
 
     return pd.DataFrame(
         [(f.name, show(getattr(rules, f.name))) for f in fields(SegmentRules)],

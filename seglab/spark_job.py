@@ -27,11 +27,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from seglab import engine
+from seglab import engine, nightly
+from seglab.analysis_date import parse_as_of
 from seglab.errors import SeglabError
 
-#: ``--clean`` choices and the ``clean`` of :func:`seglab.engine.export_customer_table`.
-CLEANING: dict[str, bool | str] = {"sql": engine.SQL_CLEANING, "pandas": True, "none": False}
+#: ``--clean`` choices and the ``clean`` of :func:`seglab.nightly.export_customer_table`.
+CLEANING: dict[str, bool | str] = {"sql": nightly.SQL_CLEANING, "pandas": True, "none": False}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                         "YAML file or a preset (online_retail, online_retail_ii).")
     parser.add_argument("--as-of", help="Analysis date (default: the day after the last "
                         "transaction).")
-    parser.add_argument("--params", help="The study's YAML params file; its time_unit, "
-                        "window_days, category_top_n, channel_top_n and segment_rules "
-                        "are used.")
+    parser.add_argument("--params", help="The study's YAML params file; its time_unit "
+                        "and its notebook 02 section (window_days, category_top_n, "
+                        "channel_top_n, segment_rules) are used.")
     parser.add_argument("--clean", choices=list(CLEANING), default="sql", help="sql: the "
                         "row-filter cleaning rules on Spark (default); pandas: seglab's "
                         "intake and cleaning on the driver (a file pandas can hold); none: "
@@ -78,20 +79,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = {}
         if args.params:
-            from seglab.run import load_params
+            from seglab.run import load_params, params_for
 
-            settings = load_params(Path(args.params))
-        options = {"columns": args.columns, "as_of": args.as_of, "clean": CLEANING[args.clean],
+            settings = params_for("02-feature-engineering", load_params(Path(args.params)),
+                                  None, source=args.params)
+        as_of = None if args.as_of is None else parse_as_of(args.as_of, option="--as-of")
+        options = {"columns": args.columns, "as_of": as_of, "clean": CLEANING[args.clean],
                    "segments": not args.no_segments, "params": settings, "engine": "spark"}
         if engine.is_remote(args.output):
             from seglab import spark
 
             with tempfile.TemporaryDirectory() as folder:
-                local, _ = engine.export_customer_table(
-                    args.data, Path(folder) / "customers.parquet", **options)
+                local, _ = nightly.export_customer_table(
+                    args.data, Path(folder) / "table.parquet", **options)
                 spark.write_parquet(pd.read_parquet(local), args.output)
         else:
-            engine.export_customer_table(args.data, args.output, **options)
+            nightly.export_customer_table(args.data, args.output, **options)
     except SeglabError as error:
         print(f"seglab: error: {error}", file=sys.stderr)
         return 2

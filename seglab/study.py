@@ -8,10 +8,8 @@ also runs on its own (in JupyterLab or under nbval) on the embedded synthetic da
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from seglab import (
     clean,
     cluster,
     clv,
+    feature_transform,
     features,
     i18n,
     persona,
@@ -35,67 +34,26 @@ from seglab import (
     synth,
 )
 from seglab import io as seglab_io
+from seglab.analysis_date import day_end, default_as_of, parse_as_of
 from seglab.errors import ConfigError, InputError
+from seglab.runfolder import SCRATCH_VARIABLE as SCRATCH_VARIABLE
+from seglab.runfolder import (
+    TIME_UNITS,
+    RunFolder,
+    StudyMeta,
+    json_ready,
+    open_for_writing,
+    open_run,
+    read_study,
+    write_study,
+)
+from seglab.runfolder import read_json as read_json
+from seglab.runfolder import write_json as write_json
 
 logger = logging.getLogger(__name__)
 
-INPUT_DIR = "inputs"
-
 #: Fewest customers a study segments; fewer cannot fill the clustering's k range.
 MIN_CUSTOMERS = 30
-
-
-#: Environment variable naming the scratch folder of notebooks run on their own
-#: (default ``<temp>/seglab-scratch``); the tests give each test process its own.
-SCRATCH_VARIABLE = "SEGLAB_SCRATCH"
-
-
-def run_folder(run_dir: str | Path | None) -> Path:
-    """Return the run folder, creating it; empty means a scratch folder for trying out.
-
-    Parameters
-    ----------
-    run_dir : str or Path or None
-        Run folder given by ``seglab run``, or empty for a notebook opened on its own.
-
-    Returns
-    -------
-    pathlib.Path
-        An existing folder.
-    """
-    scratch = os.environ.get(SCRATCH_VARIABLE) or Path(tempfile.gettempdir()) / "seglab-scratch"
-    path = Path(run_dir) if run_dir else Path(scratch)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if np.isnan(value) else round(float(value), 6)
-    if isinstance(value, float):
-        return None if np.isnan(value) else round(value, 6)
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
-def read_json(path: Path) -> dict:
-    """Read a JSON file, or return an empty dict when it does not exist."""
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` as indented JSON, replacing the file atomically."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(_json_ready(data), indent=2, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-
 
 def record_sections(run_dir: Path, notes: dict[str, str]) -> None:
     """Record in ``metrics.json`` which report sections ran, adapted or were skipped.
@@ -108,7 +66,7 @@ def record_sections(run_dir: Path, notes: dict[str, str]) -> None:
         Section name → the note the report showed ("" when it ran as designed; see
         :func:`seglab.support.section_notes`).
     """
-    recorded = read_json(run_dir / "metrics.json").get("sections", {})
+    recorded = read_json(RunFolder(Path(run_dir)).metrics).get("sections", {})
     record_metrics(run_dir, "sections", {**recorded, **support.section_notes(notes)})
 
 
@@ -129,9 +87,9 @@ def record_metrics(run_dir: Path, section: str, values: dict) -> dict:
     dict
         All metrics recorded so far.
     """
-    path = run_dir / "metrics.json"
+    path = RunFolder(Path(run_dir)).metrics
     metrics = read_json(path)
-    metrics[section] = _json_ready(values)
+    metrics[section] = json_ready(values)
     write_json(path, metrics)
     return metrics
 
@@ -151,22 +109,40 @@ class StudyInputs:
     transactions: pd.DataFrame
     customers: pd.DataFrame | None
     truth: pd.DataFrame | None
-    as_of: pd.Timestamp
-    source: str
+    meta: StudyMeta
+    run: RunFolder
     partition: buckets.Partition | None = None
-    sample_buckets: tuple[int, ...] = ()
-    support: support.DataSupport | None = None
 
-    def overview(self) -> pd.DataFrame:
-        """Key figures of the whole raw log (:func:`seglab.profile.overview`)."""
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The analysis date (:attr:`seglab.runfolder.StudyMeta.as_of`)."""
+        return self.meta.as_of
+
+    @property
+    def source(self) -> str:
+        """Where the transactions came from."""
+        return self.meta.source
+
+    @property
+    def support(self) -> support.DataSupport:
+        """What the staged log holds."""
+        return self.meta.support
+
+    @property
+    def sample_buckets(self) -> tuple[int, ...]:
+        """Buckets whose customers form a large log's sample."""
+        return self.meta.sample_buckets
+
+    def overview(self, *, lang: str = "en") -> pd.DataFrame:
+        """Key figures of the whole raw log (:func:`seglab.profile.overview`), in ``lang``."""
         from seglab import profile
 
         if self.partition is None:
-            return profile.overview(self.transactions)
-        rows = read_json(self.partition.path.parent / "overview.json")["rows"]
-        return pd.DataFrame(
+            return profile.overview(self.transactions, lang=lang)
+        rows = read_json(self.run.overview)["rows"]
+        return profile.display_overview(pd.DataFrame(
             [(metric, pd.Timestamp(value) if metric.startswith("Period") else value)
-             for metric, value in rows], columns=["metric", "value"])
+             for metric, value in rows], columns=["metric", "value"]), lang)
 
     def missing_values(self) -> pd.DataFrame:
         """Missing values of the whole raw log (:func:`seglab.profile.missing_values`)."""
@@ -174,7 +150,7 @@ class StudyInputs:
 
         if self.partition is None:
             return profile.missing_values(self.transactions)
-        return pd.read_csv(self.partition.path.parent / "missing_values.csv")
+        return pd.read_csv(self.run.missing_values)
 
     def sample_note(self, whole: str | None = None, sampled: str | None = None, *,
                     lang: str = "en") -> str:
@@ -206,13 +182,11 @@ class StudyInputs:
             buckets=self.partition.buckets)
 
 
-#: Engines that aggregate transactions into the customer table.
-ENGINES: tuple[str, ...] = ("duckdb", "spark")
-
-
 def check_engine(engine: str) -> None:
     """Raise :class:`ConfigError` for an unknown engine, or Spark without pyspark."""
     import importlib.util
+
+    from seglab.engine import ENGINES
 
     if engine not in ENGINES:
         raise ConfigError(f"engine={engine!r} is unknown; use one of {list(ENGINES)}.")
@@ -229,7 +203,7 @@ def stage_inputs(
     customer_columns: str | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
-    as_of: str | None = None,
+    as_of: pd.Timestamp | str | None = None,
     seed: int = 0,
     n_customers: int = 2000,
     bad_dates: str = "fail",
@@ -239,9 +213,14 @@ def stage_inputs(
     dayfirst: bool = False,
     campaigns: str | Path | None = None,
     campaign_columns: str | None = None,
+    time_unit: str = "D",
+    costs: Mapping[str, Any] | str | Path | None = None,
     lang: str = i18n.DEFAULT_LANGUAGE,
 ) -> StudyInputs:
     """Read and validate the inputs (or make the synthetic data) into the run folder.
+
+    Writes ``inputs/`` and the study's settings (``study.json``, a
+    :class:`seglab.runfolder.StudyMeta`), which every stage reads.
 
     Parameters
     ----------
@@ -257,8 +236,9 @@ def stage_inputs(
         Text encoding of CSV inputs.
     sheet : str or int, optional
         Excel sheet.
-    as_of : str, optional
-        Analysis date; default the day after the last transaction.
+    as_of : pandas.Timestamp or str, optional
+        Analysis date (:func:`seglab.analysis_date.parse_as_of`); default the day after
+        the last transaction.
     seed : int
         Seed of the synthetic data.
     n_customers : int
@@ -280,6 +260,12 @@ def stage_inputs(
         (:func:`seglab.synth.plant_campaigns`).
     campaign_columns : str, optional
         Column mapping of the exposures file.
+    time_unit : {"D", "W", "M"}
+        Period of the lifetimes RFM columns and the purchase models.
+    costs : Mapping, str, Path or None
+        Overrides of the cost table every stage charges (see
+        :func:`seglab.profit.cost_table`): of :data:`seglab.synth.COST_TABLE` on the
+        synthetic data, else of :class:`seglab.profit.CostTable`.
     lang : {"en", "zh"}
         Language of the reports (recorded in study.json; :func:`report_language`).
 
@@ -293,23 +279,33 @@ def stage_inputs(
     InputError
         If a file cannot be read or does not fit the schema, or a group label is
         neither treatment nor control.
+    ConfigError
+        For an unknown engine or time unit, bad costs, or a finished run folder.
     """
     check_engine(engine)
-    folder = run_folder(run_dir) / INPUT_DIR
-    folder.mkdir(exist_ok=True)
+    if time_unit not in TIME_UNITS:
+        raise ConfigError(f"time_unit={time_unit!r} is unknown; use one of {list(TIME_UNITS)}.")
+    cost_table = profit.cost_table(costs, base=synth.COST_TABLE if data is None
+                                   else profit.CostTable())
+    run = open_for_writing(run_dir)
+    run.inputs.mkdir(exist_ok=True)
     if campaigns is not None and str(campaigns) == "synthetic" and data is not None:
         raise ConfigError("--campaigns synthetic plants campaigns in the synthetic data; "
                           "with --data give an exposures file.")
-    for stale in (EXPOSURES_FILE, CAMPAIGN_TRUTH_FILE):
-        (folder / stale).unlink(missing_ok=True)
-    campaign_note = (_stage_exposures(folder, campaigns, campaign_columns, encoding=encoding,
-                                      decimal=decimal, dayfirst=dayfirst)
+    for stale in (run.exposures, run.campaign_truth):
+        stale.unlink(missing_ok=True)
+    campaign_note = (_stage_exposures(run, campaigns, campaign_columns, encoding=encoding,
+                                      decimal=decimal, dayfirst=dayfirst,
+                                      lang=i18n.check_language(lang))
                      if campaigns is not None and str(campaigns) != "synthetic" else None)
+    settings = {"seed": seed, "mask_pii": mask_pii, "engine": engine, "time_unit": time_unit,
+                "costs": {item.name: getattr(cost_table, item.name)
+                          for item in fields(cost_table)},
+                "campaigns": campaign_note, "lang": i18n.check_language(lang)}
     if data is not None and buckets.is_large(data):
-        return _stage_large_inputs(folder, data, customers=customers, columns=columns,
+        return _stage_large_inputs(run, data, customers=customers, columns=columns,
                                    customer_columns=customer_columns, encoding=encoding,
-                                   as_of=as_of, seed=seed, mask_pii=mask_pii, engine=engine,
-                                   campaign_note=campaign_note, lang=lang)
+                                   as_of=as_of, settings=settings)
     truth = None
     if data is None:
         study = synth.make_study(n_customers, seed=seed)
@@ -318,9 +314,9 @@ def stage_inputs(
         if campaigns is not None and str(campaigns) == "synthetic":
             planted = synth.plant_campaigns(study, seed=seed)
             transactions = planted.transactions
-            planted.exposures.to_parquet(folder / EXPOSURES_FILE, index=False)
-            planted.lifts.to_csv(folder / CAMPAIGN_TRUTH_FILE, index=False)
-            campaign_note = ""
+            planted.exposures.to_parquet(run.exposures, index=False)
+            planted.lifts.to_csv(run.campaign_truth, index=False)
+            settings["campaigns"] = ""
     else:
         transactions = seglab_io.load_transactions(
             data, columns=columns, encoding=encoding, sheet=sheet, bad_dates=bad_dates,
@@ -332,7 +328,7 @@ def stage_inputs(
             if customers else None
         )
         source = str(data)
-    as_of_ts = pd.Timestamp(as_of) if as_of else features.default_as_of(transactions)
+    as_of_ts = parse_as_of(as_of) if as_of is not None else default_as_of(transactions)
     derived: tuple[str, ...] = ()
     if "order_id" not in transactions or transactions["order_id"].isna().all():
         transactions = transactions.assign(order_id=support.derive_order_ids(transactions))
@@ -341,26 +337,21 @@ def stage_inputs(
                                    customer_file=attributes is not None)
     check_support(found, as_of=as_of_ts, label=Path(data).name if data else "synthetic data",
                   transactions=transactions)
-    transactions.to_parquet(folder / "transactions.parquet", index=False)
+    transactions.to_parquet(run.staged_transactions, index=False)
     if attributes is not None:
-        attributes.to_parquet(folder / "customers.parquet", index=False)
+        attributes.to_parquet(run.staged_customers, index=False)
     if truth is not None:
-        truth.to_csv(folder / "truth.csv", index=False)
-    write_json(folder.parent / "study.json",
-               {"as_of": as_of_ts, "source": source, "synthetic": data is None, "seed": seed,
-                "n_customers": n_customers if data is None else None,
-                "mask_pii": mask_pii, "engine": engine, "support": found.to_json(),
-                "campaigns": campaign_note, "lang": i18n.check_language(lang)})
-    return StudyInputs(transactions, attributes, truth, as_of_ts, source, support=found)
+        truth.to_csv(run.truth, index=False)
+    meta = StudyMeta(as_of=as_of_ts, source=source, synthetic=data is None,
+                     n_customers=n_customers if data is None else None,
+                     support=found, **settings)
+    write_study(run, meta)
+    return StudyInputs(transactions, attributes, truth, meta, run)
 
 
-#: Staged campaign exposures and, on synthetic data, the planted campaign lifts.
-EXPOSURES_FILE = "exposures.parquet"
-CAMPAIGN_TRUTH_FILE = "campaign_truth.csv"
-
-
-def _stage_exposures(folder: Path, path: str | Path, columns: str | None, *,
-                     encoding: str | None, decimal: str, dayfirst: bool) -> str:
+def _stage_exposures(run: RunFolder, path: str | Path, columns: str | None, *,
+                     encoding: str | None, decimal: str, dayfirst: bool,
+                     lang: str = i18n.DEFAULT_LANGUAGE) -> str:
     """Read, map and check an exposures file into ``inputs/``; return the labels note."""
     from seglab import campaigns as campaign_tools
     from seglab.schema import parse_column_mapping
@@ -369,8 +360,8 @@ def _stage_exposures(folder: Path, path: str | Path, columns: str | None, *,
                                      decimal=decimal, dayfirst=dayfirst)
     group_column = parse_column_mapping(columns).get("group", "group")
     table, note = campaign_tools.normalise_groups(table, source=str(path),
-                                                  column=group_column)
-    table.to_parquet(folder / EXPOSURES_FILE, index=False)
+                                                  column=group_column, lang=lang)
+    table.to_parquet(run.exposures, index=False)
     return note
 
 
@@ -400,8 +391,7 @@ def check_support(found: support.DataSupport, *, as_of: pd.Timestamp, label: str
         raise InputError(f"{label}: no line is dated on or before the analysis date {day} "
                          "(column order_date); use a later --as-of.")
     if transactions is not None:
-        kept = transactions[transactions["order_date"] < as_of.normalize()
-                            + pd.Timedelta(days=1)]
+        kept = transactions[transactions["order_date"] < day_end(as_of)]
         signed = kept["quantity"] if "quantity" in kept else kept["amount"]
         if not (signed > 0).any():
             raise InputError(f"{label}: every line up to {day} is a return (column "
@@ -419,28 +409,24 @@ SAMPLE_LINES = 500_000
 
 
 def _stage_large_inputs(
-    folder: Path,
+    run: RunFolder,
     data: str | Path,
     *,
     customers: str | Path | None,
     columns: str | None,
     customer_columns: str | None,
     encoding: str | None,
-    lang: str = i18n.DEFAULT_LANGUAGE,
-    as_of: str | None,
-    seed: int,
-    mask_pii: bool,
-    engine: str,
-    campaign_note: str | None = None,
+    as_of: pd.Timestamp | str | None,
+    settings: dict[str, Any],
 ) -> StudyInputs:
     """Split a large Parquet log into customer buckets under ``inputs/transactions``."""
-    part = buckets.partition(data, folder / "transactions", columns=columns)
+    part = buckets.partition(data, run.staged_partition, columns=columns)
     overview, missing = buckets.overview(part)
-    write_json(folder / "overview.json", {"rows": overview.to_numpy().tolist()})
-    missing.to_csv(folder / "missing_values.csv", index=False)
+    write_json(run.overview, {"rows": overview.to_numpy().tolist()})
+    missing.to_csv(run.missing_values, index=False)
     figures = overview.set_index("metric")["value"]
-    as_of_ts = (pd.Timestamp(as_of) if as_of else
-                pd.Timestamp(figures["Period end"]).normalize() + pd.Timedelta(days=1))
+    as_of_ts = (parse_as_of(as_of) if as_of is not None
+                else day_end(pd.Timestamp(figures["Period end"])))
     counts = buckets.support_counts(part, as_of_ts)
     found = support.DataSupport(
         columns=tuple(c for c in support.OPTIONAL_COLUMNS if c in counts["present"]),
@@ -451,21 +437,20 @@ def _stage_large_inputs(
     attributes = (seglab_io.load_customers(customers, columns=customer_columns,
                                            encoding=encoding) if customers else None)
     if attributes is not None:
-        attributes.to_parquet(folder / "customers.parquet", index=False)
+        attributes.to_parquet(run.staged_customers, index=False)
     sample = tuple(buckets.sample_buckets(part, SAMPLE_LINES))
-    stored = {**part.to_json(), "path": str(part.path.relative_to(folder.parent))}
-    write_json(folder.parent / "study.json",
-               {"as_of": as_of_ts, "source": str(data), "synthetic": False, "seed": seed,
-                "mask_pii": mask_pii, "engine": engine, "partition": stored,
-                "sample_buckets": list(sample), "support": found.to_json(),
-                "campaigns": campaign_note, "lang": i18n.check_language(lang)})
+    stored = {**part.to_json(), "path": str(part.path.relative_to(run.path))}
+    meta = StudyMeta(as_of=as_of_ts, source=str(data), synthetic=False, n_customers=None,
+                     support=found, partition=stored, sample_buckets=sample, **settings)
+    write_study(run, meta)
     return StudyInputs(part.read_sample(sample, part.sample_share(sample, SAMPLE_LINES)),
-                       attributes, None, as_of_ts, str(data), part, sample, found)
+                       attributes, None, meta, run, part)
 
 
 def report_language(run_dir: str | Path | None) -> str:
     """Return the language the run's reports are written in (``seglab run --lang``)."""
-    return read_json(run_folder(run_dir) / "study.json").get("lang", i18n.DEFAULT_LANGUAGE)
+    run = open_run(run_dir)
+    return read_study(run).lang if run.study.is_file() else i18n.DEFAULT_LANGUAGE
 
 
 def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInputs:
@@ -484,40 +469,26 @@ def load_inputs(run_dir: str | Path | None, *, lines: bool = True) -> StudyInput
     StudyInputs
         The staged tables.
     """
-    folder = run_folder(run_dir)
-    meta = read_json(folder / "study.json")
-    if not meta:
-        logger.info("no inputs in %s: using the embedded synthetic data", folder)
-        return stage_inputs(folder)
-    inputs = folder / INPUT_DIR
-    optional = {
-        name: inputs / file for name, file in
-        (("customers", "customers.parquet"), ("truth", "truth.csv"))
-    }
-    part, sample = None, ()
-    if "partition" in meta:
-        part = buckets.Partition.from_json(meta["partition"], base=folder)
-        sample = tuple(meta["sample_buckets"])
-    staged = StudyInputs(
-        transactions=(pd.read_parquet(inputs / "transactions.parquet") if part is None
+    run = open_run(run_dir)
+    if not run.study.is_file():
+        logger.info("no inputs in %s: using the embedded synthetic data", run.path)
+        return stage_inputs(run.path)
+    meta = read_study(run)
+    part = (None if meta.partition is None else
+            buckets.Partition.from_json(meta.partition, base=run.path))
+    sample = meta.sample_buckets
+    return StudyInputs(
+        transactions=(pd.read_parquet(run.staged_transactions) if part is None
                       else part.read_sample(sample if lines else [],
                                             part.sample_share(sample, SAMPLE_LINES))),
-        customers=pd.read_parquet(optional["customers"]) if optional["customers"].exists()
+        customers=pd.read_parquet(run.staged_customers) if run.staged_customers.exists()
         else None,
-        truth=pd.read_csv(optional["truth"], dtype={"customer_id": "string"})
-        if optional["truth"].exists() else None,
-        as_of=pd.Timestamp(meta["as_of"]),
-        source=meta["source"],
+        truth=pd.read_csv(run.truth, dtype={"customer_id": "string"})
+        if run.truth.exists() else None,
+        meta=meta,
+        run=run,
         partition=part,
-        sample_buckets=sample,
-        support=support.DataSupport.from_json(meta["support"]) if "support" in meta else None,
     )
-    if staged.support is None:  # staged by a seglab older than seglab.support
-        if part is not None:
-            raise ConfigError(f"{folder}: staged by an older seglab; run the study again.")
-        staged = replace(staged, support=support.DataSupport.of(
-            staged.transactions, as_of=staged.as_of, customer_file=staged.customers is not None))
-    return staged
 
 
 # --- Stage 1: cleaning -------------------------------------------------------------------
@@ -542,7 +513,8 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
     seglab.clean.CleaningResult
         Kept transactions (on a large log, those of the sample) and the log.
     """
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     inputs = load_inputs(folder, lines=False)
     known = {f.name for f in fields(clean.CleaningRules)}
     unknown = sorted(set(rules) - known)
@@ -554,8 +526,8 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
     else:
         result = clean.clean_transactions(inputs.transactions, as_of=inputs.as_of,
                                           rules=rule_set)
-        result.transactions.to_parquet(folder / "transactions.parquet", index=False)
-    result.log.to_csv(folder / "cleaning_log.csv", index=False)
+        result.transactions.to_parquet(run.transactions, index=False)
+    result.log.to_csv(run.cleaning_log, index=False)
     record_metrics(folder, "cleaning", clean.cleaning_metrics(result))
     lang = report_language(folder)
     record_sections(folder, {"what_sells": inputs.support.missing_note(
@@ -563,10 +535,6 @@ def clean_stage(run_dir: str | Path | None, **rules: Any) -> clean.CleaningResul
     if lang != "en":  # cleaning_log.csv keeps the English descriptions
         result = replace(result, log=clean.display_log(result, lang))
     return result
-
-
-#: Folder of a large log's clean transactions, partitioned as its input.
-CLEAN_PARTITION = "transactions"
 
 
 @dataclass(frozen=True)
@@ -650,7 +618,7 @@ def _clean_partition(folder: Path, inputs: StudyInputs, rules: clean.CleaningRul
     import shutil
 
     part = inputs.partition
-    out = folder / CLEAN_PARTITION
+    out = RunFolder(folder).clean_partition
     shutil.rmtree(out, ignore_errors=True)
     work = functools.partial(_clean_bucket, part=part, out=out, as_of=inputs.as_of,
                              rules=rules, keep=False)
@@ -678,39 +646,41 @@ BUCKET_JOBS = 2
 
 def clean_partition(run_dir: str | Path | None) -> buckets.Partition | None:
     """Return the clean partition of a large log's run (None for a log in memory)."""
-    folder = run_folder(run_dir)
-    inputs = load_inputs(folder, lines=False)
+    import pyarrow.parquet as pq
+
+    run = open_run(run_dir)
+    inputs = load_inputs(run.path, lines=False)
     if inputs.partition is None:
         return None
-    if not (folder / CLEAN_PARTITION).is_dir():
-        clean_stage(folder)
-    return buckets.Partition(folder / CLEAN_PARTITION, inputs.partition.buckets,
-                             int(read_json(folder / "metrics.json")["cleaning"]["rows_kept"]))
+    if not run.clean_partition.is_dir():
+        clean_stage(run.path)
+    lines = sum(pq.read_metadata(file).num_rows
+                for file in run.clean_partition.rglob("*.parquet"))
+    return buckets.Partition(run.clean_partition, inputs.partition.buckets, lines)
 
 
 def transactions_source(run_dir: str | Path | None) -> Path:
     """Return the run's clean transactions as a file or partition folder (engine input)."""
-    folder = run_folder(run_dir)
-    part = clean_partition(folder)
+    run = open_run(run_dir)
+    part = clean_partition(run.path)
     if part is not None:
         return part.path
-    if not (folder / "transactions.parquet").exists():
-        clean_stage(folder)
-    return folder / "transactions.parquet"
+    if not run.transactions.exists():
+        clean_stage(run.path)
+    return run.transactions
 
 
-def clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
+def load_clean_transactions(run_dir: str | Path | None) -> pd.DataFrame:
     """Return the run's clean transactions (a large log's: those of the sample)."""
-    folder = run_folder(run_dir)
-    part = clean_partition(folder)
+    run = open_run(run_dir)
+    part = clean_partition(run.path)
     if part is not None:
-        inputs = load_inputs(folder, lines=False)
+        inputs = load_inputs(run.path, lines=False)
         return part.read_sample(inputs.sample_buckets, inputs.partition.sample_share(
             inputs.sample_buckets, SAMPLE_LINES))
-    path = folder / "transactions.parquet"
-    if not path.exists():
-        clean_stage(folder)
-    return pd.read_parquet(path)
+    if not run.transactions.exists():
+        clean_stage(run.path)
+    return pd.read_parquet(run.transactions)
 
 
 # --- Stage 2: features and rule segments -------------------------------------------------
@@ -749,11 +719,13 @@ def write_parquet(table: pd.DataFrame, path: Path) -> None:
 
 def write_customers(run_dir: Path, table: pd.DataFrame) -> None:
     """Write the customer table: Parquet for the next stage, CSV as the CRM export."""
-    write_parquet(table, run_dir / "customers.parquet")
+    run = RunFolder(Path(run_dir))
+    run.check_writable()
+    write_parquet(table, run.customers)
     if len(table) > CSV_ROWS:
-        (run_dir / "customers.csv").unlink(missing_ok=True)  # stale now; see export_csv
+        run.customers_csv.unlink(missing_ok=True)  # stale now; see export_csv
         return
-    table.to_csv(run_dir / "customers.csv", index=False, date_format="%Y-%m-%d")
+    table.to_csv(run.customers_csv, index=False, date_format="%Y-%m-%d")
 
 
 def export_customers_csv(run_dir: str | Path) -> Path | None:
@@ -769,8 +741,8 @@ def export_customers_csv(run_dir: str | Path) -> Path | None:
     """
     import duckdb
 
-    folder = Path(run_dir)
-    source, target = folder / "customers.parquet", folder / "customers.csv"
+    run = RunFolder(Path(run_dir))
+    source, target = run.customers, run.customers_csv
     if not source.exists() or target.exists():
         return None
     con = duckdb.connect()
@@ -793,7 +765,7 @@ class FeatureStage:
     """What the feature stage produced, for display."""
 
     customers: pd.DataFrame
-    transform: features.CustomerTransform
+    transform: feature_transform.FeatureTransform
     rules: segments.SegmentRules
     options: features.FeatureOptions
     notes: dict[str, str] = field(default_factory=dict)
@@ -802,13 +774,10 @@ class FeatureStage:
 def feature_stage(
     run_dir: str | Path | None,
     *,
-    time_unit: str = features.FeatureOptions.time_unit,
     window_days: int = features.FeatureOptions.window_days,
     category_top_n: int = features.FeatureOptions.category_top_n,
     channel_top_n: int = features.FeatureOptions.channel_top_n,
-    transform_set: str = "behaviour",
-    transform_scaling: str = "standard",
-    transform_winsorize: float = 0.0,
+    feature_set: str = feature_transform.DEFAULT_FEATURE_SET,
     segment_rules: dict[str, Any] | None = None,
     **rules: Any,
 ) -> FeatureStage:
@@ -819,18 +788,20 @@ def feature_stage(
     code path as ``seglab features`` for nightly scoring, so both give the same table;
     memory stays flat however long the log; and the tests hold it equal to the pandas
     reference (:func:`seglab.features.customer_features`) to 1e-9. On small data both
-    take well under a second.
+    take well under a second. The RFM columns count in the study's time unit and the
+    table is aggregated by the study's engine (both in ``study.json``).
 
     Parameters
     ----------
     run_dir : str or Path or None
         Run folder.
-    time_unit, window_days, category_top_n, channel_top_n
+    window_days, category_top_n, channel_top_n
         See :class:`seglab.features.FeatureOptions`.
-    transform_set, transform_scaling, transform_winsorize
-        Feature set, scaling and winsorising of the transform for clustering
-        (:class:`seglab.features.CustomerTransform`), fitted here and saved as
-        ``feature_transform.joblib`` for later notebooks and new data.
+    feature_set : str
+        A key of :data:`seglab.feature_transform.FEATURE_SETS`: the features of the
+        transform for clustering (:class:`seglab.feature_transform.FeatureTransform`),
+        fitted here once and saved as ``feature_transform.joblib`` for clustering,
+        dynamics and new data.
     segment_rules : dict, optional
         Overrides of :class:`seglab.segments.SegmentRules` fields.
     **rules
@@ -843,8 +814,10 @@ def feature_stage(
     """
     from seglab import engine
 
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     inputs = load_inputs(folder, lines=False)
+    time_unit, chosen = inputs.meta.time_unit, inputs.meta.engine
     rule_set = segments.segment_rules(**{**(segment_rules or {}), **rules})
     lang = report_language(folder)
     notes = {"orders": inputs.support.order_note(lang=lang), "window": ""}
@@ -856,7 +829,6 @@ def feature_stage(
             asked=window_days, span=inputs.support.span_days)
         window_days = fitted
     options = features.FeatureOptions(time_unit, window_days, category_top_n, channel_top_n)
-    chosen = read_json(folder / "study.json").get("engine", "duckdb")
     option_values = {"time_unit": options.time_unit, "window_days": options.window_days,
                      "category_top_n": options.category_top_n,
                      "channel_top_n": options.channel_top_n}
@@ -873,20 +845,17 @@ def feature_stage(
             transactions_source(folder), as_of=inputs.as_of, customers=inputs.customers,
             engine=chosen, threads=1, **option_values)
     table = segments.rule_segments(table, rules=rule_set)
-    transform = features.fit_transform_for(
-        table, feature_set=transform_set, scaling=transform_scaling,
-        winsorize=transform_winsorize,
-    )
+    transform = feature_transform.FeatureTransform(feature_set).fit(table)
     write_customers(folder, table)
-    features.save_transform(transform, folder / "feature_transform.joblib")
+    feature_transform.save_transform(transform, run.feature_transform)
     record_metrics(folder, "features", {
         "customers": len(table),
         "time_unit": time_unit,
         "engine": chosen,
         "revenue": float(table["revenue"].sum()),
         "repeat_customer_share": float((table["frequency"] > 0).mean()),
-        "transform_set": transform_set,
-        "transform_columns": len(transform.get_feature_names_out()),
+        "feature_set": feature_set,
+        "transform_columns": len(transform.columns_),
         "rfm_segments": table["rfm_segment"].value_counts().to_dict(),
         "segments": {
             column: table[column].value_counts().to_dict()
@@ -912,8 +881,8 @@ def customer_table(run_dir: str | Path | None, *, needs: str = "rfm_segment") ->
     pandas.DataFrame
         One row per customer.
     """
-    folder = run_folder(run_dir)
-    path = folder / "customers.parquet"
+    folder = open_run(run_dir).path
+    path = RunFolder(folder).customers
     if not path.exists():
         feature_stage(folder)
     table = read_customers(path)
@@ -987,7 +956,6 @@ class ClusterStage:
 def cluster_stage(
     run_dir: str | Path | None,
     *,
-    feature_set: str = cluster.DEFAULT_FEATURE_SET,
     methods: str = ",".join(cluster.METHODS),
     k_min: int = 2,
     k_max: int = 8,
@@ -1003,10 +971,12 @@ def cluster_stage(
 ) -> ClusterStage:
     """Compare clustering methods and the rule segments; keep the chosen labels.
 
-    Above ``compare_sample`` customers, everything compared (the transform, every
-    method's fit, k scan, scores, stability, the rule baselines, agreement, profile and
-    map) uses a seeded random sample of that many customers; then only the chosen
-    method assigns every customer, transforming and predicting in chunks
+    Every method sees the matrix of the run's one transform, fitted by
+    :func:`feature_stage` (``feature_transform.joblib``). Above ``compare_sample``
+    customers, everything compared (every method's fit, k scan, scores, stability, the
+    rule baselines, agreement, profile and map) uses a seeded random sample of that many
+    customers; then only the chosen method assigns every customer, transforming and
+    predicting in chunks
     (:meth:`seglab.cluster.SegmentModel.predict`), so memory stays bounded.
 
     Writes to the run folder: the ``cluster`` and ``cluster_method`` columns of
@@ -1020,8 +990,6 @@ def cluster_stage(
     ----------
     run_dir : str or Path or None
         Run folder.
-    feature_set : str
-        A key of :data:`seglab.cluster.FEATURE_SETS`.
     methods : str
         Comma-separated methods to compare (:data:`seglab.cluster.METHODS`).
     k_min, k_max : int
@@ -1057,14 +1025,15 @@ def cluster_stage(
     Raises
     ------
     ConfigError
-        For an unknown feature set or method, a bad k range or sample size.
+        For an unknown method, a bad k range or sample size.
     """
     import time
 
     from sklearn.metrics import adjusted_rand_score
 
     started = time.perf_counter()
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder)
     if not 2 <= k_min <= k_max:
         raise ConfigError(f"k_min={k_min}, k_max={k_max}: need 2 <= k_min <= k_max.")
@@ -1080,13 +1049,12 @@ def cluster_stage(
     compared_rows = cluster.sample_rows(len(table), compare_sample, seed)
     sampled = len(compared_rows) < len(table)
     compared = table.iloc[compared_rows] if sampled else table
-    transform = cluster.FeatureTransform(feature_set).fit(compared)
+    transform = feature_transform.load_transform(run.feature_transform)
     X = transform.transform(compared)
     truth = None
     # Only the planted truth is needed: load_inputs would also read every transaction.
-    truth_file = folder / INPUT_DIR / "truth.csv"
-    if truth_file.exists():
-        planted = pd.read_csv(truth_file, dtype={"customer_id": "string"})
+    if run.truth.exists():
+        planted = pd.read_csv(run.truth, dtype={"customer_id": "string"})
         truth = table[["customer_id"]].merge(planted, on="customer_id", how="left")["segment"]
     rules = cluster.SelectionRules(min_stability=min_stability)
     compare_started = time.perf_counter()
@@ -1118,13 +1086,13 @@ def cluster_stage(
     table["cluster"] = assigned
     table["cluster_method"] = chosen
     write_customers(folder, table)
-    comparison.to_csv(folder / "clustering_comparison.csv", index=False)
+    comparison.to_csv(run.clustering_comparison, index=False)
     if result.k_scores:
         k_table = pd.concat([s.assign(method=m) for m, s in result.k_scores.items()])
         k_table.insert(0, "method", k_table.pop("method"))
-        k_table.to_csv(folder / "k_selection.csv", index=False)
-    result.agreement.rename_axis("method").to_csv(folder / "cluster_agreement.csv")
-    joblib.dump(model, folder / "cluster_model.joblib")
+        k_table.to_csv(run.k_selection, index=False)
+    result.agreement.rename_axis("method").to_csv(run.cluster_agreement)
+    joblib.dump(model, run.cluster_model)
     row = comparison.set_index("method").loc[chosen]
     ari_all = None
     if truth is not None:
@@ -1132,7 +1100,7 @@ def cluster_stage(
         ari_all = adjusted_rand_score(pd.factorize(truth[known])[0], assigned[known])
     record_metrics(folder, "clustering", {
         "chosen_method": chosen,
-        "feature_set": feature_set,
+        "feature_set": transform.feature_set,
         "k": int(row["k"]),
         "silhouette": row["silhouette"],
         "stability": row["stability"],
@@ -1202,7 +1170,7 @@ class _TransactionFigures:
 def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: pd.Timestamp,
                 dimension: str | None, holdout_days: int, time_unit: str
                 ) -> _TransactionFigures:
-    tx = transactions[transactions["order_date"] < as_of + pd.Timedelta(days=1)]
+    tx = transactions[transactions["order_date"] < day_end(as_of)]
     sums, totals = profit.line_sums_and_totals(tx, costs)
     return _TransactionFigures(
         sums, [totals],
@@ -1214,7 +1182,7 @@ def _figures_of(transactions: pd.DataFrame, *, costs: profit.CostTable, as_of: p
 def _bucket_holdout(bucket: int, *, part: buckets.Partition, as_of: pd.Timestamp,
                     holdout_days: int, time_unit: str) -> pd.DataFrame:
     tx = part.read(bucket, columns=["customer_id", "order_date", "amount"])
-    return clv.calibration_holdout(tx[tx["order_date"] < as_of + pd.Timedelta(days=1)],
+    return clv.calibration_holdout(tx[tx["order_date"] < day_end(as_of)],
                                    as_of=as_of, holdout_days=holdout_days,
                                    time_unit=time_unit)
 
@@ -1286,7 +1254,6 @@ def profit_stage(
     run_dir: str | Path | None,
     *,
     segment_col: str = "cluster",
-    costs: profit.CostTable | dict | str | None = None,
     sub_segment_by: str = "auto",
     horizon_days: int = 365,
     discount_rate: float = 0.10,
@@ -1302,18 +1269,15 @@ def profit_stage(
     :func:`seglab.products.segment_index`, when the log has categories); records the
     ``profit``, ``bgnbd`` (r, alpha, a, b in the run's time unit) and ``clv`` metrics.
 
+    The costs charged are the study's (``study.json``, set when the inputs are staged
+    from the params file's shared ``costs``), so notebooks 05 and 07 charge the same.
+
     Parameters
     ----------
     run_dir : str or Path or None
         Run folder.
     segment_col : str
         Segmentation to report on (``cluster`` or a rule segment column).
-    costs : CostTable, dict, str or None
-        Cost assumptions: a table, or overrides of the default table (a dict of
-        :class:`seglab.profit.CostTable` fields or a YAML file, see
-        :func:`seglab.profit.cost_table`). The default table is
-        :data:`seglab.synth.COST_TABLE` on the synthetic data (its store rents and
-        category margins), else :class:`seglab.profit.CostTable`.
     sub_segment_by : str
         Splits segments into sub-segments by each customer's main ``channel``,
         ``region`` or ``country``; ``auto`` takes the first the data has.
@@ -1335,18 +1299,16 @@ def profit_stage(
     Raises
     ------
     ConfigError
-        For an unknown segment column, cost item, sub-segment column or a bad rule.
+        For an unknown segment column, sub-segment column or a bad rule.
     """
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     if segment_col not in table:
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
     inputs = load_inputs(folder, lines=False)
-    transactions = clean_transactions(folder)  # a large log's: those of the sample
-    if not isinstance(costs, profit.CostTable):
-        synthetic = read_json(folder / "study.json").get("synthetic", False)
-        base = synth.COST_TABLE if synthetic else profit.CostTable()
-        costs = profit.cost_table(costs, base=base)
+    transactions = load_clean_transactions(folder)  # a large log's: those of the sample
+    costs, time_unit = inputs.meta.cost_table(), inputs.meta.time_unit
 
     # P&L per customer: replace any P&L columns a previous run of this stage left.
     table["segment"] = table[segment_col].astype(str)
@@ -1354,7 +1316,6 @@ def profit_stage(
     contacts = (table.set_index("customer_id")["service_contacts"]
                 if "service_contacts" in table else None)
     options = {"segments": labels, "as_of": inputs.as_of, "service_contacts": contacts}
-    time_unit = read_json(folder / "metrics.json").get("features", {}).get("time_unit", "D")
     dimension = profit.sub_segment_column(transactions, sub_segment_by)
     found = inputs.support
     lang = report_language(folder)
@@ -1391,7 +1352,7 @@ def profit_stage(
 
     seg = profit.segment_pnl(table, "segment")
     sub = profit.sub_segment_pnl(table, "segment", sub_col) if sub_col else None
-    totals = profit.ledger_from_totals(figures.totals, figures.sums["first_order"], costs,
+    totals = profit.portfolio_from_line_totals(figures.totals, figures.sums["first_order"], costs,
                                        **options)
     check = profit.reconciliation(table, seg, totals, sub_segments=sub)
 
@@ -1449,7 +1410,7 @@ def profit_stage(
     first = ["persona", "customers", "revenue", "profit", "clv", "strategy", "action", "kpi"]
     extra = seg[[c for c in ("cost_of_goods", *profit.COST_TO_SERVE_PARTS) if c in seg]]
     export = cards[first + [c for c in cards if c not in first]].join(extra)
-    export.rename_axis("segment").reset_index().to_csv(folder / "segments.csv", index=False)
+    export.rename_axis("segment").reset_index().to_csv(run.segments, index=False)
 
     whale = profit.whale_summary(table["profit"], lang=lang)
     truth = None
@@ -1551,6 +1512,7 @@ class DynamicsStage:
     snapshots: Any = None
     sample_note: str = ""
     notes: dict[str, str] = field(default_factory=dict)
+    lang: str = "en"
 
     @property
     def churn_calibration(self) -> pd.DataFrame:
@@ -1560,7 +1522,7 @@ class DynamicsStage:
     @property
     def churn_headline(self) -> str:
         """The churn model against the strongest simple rule, in a sentence ("" if skipped)."""
-        return "" if self.churn is None else self.churn.headline()
+        return "" if self.churn is None else self.churn.headline(self.lang)
 
     @property
     def churn_drivers(self) -> pd.DataFrame:
@@ -1583,15 +1545,12 @@ def _fitting_snapshot_dates(as_of: pd.Timestamp, cadence: str, steps: int,
                                    first_day=first_day), "monthly"
 
 
-def _planted_movement(folder: Path, inputs: StudyInputs) -> pd.DataFrame | None:
+def _planted_movement(inputs: StudyInputs) -> pd.DataFrame | None:
     """Regenerate the synthetic study's planted movement from ``study.json`` (or None)."""
-    import re
-
-    meta = read_json(folder / "study.json")
-    found = re.search(r"n_customers=(\d+)", str(meta.get("source", "")))
-    if not meta.get("synthetic") or inputs.truth is None or not found:
+    meta = inputs.meta
+    if not meta.synthetic or inputs.truth is None or meta.n_customers is None:
         return None
-    study = synth.make_study(int(found.group(1)), seed=int(meta.get("seed", 0)))
+    study = synth.make_study(meta.n_customers, seed=meta.seed)
     same = study.truth["customer_id"].astype(str).tolist() == inputs.truth[
         "customer_id"].astype(str).tolist()
     return study.movement if same else None
@@ -1601,10 +1560,9 @@ def _masked_ids(folder: Path, table: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """Pseudonymise identifiers for display when ``study.json`` asks for ``mask_pii``."""
     from seglab import privacy
 
-    flag = read_json(folder / "study.json").get("mask_pii")
-    if not flag:
+    if not read_study(RunFolder(folder)).mask_pii:
         return table, False
-    columns = tuple(flag) if isinstance(flag, list | tuple) else ("customer_id",)
+    columns = ("customer_id",)
     return privacy.mask_table(table, privacy.salt_for(folder.parent), columns), True
 
 
@@ -1625,7 +1583,7 @@ def dynamics_stage(
     date, each from the data up to it (see :mod:`seglab.dynamics` for how segments
     stay comparable), and writes ``segment_migration.csv`` (customers and next-period
     revenue per step, from segment and to segment) and ``segment_monitoring.csv``. A
-    churn model (:func:`seglab.dynamics.fit_churn_model`) trained on dates whose
+    churn model (:func:`seglab.churn_model.fit_churn_model`) trained on dates whose
     outcomes end by a holdout ``horizon_days`` before the analysis date, and checked on
     it, adds ``churn_risk`` (and the ``newly_at_risk`` flag) to ``customers.csv``;
     records the ``churn`` and ``dynamics`` metrics.
@@ -1662,17 +1620,18 @@ def dynamics_stage(
         For an unknown cadence or segmentation, or data too short for the snapshots or
         two churn horizons.
     """
-    from seglab import dynamics
+    from seglab import churn_model, dynamics
 
     if segment_col not in dynamics.SEGMENTATIONS:
         raise ConfigError(f"segment_col={segment_col!r} cannot be followed over time; use one "
                           f"of {list(dynamics.SEGMENTATIONS)}.")
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     inputs = load_inputs(folder)
-    as_of = features.analysis_day(inputs.as_of)
-    transactions = clean_transactions(folder)
-    transactions = transactions[transactions["order_date"] < as_of + pd.Timedelta(days=1)]
+    as_of = inputs.as_of
+    transactions = load_clean_transactions(folder)
+    transactions = transactions[transactions["order_date"] < day_end(as_of)]
     first_day = transactions["order_date"].min().normalize()
     found = inputs.support
     lang = report_language(folder)
@@ -1689,14 +1648,14 @@ def dynamics_stage(
             "Churn means no purchase in {days} days, not {asked}: the log covers {span} days "
             "and the model needs two horizons of history before the analysis date.", lang,
             days=horizon_days, asked=asked_horizon, span=found.span_days)
-    churn_dates = dynamics.churn_dates(as_of, horizon_days=max(horizon_days, 1))
+    churn_dates = churn_model.churn_dates(as_of, horizon_days=max(horizon_days, 1))
     churn_dates["train"] = [d for d in churn_dates["train"] if d > first_day]
     if not horizon_days or not churn_dates["train"]:
         notes["churn"] = i18n.text(
             "Skipped: the log covers {span} days, too few to train a churn model and check it "
             "on a later holdout.", lang, span=found.span_days)
 
-    model_path = folder / "cluster_model.joblib"
+    model_path = run.cluster_model
     assign = None
     if model_path.exists() and "cluster" in table:
         try:
@@ -1716,7 +1675,7 @@ def dynamics_stage(
                                     cluster_labels=assign)
     book = dynamics.ledger(transactions)
     flows = dynamics.migration(snaps, book, segment_col=segment_col)
-    flows.to_csv(folder / "segment_migration.csv", index=False)
+    flows.to_csv(run.segment_migration, index=False)
     checks = dynamics.check_migration(flows, snaps, segment_col=segment_col)
 
     churn = None
@@ -1724,7 +1683,7 @@ def dynamics_stage(
         needed = sorted({d for group in churn_dates.values() for d in group})
         tables = dynamics.features_at(transactions, needed, cache=snaps.features)
         try:
-            churn = dynamics.fit_churn_model(
+            churn = churn_model.fit_churn_model(
                 book, tables, train_dates=churn_dates["train"],
                 test_date=churn_dates["test"][0], horizon_days=horizon_days, as_of=as_of,
                 random_state=seed)
@@ -1744,15 +1703,15 @@ def dynamics_stage(
 
     incomplete = {d: churn.predict(snaps.features[d]) for d in dates
                   if churn is not None and d + pd.Timedelta(days=horizon_days) > as_of}
-    synthetic = read_json(folder / "study.json").get("synthetic", False)
-    costs = synth.COST_TABLE if synthetic else profit.CostTable()
-    monitor = dynamics.monitoring(snaps, transactions, segment_col=segment_col, costs=costs,
+    # The monitor charges the study's costs, as notebook 04's P&L does.
+    monitor = dynamics.monitoring(snaps, transactions, segment_col=segment_col,
+                                  costs=inputs.meta.cost_table(),
                                   horizon_days=horizon_days, predicted_risk=incomplete,
                                   as_of=as_of)
-    monitor.to_csv(folder / "segment_monitoring.csv", index=False, date_format="%Y-%m-%d")
+    monitor.to_csv(run.segment_monitoring, index=False, date_format="%Y-%m-%d")
 
     planted = None
-    movement = _planted_movement(folder, inputs)
+    movement = _planted_movement(inputs)
     if movement is not None:
         planted = dynamics.planted_comparison(
             snaps, {d: synth.planted_stage(movement, d) for d in dates})
@@ -1805,14 +1764,16 @@ def dynamics_stage(
     order = dynamics.segment_order(monitor["segment"].unique(), segment_col)
     return DynamicsStage(
         dates=history, segment_col=segment_col,
-        sizes=dynamics.segment_sizes(snaps, segment_col), migration=flows, checks=checks,
-        check_summary=dynamics.check_summary(checks),
+        sizes=dynamics.display_names(dynamics.segment_sizes(snaps, segment_col), lang),
+        migration=flows, checks=checks,
+        check_summary=dynamics.display_names(dynamics.check_summary(checks), lang),
         matrix=dynamics.transition_matrix(flows, segment_col=segment_col),
-        thresholds=snaps.thresholds.frame(), tier_flows=dynamics.tier_value_flows(snaps),
-        tier_revenue=tier_revenue, at_risk=shown_at_risk,
+        thresholds=snaps.thresholds.frame(),
+        tier_flows=dynamics.display_names(dynamics.tier_value_flows(snaps), lang),
+        tier_revenue=tier_revenue, at_risk=dynamics.display_names(shown_at_risk, lang),
         cohorts=dynamics.cohorts(book, as_of=as_of, months=cohort_months), churn=churn,
-        churn_summary=pd.DataFrame() if churn is None else churn.summary(),
-        monitoring=monitor, monitoring_order=order, notes=notes,
+        churn_summary=pd.DataFrame() if churn is None else churn.summary(lang),
+        monitoring=monitor, monitoring_order=order, notes=notes, lang=lang,
         planted=planted if planted is not None else pd.DataFrame(
             {"note": [i18n.text("Not available: this data has no planted movement.", lang)]}),
         planted_known=planted is not None, masked=masked, snapshots=snaps,
@@ -1845,14 +1806,33 @@ class CampaignStage:
     masked: bool = False
     not_contactable: int = 0
     notes: dict[str, str] = field(default_factory=dict)
+    moves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    move_counts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    move_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    moves_headline: str = ""
+    previous_run: str | None = None
+    growth_access: pd.DataFrame = field(default_factory=pd.DataFrame)
+    growth_access_matrix: pd.DataFrame = field(default_factory=pd.DataFrame)
+    growth_access_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lang: str = "en"
 
     @property
     def next_tier_summary(self) -> pd.DataFrame:
         """Customers one order from the next membership tier, per tier step."""
         if self.next_tier.empty:
             return pd.DataFrame()
-        return (self.next_tier.groupby(["membership", "next_tier"], sort=True).size()
-                .rename("customers").reset_index())
+        counts = (self.next_tier.groupby(["membership", "next_tier"], sort=True).size()
+                  .rename("customers").reset_index())
+        for column in ("membership", "next_tier"):  # grades in the report's language
+            counts[column] = counts[column].map(lambda grade: i18n.text(str(grade), self.lang))
+        return counts
+
+    @property
+    def effects_table(self) -> pd.DataFrame:
+        """The effects with their metric names in the report's language, for display."""
+        from seglab.campaigns import display_readout
+
+        return display_readout(self.effects, lang=self.lang)
 
     @property
     def srm_flagged(self) -> list[str]:
@@ -1875,13 +1855,18 @@ def campaigns_stage(
     seed: int = 0,
     block_size: int = 20,
     campaign_control_shares: dict | None = None,
+    engagement_days: int = 90,
 ) -> CampaignStage:
     """Audiences with a control group out to the CRM; campaign results read out per segment.
 
     Writes ``audiences.csv`` (one row per contactable customer: ``customer_id``,
     ``segment`` — the study's ``cluster`` —, ``persona``, ``strategy``,
     ``action_code``, ``action``, ``group``, ``spend``), and ``next_tier.csv``
-    (customers one order from the next membership tier). When campaign exposures were
+    (customers one order from the next membership tier), ``segment_moves.csv``
+    (customers who entered or left a segment since the previous finished run of the
+    same reports folder, compared by persona name: :func:`seglab.campaigns.segment_moves`)
+    and ``growth_accessibility.csv`` (every customer's growth x accessibility quadrant:
+    :func:`seglab.campaigns.growth_accessibility`). When campaign exposures were
     staged (``seglab run --campaigns``), reads each campaign out per segment (the
     segment at send time when the exposures give it) and writes
     ``campaign_readout.csv``, one row per campaign x segment x metric. Records the
@@ -1905,6 +1890,9 @@ def campaigns_stage(
     campaign_control_shares : dict, optional
         Campaign → its planned control share (default ``control_share``; on planted
         synthetic campaigns, the planted share).
+    engagement_days : int
+        Days since the last order at which a customer's recent engagement, one part of
+        accessibility, scores one half.
 
     Returns
     -------
@@ -1914,7 +1902,8 @@ def campaigns_stage(
     Raises
     ------
     ConfigError
-        For a control share outside (0, 1), a window under one day or a block under 2.
+        For a control share outside (0, 1), a window under one day, a block under 2 or
+        ``engagement_days`` under 1.
     """
     from seglab import campaigns as camp
 
@@ -1924,14 +1913,18 @@ def campaigns_stage(
         raise ConfigError(f"campaign_window_days={campaign_window_days} should be >= 1.")
     if block_size < 2:
         raise ConfigError(f"block_size={block_size} should be >= 2.")
-    folder = run_folder(run_dir)
+    if engagement_days < 1:
+        raise ConfigError(f"engagement_days={engagement_days} should be >= 1.")
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster")
     if "persona" not in table or "strategy" not in table:
         profit_stage(folder)
         table = customer_table(folder, needs="cluster")
     inputs = load_inputs(folder, lines=False)
     lang = report_language(folder)
-    notes = {"audiences": "", "next_tier": "", "campaign_readout": ""}
+    notes = {"audiences": "", "next_tier": "", "segment_moves": "",
+             "growth_accessibility": "", "campaign_readout": ""}
 
     # Audiences out.
     spend_col = "revenue"
@@ -1949,8 +1942,8 @@ def campaigns_stage(
             "recorded) and are left out of the audiences.", lang, left_out=left_out,
             customers=len(people))
     actions = {}
-    if (folder / "segments.csv").exists():
-        seg_file = pd.read_csv(folder / "segments.csv", dtype={"segment": "string"})
+    if run.segments.exists():
+        seg_file = pd.read_csv(run.segments, dtype={"segment": "string"})
         if {"segment", "action"} <= set(seg_file.columns):
             actions = dict(zip(seg_file["segment"].astype(str), seg_file["action"].fillna(""),
                                strict=True))
@@ -1961,7 +1954,7 @@ def campaigns_stage(
     audience["action"] = audience["segment"].map(actions).fillna("")
     audience = audience[["customer_id", "segment", "persona", "strategy", "action_code",
                          "action", "group", "spend"]]
-    audience.to_csv(folder / "audiences.csv", index=False)
+    audience.to_csv(run.audiences, index=False)
     balance = camp.group_balance(audience, segment_col="segment", spend_col="spend")
     names = (audience.drop_duplicates("segment").set_index("segment")["persona"]
              .astype(str).to_dict())
@@ -1975,26 +1968,78 @@ def campaigns_stage(
     if tier.empty and "membership" not in table:
         notes["next_tier"] = i18n.text("Skipped: the customer table has no membership grade.",
                                        lang)
-    tier.to_csv(folder / "next_tier.csv", index=False)
+    tier.to_csv(run.next_tier, index=False)
+
+    # Over time: who entered or left a segment since the previous run.
+    group = audience.set_index("customer_id")["group"]
+    previous, previous_run, notes["segment_moves"] = _previous_customers(run, lang)
+    moves = pd.DataFrame(columns=["customer_id", "previous_persona", "persona", "move",
+                                  "strategy", "action_code", "action", "group"])
+    move_table = counts = pd.DataFrame()
+    headline = ""
+    if previous is not None:
+        moves = camp.segment_moves(previous, table)
+        moves["group"] = moves["customer_id"].map(group).fillna("")
+        move_table = camp.move_summary(moves, table)
+        gone = [name for name in move_table["segment"]
+                if name not in set(table["persona"].astype(str))]
+        if gone:
+            notes["segment_moves"] = i18n.text(
+                "Segments of the previous run that this run does not have (renamed, merged or "
+                "gone; their customers all count as moved): {segments}.", lang,
+                segments=_joined([persona.persona_label(name, lang) for name in gone], lang))
+        counts = camp.move_counts(moves, lang=lang)
+        said = [i18n.text("{customers:,} {move}", lang, customers=row.customers, move=row.move)
+                for row in counts.itertuples(index=False) if row.customers]
+        headline = i18n.text(
+            "Since the previous run {run}: {stayed:,} customers stayed in their segment; "
+            "{moves}.", lang, run=previous_run, stayed=int(move_table["stayed"].sum()),
+            moves=_joined(said, lang) if said else i18n.text("nobody moved", lang))
+        move_table = move_table.assign(segment=move_table["segment"].map(
+            lambda name: persona.persona_label(name, lang)))
+    moves.to_csv(run.segment_moves, index=False)
+
+    # By reach: growth x accessibility.
+    has_consent = inputs.customers is not None and "contact_consent" in inputs.customers
+    reach = camp.growth_accessibility(
+        table, consent=table["customer_id"].isin(reachable["customer_id"]) if has_consent
+        else None, engagement_days=engagement_days)
+    access = reach.customers
+    if access.empty:
+        notes["growth_accessibility"] = i18n.text(
+            "Skipped: the customer table has no revenue growth or no accessibility signal "
+            "(channels, days since the last order).", lang)
+        access = pd.DataFrame(columns=["customer_id", "persona", "quadrant", "action", "group"])
+    else:
+        access.insert(1, "persona", table["persona"].astype(str).to_numpy())
+        access["group"] = access["customer_id"].map(group).fillna("")
+        if reach.missing:
+            notes["growth_accessibility"] = i18n.text(
+                "Accessibility from {used} only: the data has no {missing}.", lang,
+                used=_listed(reach.used, lang), missing=_listed(reach.missing, lang))
+        order = {name: i for i, name in enumerate(camp.GROWTH_ACCESS_QUADRANTS)}
+        access = access.sort_values(["quadrant", "customer_id"], key=lambda c: c.map(order)
+                                    if c.name == "quadrant" else c, kind="mergesort",
+                                    ignore_index=True)
+    access.to_csv(run.growth_accessibility, index=False)
 
     # Campaign results in.
     effects = campaigns = srm = het = planted = pd.DataFrame()
     lines: list[str] = []
     readout_names = names
-    exposures_path = folder / INPUT_DIR / EXPOSURES_FILE
-    if not exposures_path.exists():
+    if not run.exposures.exists():
         notes["campaign_readout"] = i18n.text(
             "Skipped: no campaign results were given; send the audiences above, then run "
             "again with --campaigns FILE (one row per customer contacted or held out).", lang)
     else:
-        exposures = pd.read_parquet(exposures_path)
-        transactions = clean_transactions(folder)
-        as_of = features.analysis_day(inputs.as_of)
+        exposures = pd.read_parquet(run.exposures)
+        transactions = load_clean_transactions(folder)
         exposures, checks = camp.check_exposures(
-            exposures, known_customers=table["customer_id"], as_of=as_of,
-            log_end=transactions["order_date"].max(), window_days=campaign_window_days)
-        meta = read_json(folder / "study.json")
-        checks = [meta["campaigns"], *checks] if meta.get("campaigns") else checks
+            exposures, known_customers=table["customer_id"], as_of=inputs.as_of,
+            log_end=transactions["order_date"].max(), window_days=campaign_window_days,
+            lang=lang)
+        labels_note = inputs.meta.campaigns
+        checks = [labels_note, *checks] if labels_note else checks
         if inputs.partition is not None:
             checks.append(inputs.sample_note(whole=i18n.text("The audiences", lang),
                                              sampled=i18n.text("the campaign outcomes", lang),
@@ -2006,11 +2051,9 @@ def campaigns_stage(
         else:
             readout_names = {}  # segments at send time are the exposures' own labels
         exposures["segment"] = exposures["segment"].astype(str)
-        synthetic = meta.get("synthetic", False)
-        costs = synth.COST_TABLE if synthetic else profit.CostTable()
+        costs = inputs.meta.cost_table()
         shares: dict[str, float] = {}
-        truth_path = folder / INPUT_DIR / CAMPAIGN_TRUTH_FILE
-        truth = pd.read_csv(truth_path) if truth_path.exists() else None
+        truth = pd.read_csv(run.campaign_truth) if run.campaign_truth.exists() else None
         if truth is not None:
             shares = truth.groupby("campaign")["control_share"].first().to_dict()
         shares.update(campaign_control_shares or {})
@@ -2038,7 +2081,8 @@ def campaigns_stage(
                     "(if the plan was another split, give it in campaign_control_shares).", lang,
                     campaigns=shown_shares))
             notes["campaign_readout"] = " ".join(checks)
-            lines = camp.sentences(result, names=readout_names)
+            lines = camp.sentences(result, lang=lang,
+                                   names=_persona_labels(readout_names, lang))
             if truth is not None:
                 planted = _planted_campaign_check(effects, truth)
     columns = ["campaign", "segment", "metric", "customers_treatment", "customers_control",
@@ -2048,14 +2092,20 @@ def campaigns_stage(
     shown = (effects.reindex(columns=columns).sort_values(["campaign", "segment", "metric"],
                                                            kind="mergesort")
              if not effects.empty else pd.DataFrame(columns=columns))
-    shown.to_csv(folder / "campaign_readout.csv", index=False)
+    shown.to_csv(run.campaign_readout, index=False)
     record_metrics(folder, "audiences", {
         "customers": len(audience), "not_contactable": left_out,
         "control": int((audience["group"] == "control").sum()),
         "control_share": control_share, "seed": seed,
         "max_std_difference": float(balance["std_difference"].abs().max())
         if len(balance) else None,
-        "next_tier": len(tier)})
+        "next_tier": len(tier),
+        "previous_run": previous_run,
+        "segment_moves": moves["move"].value_counts().sort_index().to_dict()
+        if previous is not None else None,
+        "growth_accessibility": access["quadrant"].value_counts().sort_index().to_dict()
+        if len(access) else None,
+        "accessibility_from": reach.used})
     record_metrics(folder, "campaigns", {
         str(row.campaign): {
             "customers_treatment": row.customers_treatment,
@@ -2073,10 +2123,91 @@ def campaigns_stage(
     record_sections(folder, notes)
     shown_audience, masked = _masked_ids(folder, audience)
     return CampaignStage(
-        audiences=shown_audience, audience_summary=summary, balance=balance, next_tier=tier,
-        effects=shown, campaigns=campaigns, srm=srm, heterogeneity=het, sentences=lines,
-        planted=planted, names=names, readout_names=readout_names, masked=masked,
-        not_contactable=left_out, notes=notes)
+        audiences=camp.display_audience(shown_audience, lang=lang),
+        audience_summary=camp.display_audience(summary, lang=lang), balance=balance,
+        next_tier=tier,
+        effects=shown, campaigns=campaigns, srm=camp.display_readout(srm, lang=lang),
+        heterogeneity=camp.display_readout(het, lang=lang), sentences=lines,
+        planted=planted, names=_persona_labels(names, lang),
+        readout_names=_persona_labels(readout_names, lang), masked=masked,
+        not_contactable=left_out, notes=notes,
+        moves=camp.display_moves(_masked_ids(folder, moves)[0], lang=lang),
+        move_counts=counts, move_summary=move_table, moves_headline=headline,
+        previous_run=previous_run, growth_access=_masked_ids(folder, access)[0],
+        growth_access_matrix=reach.matrix(lang), growth_access_summary=reach.summary(lang),
+        lang=lang)
+
+
+def _persona_labels(names: dict[str, str], lang: str) -> dict[str, str]:
+    """Segment -> persona name, the names in the report's language (for display)."""
+    return {segment: persona.persona_label(name, lang) for segment, name in names.items()}
+
+
+def _joined(items: list[str], lang: str) -> str:
+    """Join a short list as ``lang`` writes one ("a, b, c"; "a、b、c")."""
+    text = items[0] if items else ""
+    for item in items[1:]:
+        text = i18n.text("{before}, {after}", lang, before=text, after=item)
+    return text
+
+
+def _listed(names: list[str], lang: str) -> str:
+    """Name the items of a short list of English names in ``lang``."""
+    return _joined([i18n.text(name, lang) for name in names], lang)
+
+
+def _previous_customers(run: RunFolder, lang: str = "en"
+                        ) -> tuple[pd.DataFrame | None, str | None, str]:
+    """Find the previous run; return its customers (id, persona, revenue), name and a note.
+
+    The previous run is the newest succeeded run of the same reports folder (the run
+    folder's parent); this run is being built while its folder is ``.<run-id>.partial``
+    (finished runs are read-only, and a scratch folder or workspace has no reports
+    folder). A run that masked its ids (``--mask-pii``) left its unmasked customer
+    table in ``<out>/private/<run-id>/``, read from there so ids match. The note says
+    why there is nothing to compare with ("" when there is).
+    """
+    from seglab import history
+
+    folder = run.path
+    if not (folder.name.startswith(".") and folder.name.endswith(".partial")):
+        return None, None, i18n.text(
+            "Skipped: this study is not a run of a reports folder (a scratch folder or a "
+            "workspace), so there is no previous run to compare with.", lang)
+    out = folder.parent
+    runs = history.list_runs(out)
+    done = runs[(runs["status"] == "succeeded")
+                & (runs["run_id"] != folder.name[1:].removesuffix(".partial"))]
+    if done.empty:
+        return None, None, i18n.text(
+            "Skipped: no earlier run in {folder}/ succeeded; the next run will list who "
+            "entered or left a segment since this one.", lang, folder=out.name)
+    run_id = str(done["run_id"].iloc[-1])
+    before = RunFolder(out / run_id)
+    manifest = read_json(before.manifest)
+    unmasked = manifest.get("masked", {}).get("unmasked_files")
+    places = [before.path, *([Path(unmasked)] if unmasked else []), out / "private" / run_id]
+    path = next((RunFolder(p).customers for p in places if RunFolder(p).customers.is_file()),
+                None)
+    if path is None:
+        return None, run_id, i18n.text(
+            "Skipped: the previous run {run} masked its customer ids and its unmasked customer "
+            "table is no longer in {folder}/private/{run}/, so its customers cannot be matched "
+            "with this run's.", lang, run=run_id, folder=out.name)
+    import pyarrow.parquet as pq
+
+    columns = pq.read_schema(path).names
+    if "persona" not in columns:
+        return None, run_id, i18n.text(
+            "Skipped: the previous run {run} has no persona names to compare segments by.",
+            lang, run=run_id)
+    previous = pd.read_parquet(path, columns=[c for c in ("customer_id", "persona", "revenue")
+                                              if c in columns])
+    previous["customer_id"] = previous["customer_id"].astype("string")
+    as_of = manifest.get("parameters", {}).get("as_of")
+    name = i18n.text("{run} (analysis date {as_of})", lang, run=run_id, as_of=as_of) \
+        if as_of else run_id
+    return previous, name, ""
 
 
 def _planted_campaign_check(effects: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
@@ -2120,11 +2251,15 @@ class ProductsStage:
     summary: str = ""
 
 
-def _products_view(index: pd.DataFrame, item_col: str, top: int) -> pd.DataFrame:
+def _products_view(index: pd.DataFrame, item_col: str, top: int,
+                   lang: str = "en") -> pd.DataFrame:
     """Tabulate the top distinguishing items of each segment, with readable names."""
     if index.empty:
         return pd.DataFrame()
     shown = index[index["rank_index"].notna() & (index["rank_index"] <= top)]
+    if lang != "en":
+        shown = shown.assign(segment=shown["segment"].map(
+            lambda name: segments.segment_label(name, lang)))
     keep = {"segment": "segment", item_col: item_col, "product_name": "product",
             "buyers": "buyers", "penetration": "share of segment buying",
             "buyers_index": "buyers index", "revenue_index": "revenue index",
@@ -2182,13 +2317,14 @@ def products_stage(
     ConfigError
         For an unknown segment column or a threshold out of range.
     """
-    folder = run_folder(run_dir)
+    run = open_for_writing(run_dir)
+    folder = run.path
     table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
     if segment_col not in table:
         raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
     inputs = load_inputs(folder, lines=False)
     found = inputs.support
-    transactions = clean_transactions(folder)
+    transactions = load_clean_transactions(folder)
     segments = table.set_index("customer_id")[segment_col].astype(str)
     thresholds = {"min_support": min_support, "min_confidence": min_confidence,
                   "min_pair_orders": min_pair_orders, "max_rules": max_rules}
@@ -2265,36 +2401,29 @@ def products_stage(
     if has_categories:
         category_rules = rules_of("category", **thresholds)
 
-    index.to_csv(folder / "segment_products.csv", index=False)
-    cats.to_csv(folder / "segment_categories.csv", index=False)
-    rules[rule_columns].to_csv(folder / "basket_rules.csv", index=False)
-    category_rules.to_csv(folder / "category_rules.csv", index=False)
-    offers.to_csv(folder / "recommendations.csv", index=False)
+    index.to_csv(run.segment_products, index=False)
+    cats.to_csv(run.segment_categories, index=False)
+    rules[rule_columns].to_csv(run.basket_rules, index=False)
+    category_rules.to_csv(run.category_rules, index=False)
+    offers.to_csv(run.recommendations, index=False)
 
     standout = products.standout_text(cats) if not cats.empty else pd.Series(dtype=str)
     shown_standout = (products.standout_text(cats, lang=lang) if lang != "en" and len(standout)
                       else standout)
     standout_frame = shown_standout.rename_axis("segment").reset_index() if len(standout) \
         else pd.DataFrame()
-    summary = ""
+    if lang != "en" and len(standout_frame):  # (segments is the customers' Series here)
+        from seglab.segments import segment_label
+
+        standout_frame["segment"] = standout_frame["segment"].map(
+            lambda name: segment_label(name, lang))
+    summary = products.offer_summary(evaluation, days=found.fit_days(holdout_days, share=1 / 3),
+                                     lang=lang)
     beats = None
     if not evaluation.empty:
         by = evaluation.set_index("method")
-        rule_p, base_p = by.loc["segment rules", "precision_at_n"], by.loc[
-            "segment best sellers", "precision_at_n"]
-        beats = bool(rule_p > base_p)
-        verdict = (i18n.text("beat", lang) if rule_p > base_p else
-                   i18n.text("tie with", lang) if rule_p == base_p else
-                   i18n.text("do not beat", lang))
-        summary = i18n.text(
-            "Offers led by the segment's basket rules {verdict} the segment's best sellers: "
-            "precision at {top_n} {rule_p:.1%} against {base_p:.1%}, recall {rule_r:.1%} "
-            "against {base_r:.1%}, over {customers:,} customers who bought something new to "
-            "them in the last {days} days.", lang, verdict=verdict, top_n=top_n,
-            rule_p=rule_p, base_p=base_p, rule_r=by.loc["segment rules", "recall_at_n"],
-            base_r=by.loc["segment best sellers", "recall_at_n"],
-            customers=int(by.loc["segment rules", "customers"]),
-            days=found.fit_days(holdout_days, share=1 / 3))
+        beats = bool(by.loc["segment rules", "precision_at_n"]
+                     > by.loc["segment best sellers", "precision_at_n"])
     record_metrics(folder, "products", {
         "segment_col": segment_col, **thresholds, "min_buyers": min_buyers, "top_n": top_n,
         "products_listed": len(index), "categories_listed": len(cats),
@@ -2311,15 +2440,17 @@ def products_stage(
     })
     record_sections(folder, notes)
     shown_offers, _ = _masked_ids(folder, offers.head(3 * top_n))
+    shown_offers = products.display_offers(shown_offers, lang)
     return ProductsStage(
         segment_col=segment_col,
-        products=_products_view(index, "product_id", 5),
-        categories=_products_view(cats, "category", 3),
+        products=_products_view(index, "product_id", 5, lang),
+        categories=_products_view(cats, "category", 3, lang),
         standout=standout_frame, rules=rules,
-        rules_view=products.rules_view(rules, names=names),
+        rules_view=products.rules_view(rules, names=names, lang=lang),
         category_rules=category_rules,
-        pairs=products.top_pairs(rules, names=names),
-        offers=shown_offers, evaluation=evaluation, notes=notes,
+        pairs=products.top_pairs(rules, names=names, lang=lang),
+        offers=shown_offers, evaluation=products.display_evaluation(evaluation, lang),
+        notes=notes,
         sample_note=inputs.sample_note(
             whole=i18n.text("The customer segments and the basket rules", lang),
             sampled=i18n.text("the distinguishing products, the offers and their check",

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from seglab import i18n
+from seglab.analysis_date import day_end, parse_as_of
 
 #: Optional canonical transaction columns whose presence decides what a study can show.
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -87,8 +88,8 @@ class DataSupport:
         customer_file : bool
             Whether a customer attribute file was given.
         """
-        day = pd.Timestamp(as_of).normalize()
-        tx = transactions[transactions["order_date"] < day + pd.Timedelta(days=1)]
+        day = parse_as_of(as_of, option="as_of")
+        tx = transactions[transactions["order_date"] < day_end(day)]
         known = tx[tx["customer_id"].notna()]
         days = known["order_date"].dt.normalize()
         purchase_days = pd.DataFrame({"c": known["customer_id"], "d": days}).drop_duplicates()

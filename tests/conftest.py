@@ -26,10 +26,12 @@ os.environ[SCRATCH_VARIABLE] = tempfile.mkdtemp(prefix="seglab-scratch-")
 #: file runs whole on one worker (its module fixtures are built once).
 SPREAD_FILES = ("test_data_shapes.py",)
 #: Files that run on one worker together: those reading the shared small run
-#: (:func:`small_run`), so it is built once and no worker waits for the other to build it;
+#: (:func:`small_run`) or finished run (:func:`finished_run`), so each is built once and no
+#: worker waits for the other to build it;
 #: and the notebooks under nbval, which run in order on one study (each one's cells in
 #: one kernel, and each notebook reads what the one before wrote).
-SHARED_UNITS = {"test_run.py": "small-run", "test_scheduling.py": "small-run"}
+SHARED_UNITS = {"test_run.py": "small-run", "test_scheduling.py": "small-run",
+                "test_runfolder.py": "finished-run", "test_workspace.py": "finished-run"}
 NOTEBOOKS_UNIT = "notebooks"
 #: Work units handed out first, longest first (CPU seconds here: about 200, 100, 65), so
 #: that no long unit starts last and decides the wall time alone; the rest follow in
@@ -179,6 +181,43 @@ def dirty_log(transactions: pd.DataFrame, as_of: pd.Timestamp, *, extreme_amount
     return out
 
 
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> Path:
+    """A small finished run: every stage's files, and a manifest saying it finished.
+
+    Built with the stage functions (a few cheap methods) rather than ``seglab run``;
+    the manifest is what ``seglab run`` writes last. Its costs differ from the
+    defaults (``return_cost`` 20), so tests can see which costs a stage charged.
+    """
+    from seglab import study
+    from seglab.runfolder import RunFolder, write_json
+
+    def build(reports: Path) -> None:
+        folder = reports / "finished"
+        study.stage_inputs(folder, n_customers=300, seed=1, campaigns="synthetic",
+                           costs={"return_cost": 20.0})
+        study.clean_stage(folder)
+        study.feature_stage(folder)
+        study.cluster_stage(folder, methods="kmeans,gmm", k_max=4, n_resamples=1)
+        study.profit_stage(folder)
+        study.dynamics_stage(folder, steps=2)
+        study.products_stage(folder)
+        study.campaigns_stage(folder)
+        write_json(RunFolder(folder).manifest, {"run_id": "finished", "status": "succeeded",
+                                                "finished_at": "2024-06-01T00:00:00+00:00"})
+
+    # Built once a session, whichever worker asks first (test_runfolder, test_workspace).
+    return build_once(session_folder(tmp_path_factory) / "finished-run", build) / "finished"
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by relative path."""
+    import hashlib
+
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
 # --- the shared small run --------------------------------------------------------------------
 
 #: The small study read by several test files: the embedded synthetic data through
@@ -189,8 +228,7 @@ SMALL_RUN_ID = "first"
 #: Notebook parameters for a whole study whose test looks at neither the clustering nor the
 #: dynamics figures (completion, notes, masking, escaping): two clustering methods
 #: (k-means and HDBSCAN, which can call everyone noise), one refit, three snapshots.
-FAST_PARAMS = {"methods": "kmeans,hdbscan", "k_max": 3, "n_resamples": 1,
-               "snapshot_steps": 2}
+FAST_PARAMS = {"methods": "kmeans,hdbscan", "k_max": 3, "n_resamples": 1, "steps": 2}
 
 
 @contextlib.contextmanager

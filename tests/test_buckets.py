@@ -150,7 +150,7 @@ def test_sample_smaller_than_a_bucket_keeps_whole_customers(log, tmp_path, monke
     assert len(sampled) == bucket["customer_id"].isin(ids).sum()  # all their lines
     again = study.load_inputs(tmp_path).transactions
     pd.testing.assert_frame_equal(again, sampled)  # the same customers on every read
-    clean_ids = set(study.clean_transactions(tmp_path)["customer_id"])
+    clean_ids = set(study.load_clean_transactions(tmp_path)["customer_id"])
     assert clean_ids <= ids and len(clean_ids) > 0.9 * len(ids)
     assert f"{len(ids):,} customers" in inputs.sample_note()
 

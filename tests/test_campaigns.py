@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,13 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from seglab import campaigns, study, synth
+from seglab import campaigns, i18n, study, synth
 from seglab.errors import ConfigError, InputError
 from seglab.run import RunOptions, check_options
+from seglab.runfolder import FILES, RunFolder
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+WORDS = re.compile(r"[A-Za-z][A-Za-z'-]+")
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +148,7 @@ def test_a_foreign_exposures_file_goes_through_a_mapping(
         planted: synth.PlantedCampaigns, tmp_path: Path) -> None:
     path = _foreign_file(planted, tmp_path / "sends.csv")
     study.stage_inputs(tmp_path / "run", campaigns=path, campaign_columns=MAPPING)
-    staged = pd.read_parquet(tmp_path / "run" / "inputs" / study.EXPOSURES_FILE)
+    staged = pd.read_parquet(RunFolder(tmp_path / "run").exposures)
     assert len(staged) == len(planted.exposures)
     assert set(staged["group"]) == {"treatment", "control"}
     assert (staged["group"].to_numpy() == planted.exposures["group"].to_numpy()).all()
@@ -193,6 +198,25 @@ def test_bad_exposures_are_left_out_with_a_note() -> None:
     assert "Campaign X: its 30-day window runs past the end of the log" in text
     assert "followed for 18 days" in text
     assert list(kept["customer_id"]) == ["a", "b"]
+
+
+def test_exposure_notes_read_in_chinese() -> None:
+    exp = pd.DataFrame({
+        "customer_id": ["a", "b", "zz", "c", "d", "a"],
+        "campaign": ["X", "X", "X", "Y", "Y", "X"],
+        "group": ["treatment", "control", "control", "treatment", "treatment", "treatment"],
+        "sent_at": pd.to_datetime(["2024-01-01"] * 6),
+    })
+    _, notes = campaigns.check_exposures(
+        exp, known_customers=pd.Index(list("abcd")), as_of=pd.Timestamp("2024-01-20"),
+        log_end=pd.Timestamp("2024-01-19 18:00"), window_days=30, lang="zh")
+    assert len(notes) == 4
+    template = {word for message in i18n.catalog("zh") for word in WORDS.findall(message)}
+    for note in notes:
+        assert CHINESE.search(note), note
+        assert not set(WORDS.findall(note)) & template - {"X", "Y", "zz"}, note
+    _, note = campaigns.normalise_groups(exp.assign(group=["test", "holdout"] * 3), lang="zh")
+    assert note.startswith("分组标签") and "实验组" in note and "对照组" in note
 
 
 def test_outcomes_count_the_window_after_and_before_the_send() -> None:
@@ -306,6 +330,22 @@ def test_sentences_read_for_a_marketing_reader(planted_readout: campaigns.Readou
     assert any(s.startswith("Reactivation: segments respond differently") for s in lines)
 
 
+def test_a_chinese_readout_sentence_has_no_english_words_of_the_template(
+        planted_readout: campaigns.Readout) -> None:
+    names = {"Lapsing": "流失中的客户"}
+    lines = campaigns.sentences(planted_readout, names=names, lang="zh")
+    english = campaigns.sentences(planted_readout, names=names)
+    assert len(lines) == len(english)
+    data = {word for value in planted_readout.effects["campaign"].astype(str).tolist()
+            + planted_readout.effects["segment"].astype(str).tolist()
+            for word in WORDS.findall(value)} | {"Cochran's", "Q", "CI"}
+    template = {word for message in i18n.catalog("zh") for word in WORDS.findall(message)}
+    for line in lines:
+        assert CHINESE.search(line), line
+        assert not (set(WORDS.findall(line)) & template) - data, line
+    assert any("置信区间" in line and "流失中的客户" in line for line in lines)
+
+
 # --- the stage -----------------------------------------------------------------------------------
 
 
@@ -367,12 +407,16 @@ def test_mask_pii_masks_the_audiences_and_keeps_them_private(tmp_path: Path) -> 
     run.mkdir()
     audience = pd.DataFrame({"customer_id": ["C1", "C2"], "segment": ["0", "1"],
                              "group": ["treatment", "control"]})
-    audience.to_csv(run / "audiences.csv", index=False)
+    names = tuple(str(p) for p in (FILES.audiences, FILES.segment_moves,
+                                   FILES.growth_accessibility))
+    for name in names:
+        audience.to_csv(run / name, index=False)
     private = privacy.make_shareable(run, tmp_path / "private", "salt")
-    shared = pd.read_csv(run / "audiences.csv")
-    assert shared["customer_id"].str.fullmatch(r"id_[0-9a-f]{12}").all()
-    assert shared["group"].tolist() == ["treatment", "control"]
-    assert pd.read_csv(private / "audiences.csv")["customer_id"].tolist() == ["C1", "C2"]
+    for name in names:
+        shared = pd.read_csv(run / name)
+        assert shared["customer_id"].str.fullmatch(r"id_[0-9a-f]{12}").all()
+        assert shared["group"].tolist() == ["treatment", "control"]
+        assert pd.read_csv(private / name)["customer_id"].tolist() == ["C1", "C2"]
 
 
 def test_cli_refuses_a_bad_group_label_in_one_line(tmp_path: Path) -> None:
@@ -399,7 +443,7 @@ def test_stage_reads_a_foreign_exposures_file_out_per_study_segment(
     folder = tmp_path / "run"
     shutil.copytree(stage_run[0], folder)
     path = _foreign_file(planted, tmp_path / "sends.csv")
-    note = study._stage_exposures(folder / "inputs", path, MAPPING, encoding=None,
+    note = study._stage_exposures(RunFolder(folder), path, MAPPING, encoding=None,
                                   decimal=".", dayfirst=False)
     meta = study.read_json(folder / "study.json")
     study.write_json(folder / "study.json", {**meta, "campaigns": note})
@@ -409,3 +453,245 @@ def test_stage_reads_a_foreign_exposures_file_out_per_study_segment(
     assert set(result.effects["segment"]) <= clusters  # no segment given: the study's
     assert result.readout_names  # shown by persona name
     assert (result.effects["customers_treatment"] > 0).all()
+
+
+# --- audiences over time and by reach ---------------------------------------------------------
+
+
+def _plain_moves(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """Who entered or left a segment, by a plain outer merge of two customer tables."""
+    both = previous.merge(current, on="customer_id", how="outer", suffixes=("_then", "_now"))
+    changed = both["persona_then"].fillna("-") != both["persona_now"].fillna("-")
+    out = both.loc[changed, ["customer_id", "persona_then", "persona_now"]].fillna("")
+    return out.set_axis(["customer_id", "previous_persona", "persona"], axis=1).sort_values(
+        "customer_id").reset_index(drop=True)
+
+
+def _then_and_now(n: int = 500, seed: int = 4) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    names = np.array(["Loyal", "Lapsing", "Bargain"])
+    now = pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(n)],
+                        "persona": rng.choice(names, size=n),
+                        "revenue": rng.lognormal(5, 1, size=n)})
+    now.loc[now["persona"] == "Loyal", "revenue"] *= 5
+    now["strategy"] = now["persona"].map({"Loyal": "Retain and reward", "Lapsing": "Win back",
+                                          "Bargain": "Upsell"})
+    then = now[["customer_id", "persona", "revenue"]].sample(frac=0.9, random_state=seed)
+    flip = rng.random(len(then)) < 0.2
+    then.loc[flip, "persona"] = rng.choice(names, size=int(flip.sum()))
+    gone = pd.DataFrame({"customer_id": ["X1", "X2"], "persona": "Lapsing", "revenue": 1.0})
+    return pd.concat([then, gone], ignore_index=True), now
+
+
+def test_segment_moves_equal_a_plain_merge() -> None:
+    then, now = _then_and_now()
+    moves = campaigns.segment_moves(then, now)
+    got = moves[["customer_id", "previous_persona", "persona"]].sort_values(
+        "customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, _plain_moves(then, now))
+    kinds = moves.set_index("customer_id")["move"]
+    assert (kinds[["X1", "X2"]] == "no longer in the log").all()
+    assert (kinds[moves.set_index("customer_id")["previous_persona"] == ""]
+            == "new customer").all()
+    # Up and down follow the segments' value index (revenue per customer over all
+    # customers' of the same run): Loyal earns about five times more than the others.
+    def index(table: pd.DataFrame) -> pd.Series:
+        return table.groupby("persona")["revenue"].mean() / table["revenue"].mean()
+
+    moved = moves[moves["move"].str.startswith("moved")]
+    change = (moved["persona"].map(index(now)) - moved["previous_persona"].map(index(then)))
+    expected = np.where(change > 0, "moved up", np.where(change < 0, "moved down",
+                                                         "moved across"))
+    assert list(moved["move"]) == list(expected)
+    assert (moved.loc[moved["persona"] == "Loyal", "move"] == "moved up").all()
+    assert (moved.loc[moved["previous_persona"] == "Loyal", "move"] == "moved down").all()
+    row = moves[moves["move"] == "moved up"].iloc[0]
+    assert row["action_code"] == "RETAIN_AND_REWARD" and "Retain and reward" in row["action"]
+    assert set(moves.loc[moves["move"] == "no longer in the log", "action_code"]) == {"NONE"}
+
+
+def test_move_summary_adds_up() -> None:
+    then, now = _then_and_now()
+    summary = campaigns.move_summary(campaigns.segment_moves(then, now), now).set_index(
+        "segment")
+    assert summary["now"].to_dict() == now["persona"].value_counts().to_dict()
+    assert summary["previous"].to_dict() == then["persona"].value_counts().to_dict()
+    assert (summary["now"] - summary["previous"] == summary["net"]).all()
+
+
+def test_growth_accessibility_score_and_quadrants() -> None:
+    table = pd.DataFrame({
+        "customer_id": ["a", "b", "c", "d", "e"],
+        "revenue_growth": [10.0, 10.0, -5.0, 0.0, 3.0],
+        "days_since_last_order": [30, 30, 10, 400, 150],
+        "channel_share_store": [1.0, 0.5, 0.2, 1.0, 0.4],
+        "channel_share_app": [0.0, 0.5, 0.4, 0.0, 0.3],
+        "channel_share_online": [0.0, 0.0, 0.4, 0.0, 0.3],
+    })
+    consent = pd.Series([True, False, True, True, True])
+    result = campaigns.growth_accessibility(table, consent=consent)
+    out = result.customers.set_index("customer_id")
+    # Consent x mean(channels used / channels in the data, 1 - days / (2 x 90), floored at 0).
+    expected = consent.to_numpy() * (np.array([1, 2, 3, 1, 3]) / 3 + np.clip(
+        1 - table["days_since_last_order"] / 180, 0, 1)) / 2
+    assert out["accessibility"].to_numpy() == pytest.approx(expected, abs=1e-4)
+    assert list(out["quadrant"]) == ["Growing, easy to reach", "Growing, hard to reach",
+                                     "Not growing, easy to reach",
+                                     "Not growing, hard to reach", "Growing, easy to reach"]
+    assert result.used == ["channels reached", "recent engagement", "contact consent"]
+    assert result.matrix().to_numpy().tolist() == [[2, 1], [1, 1]]
+    summary = result.summary()
+    assert summary["customers"].sum() == len(table)
+    assert summary["what_to_do"].str.len().gt(0).all()
+
+    # Without consent or channels, the score is what remains; every customer may be contacted.
+    alone = campaigns.growth_accessibility(table[["customer_id", "revenue_growth",
+                                                  "days_since_last_order"]])
+    assert alone.missing == ["channels reached", "contact consent"]
+    assert alone.customers["contactable"].all()
+    assert alone.customers["accessibility"].to_numpy() == pytest.approx(
+        np.clip(1 - table["days_since_last_order"].to_numpy() / 180, 0, 1), abs=1e-4)
+    assert campaigns.growth_accessibility(table.drop(columns="revenue_growth")).customers.empty
+    with pytest.raises(ValueError, match="engagement_days=0"):
+        campaigns.growth_accessibility(table, engagement_days=0)
+
+
+def _finished_run(out: Path, run_id: str, started: str, customers: pd.DataFrame | None, *,
+                  status: str = "succeeded", masked: bool = False) -> Path:
+    """A fake finished run folder of ``out`` holding only what the moves need."""
+    folder = out / run_id
+    folder.mkdir(parents=True)
+    manifest = {"run_id": run_id, "status": status, "started_at": started,
+                "parameters": {"as_of": "2026-03-31"}}
+    if customers is not None:
+        where = out / "private" / run_id if masked else folder
+        where.mkdir(parents=True, exist_ok=True)
+        customers.to_parquet(where / "customers.parquet", index=False)
+        if masked:
+            manifest["masked"] = {"columns": ["customer_id"], "unmasked_files": str(where)}
+    study.write_json(folder / "manifest.json", manifest)
+    study.write_json(folder / "metrics.json", {})
+    return folder
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_stage_lists_moves_since_the_previous_run_of_the_reports_folder(
+        stage_run: tuple[Path, study.CampaignStage], tmp_path: Path, masked: bool) -> None:
+    import shutil
+
+    out = tmp_path / "reports"
+    current = out / ".20260702-000000-bbbb.partial"
+    shutil.copytree(stage_run[0], current)
+    RunFolder(current).exposures.unlink()  # no readout: faster
+    now = pd.read_parquet(current / "customers.parquet",
+                          columns=["customer_id", "persona", "revenue"])
+    rng = np.random.default_rng(0)
+    then = now.sample(frac=0.95, random_state=1).reset_index(drop=True)
+    flip = rng.random(len(then)) < 0.15
+    then.loc[flip, "persona"] = rng.choice(now["persona"].unique(), size=int(flip.sum()))
+    then = pd.concat([then, pd.DataFrame({"customer_id": ["Z1", "Z2"],
+                                          "persona": "A segment since renamed",
+                                          "revenue": 5.0})], ignore_index=True)
+    _finished_run(out, "20260101-000000-aaaa", "2026-01-01T00:00:00+00:00",
+                  then.assign(persona="Someone else"))  # older: not the previous run
+    _finished_run(out, "20260601-000000-cccc", "2026-06-01T00:00:00+00:00", then,
+                  masked=masked)
+    _finished_run(out, "20260602-000000-dddd", "2026-06-02T00:00:00+00:00", now,
+                  status="failed")  # newer but failed: not the previous run either
+    result = study.campaigns_stage(current)
+
+    moves = pd.read_csv(RunFolder(current).segment_moves, dtype=str, keep_default_na=False)
+    got = moves[["customer_id", "previous_persona", "persona"]].sort_values(
+        "customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, _plain_moves(then, now), check_dtype=False)
+    assert result.previous_run.startswith("20260601-000000-cccc")
+    audiences = pd.read_csv(current / "audiences.csv", dtype=str).set_index("customer_id")
+    in_audience = moves["customer_id"].isin(audiences.index)
+    assert (moves.loc[in_audience, "group"].to_numpy()
+            == audiences.loc[moves.loc[in_audience, "customer_id"], "group"].to_numpy()).all()
+    assert (moves.loc[~in_audience, "group"] == "").all()
+    assert "A segment since renamed" in result.notes["segment_moves"]
+    counts = result.move_counts.set_index("move")["customers"]
+    assert counts["no longer in the log"] == 2
+    assert counts["new customer"] == len(now) - len(then) + 2
+    assert result.move_summary["now"].sum() == len(now)
+    metrics = study.read_json(current / "metrics.json")["audiences"]
+    assert metrics["segment_moves"] == {k: int(v) for k, v in counts.items() if v}
+    assert f"{int(result.move_summary['stayed'].sum()):,} customers stayed" in (
+        result.moves_headline)
+
+
+def test_moves_say_why_they_cannot_compare(stage_run: tuple[Path, study.CampaignStage],
+                                           tmp_path: Path) -> None:
+    import shutil
+
+    folder, result = stage_run  # a folder outside any reports folder
+    assert result.notes["segment_moves"].startswith("Skipped: this study is not a run")
+    assert pd.read_csv(RunFolder(folder).segment_moves).empty
+    assert result.move_counts.empty and result.moves_headline == ""
+    metrics = study.read_json(folder / "metrics.json")
+    assert metrics["sections"]["segment_moves"]["status"] == "skipped"
+
+    out = tmp_path / "reports"
+    current = out / ".20260702-000000-bbbb.partial"
+    shutil.copytree(folder, current)
+    RunFolder(current).exposures.unlink()  # no readout: faster
+    first = study.campaigns_stage(current)
+    assert first.notes["segment_moves"].startswith("Skipped: no earlier run in reports/")
+    # A masked previous run whose private folder is gone cannot be matched.
+    now = pd.read_parquet(current / "customers.parquet", columns=["customer_id", "persona"])
+    _finished_run(out, "20260601-000000-cccc", "2026-06-01T00:00:00+00:00", now, masked=True)
+    shutil.rmtree(out / "private")
+    lost = study.campaigns_stage(current)
+    assert "masked its customer ids" in lost.notes["segment_moves"]
+    assert "private/20260601-000000-cccc" in lost.notes["segment_moves"]
+    # The same customers in the same segments: the list is empty, and the report says so.
+    now.to_parquet(out / "20260601-000000-cccc" / "customers.parquet", index=False)
+    same = study.campaigns_stage(current)
+    assert same.notes["segment_moves"] == "" and same.moves.empty
+    assert same.move_counts["customers"].sum() == 0
+    assert same.moves_headline.endswith(f"{len(now):,} customers stayed in their segment; "
+                                        "nobody moved.")
+
+
+def test_stage_writes_the_growth_accessibility_lists(
+        stage_run: tuple[Path, study.CampaignStage]) -> None:
+    folder, result = stage_run
+    access = pd.read_csv(RunFolder(folder).growth_accessibility, dtype={"customer_id": str})
+    customers = pd.read_parquet(folder / "customers.parquet")
+    assert sorted(access["customer_id"]) == sorted(customers["customer_id"])
+    assert set(access["quadrant"]) <= set(campaigns.GROWTH_ACCESS_QUADRANTS)
+    # Customers who may not be contacted are never easy to reach, and hold no group.
+    audiences = pd.read_csv(folder / "audiences.csv", dtype={"customer_id": str})
+    assert access["contactable"].sum() == len(audiences)
+    assert not access.loc[~access["contactable"], "easy_to_reach"].any()
+    assert (access.loc[~access["contactable"], "group"].isna()).all()
+    growing = access.set_index("customer_id")["growing"]
+    expected = customers.set_index("customer_id")["revenue_growth"] > 0
+    assert (growing == expected.reindex(growing.index)).all()
+    assert result.growth_access_matrix.to_numpy().sum() == len(customers)
+    assert result.notes["growth_accessibility"] == ""
+    metrics = study.read_json(folder / "metrics.json")["audiences"]
+    assert sum(metrics["growth_accessibility"].values()) == len(customers)
+
+
+def test_every_move_and_quadrant_has_a_chinese_translation() -> None:
+    from seglab import i18n
+
+    zh = i18n.catalog("zh")
+    names = (*campaigns.MOVES, *campaigns.MOVE_ACTIONS.values(),
+             *campaigns.GROWTH_ACCESS_QUADRANTS, *campaigns.GROWTH_ACCESS_QUADRANTS.values(),
+             *campaigns.GROWTH_LEVELS, *campaigns.REACH_LEVELS, *campaigns.ACCESS_SIGNALS)
+    missing = [name for name in names if name not in zh]
+    assert not missing
+    for template in campaigns.MOVE_ACTIONS.values():
+        assert i18n.fields(zh[template]) == i18n.fields(template)
+    then, now = _then_and_now()
+    shown = campaigns.display_moves(campaigns.segment_moves(then, now), lang="zh")
+    assert set(shown["move"]) <= {zh[move] for move in campaigns.MOVES}
+    assert shown.loc[shown["strategy"] != "", "action"].str.contains(zh["Win back"]).any()
+    result = campaigns.growth_accessibility(now.assign(revenue_growth=1.0,
+                                                       days_since_last_order=10))
+    assert list(result.matrix("zh").index) == [zh["Growing"], zh["Not growing"]]
+    assert set(result.summary("zh")["quadrant"]) == {
+        zh[name] for name in campaigns.GROWTH_ACCESS_QUADRANTS}

@@ -255,3 +255,24 @@ def test_features_reads_a_european_csv(tmp_path):
     assert table.loc["K003", "revenue"] == 1234.5  # 1.234,50
     assert table.loc["K003", "first_order"].startswith("2024-02-04")  # 04/02: 4 February
     assert runner.invoke(app, [*args, "--decimal", ";"]).exit_code == 2
+
+
+def test_an_unknown_report_language_is_refused(tmp_path):
+    result, out = _run(tmp_path, "--lang", "fr")
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == ["seglab: error: --lang must be one of en, zh, got 'fr'."]
+    assert not out.exists()  # refused before the reports folder is touched
+
+
+def test_a_chinese_report_without_a_chinese_font_stops_before_running(tmp_path, monkeypatch):
+    from seglab import i18n
+
+    monkeypatch.setattr(i18n, "CJK_FONTS", ("No Such Font SC",))
+    result, out = _run(tmp_path, "--lang", "zh")
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("seglab: error: A Chinese report needs a font")
+    assert "fonts-noto-cjk" in lines[0]
+    assert not out.exists()

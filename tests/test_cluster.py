@@ -9,6 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from seglab import cluster, study
 from seglab.errors import ConfigError, InputError
+from seglab.feature_transform import FeatureTransform, load_transform
 from seglab.features import customer_features
 
 
@@ -30,61 +31,6 @@ def table(request):
     from conftest import random_transactions
 
     return customer_features(random_transactions(n_customers=80, seed=2))
-
-
-# --- features -----------------------------------------------------------------------------
-
-
-def test_transform_logs_scales_and_weights_groups(table):
-    transform = cluster.FeatureTransform("behaviour_mix").fit(table)
-    X = transform.transform(table)
-    names = transform.columns_
-    assert X.shape == (len(table), len(names))
-    assert not np.isnan(X).any()
-    assert "overdue_ratio" in names and "orders" in names
-    channels = [i for i, n in enumerate(names) if n.startswith("channel_share_")]
-    assert len(channels) == 3
-    # a single feature has sd 1; each of the three channel columns 0.7 / sqrt(3)
-    assert X[:, names.index("orders")].std() == pytest.approx(1.0)
-    for i in channels:
-        assert X[:, i].std() == pytest.approx(0.7 / np.sqrt(3))
-    expected = (np.log1p(table["orders"]) - np.log1p(table["orders"]).mean()) / np.log1p(
-        table["orders"]).std(ddof=0)
-    np.testing.assert_allclose(X[:, names.index("orders")], expected)
-    assert transform.source_columns_ == sorted(transform.source_columns_)
-    assert "mean_days_between_orders" in transform.source_columns_
-
-
-def test_shares_of_few_orders_are_shrunk_to_the_mean(table):
-    transform = cluster.FeatureTransform("behaviour_mix", shrink_orders=3).fit(table)
-    raw = cluster.FeatureTransform("behaviour_mix", shrink_orders=0).fit(table)
-    one = table.index[table["orders"] == 1][0]
-    column = "channel_share_store"
-    mean = table[column].mean()
-    shrunk = transform._values(table.loc[[one]], column, "share")[0]
-    assert shrunk == pytest.approx((table.at[one, column] + 3 * mean) / 4)
-    assert raw._values(table.loc[[one]], column, "share")[0] == table.at[one, column]
-
-
-def test_raw_rfm_is_left_unscaled(table):
-    X = cluster.FeatureTransform("rfm_raw").fit(table).transform(table)
-    np.testing.assert_allclose(X[:, 1], table["orders"].to_numpy(dtype=float))
-
-
-def test_transform_errors(table):
-    with pytest.raises(ConfigError, match="feature_set='nope' is unknown"):
-        cluster.make_transform(table, "nope")
-    with pytest.raises(InputError, match="none of the columns of feature_set='rfm'"):
-        cluster.FeatureTransform("rfm").fit(table[["customer_id"]])
-    transform = cluster.FeatureTransform("rfm").fit(table)
-    with pytest.raises(InputError, match=r"lacks column\(s\) \['revenue'\]"):
-        transform.transform(table.drop(columns="revenue"))
-
-
-def test_transform_does_not_change_its_input(table):
-    before = table.copy()
-    cluster.FeatureTransform().fit(table).transform(table)
-    pd.testing.assert_frame_equal(table, before)
 
 
 # --- methods ------------------------------------------------------------------------------
@@ -268,7 +214,7 @@ def test_compare_methods_errors(blobs):
 
 def test_profile_and_summary(table):
     labels = np.where(table["orders"] > table["orders"].median(), 0, 1)
-    transform = cluster.FeatureTransform("behaviour").fit(table)
+    transform = FeatureTransform("behaviour").fit(table)
     z = transform.standardised(table)
     profile = cluster.cluster_profile(z, labels, list(z.columns))
     assert list(profile.index) == [0, 1]
@@ -357,6 +303,9 @@ def test_cluster_stage_compares_a_sample_then_assigns_everyone(staged_1500):
     assert (methods["fit_customers"] == 200).all()
     assert all(len(labels) == 300 for labels in result.labels.values())
     assert result.matrix.shape[0] == 300 and result.map_rows.max() < 300
+    # the matrix comes from the run's one transform, fitted on every customer by stage 02
+    saved = load_transform(staged_1500 / "feature_transform.joblib")
+    np.testing.assert_array_equal(result.matrix, saved.transform(result.customers.iloc[rows]))
     # every customer is assigned by the chosen method's saved model
     model = joblib.load(staged_1500 / "cluster_model.joblib")
     assert model.method == result.chosen

@@ -8,6 +8,7 @@ import pytest
 from conftest import SHARED_RETAIL
 
 from seglab import clv, features
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError, InputError
 
 lifetimes_datasets = pytest.importorskip("lifetimes.datasets")
@@ -218,7 +219,7 @@ def test_online_retail_daily_fit_matches_lifetimes(monkeypatch):
 
     fitters = pytest.importorskip("lifetimes")
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    as_of = features.default_as_of(raw)
+    as_of = default_as_of(raw)
     tx = clean.clean_transactions(raw, as_of=as_of).transactions
     rfm = features.rfm_summary(tx, as_of=as_of)
     args = rfm["frequency"], rfm["recency"], rfm["T"]

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from conftest import SHARED_RETAIL
 
-from seglab import dynamics, features, plots, report, segments, study, synth
+from seglab import churn_model, dynamics, features, plots, report, segments, study, synth
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError, InputError
 
 N = 1000
@@ -32,7 +33,7 @@ def tx(planted: synth.SyntheticStudy) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def as_of(tx: pd.DataFrame) -> pd.Timestamp:
-    return features.default_as_of(tx)
+    return default_as_of(tx)
 
 
 @pytest.fixture(scope="module")
@@ -302,17 +303,17 @@ def test_cohorts_count_every_buyer_once_and_reconcile_revenue(tx, as_of):
 
 
 @pytest.fixture(scope="module")
-def churn(tx, as_of, snaps) -> dynamics.ChurnResult:
-    dates = dynamics.churn_dates(as_of)
+def churn(tx, as_of, snaps) -> churn_model.ChurnResult:
+    dates = churn_model.churn_dates(as_of)
     needed = sorted({d for group in dates.values() for d in group})
     tables = dynamics.features_at(tx, needed, cache=snaps.features)
-    return dynamics.fit_churn_model(tx, tables, train_dates=dates["train"],
+    return churn_model.fit_churn_model(tx, tables, train_dates=dates["train"],
                                     test_date=dates["test"][0], final_dates=dates["final"],
                                     as_of=as_of, random_state=0)
 
 
 def test_churn_dates_keep_training_outcomes_before_the_holdout():
-    dates = dynamics.churn_dates(pd.Timestamp("2011-12-10"), horizon_days=90, train_dates=3)
+    dates = churn_model.churn_dates(pd.Timestamp("2011-12-10"), horizon_days=90, train_dates=3)
     assert dates["test"] == [pd.Timestamp("2011-09-11")]
     assert max(dates["train"]) + pd.Timedelta(days=90) == dates["test"][0]
     assert max(dates["final"]) == dates["test"][0]
@@ -337,7 +338,7 @@ def test_churn_model_beats_p_alive_on_the_synthetic_holdout(churn):
     assert "ranks customers better than" in churn.headline()
 
 
-def _with_scores(churn: dynamics.ChurnResult, **aucs: float) -> dynamics.ChurnResult:
+def _with_scores(churn: churn_model.ChurnResult, **aucs: float) -> churn_model.ChurnResult:
     """The fitted result with its holdout AUCs replaced (keys as in ``scores``)."""
     return dataclasses.replace(churn, scores={**churn.scores, **aucs})
 
@@ -384,13 +385,13 @@ def test_headline_says_when_the_model_loses_to_a_simple_rule(churn):
 
 def test_strongest_baseline_breaks_ties_in_a_fixed_order():
     def best(recency: float, expected: float, p_alive: float) -> str:
-        return dynamics.strongest_baseline(
+        return churn_model.strongest_baseline(
             {"recency_auc": recency, "expected_auc": expected, "baseline_auc": p_alive})[1]
 
     assert best(0.7, 0.7, 0.7) == "days since last order"
     assert best(0.6, 0.7, 0.7) == "BG/NBD expected purchases in the horizon"
     assert best(0.6, 0.6, 0.7) == "1 - P(alive), BG/NBD"
-    assert [name for _, name in dynamics.CHURN_BASELINES] == [
+    assert [name for _, name in churn_model.CHURN_BASELINES] == [
         "days since last order", "BG/NBD expected purchases in the horizon",
         "1 - P(alive), BG/NBD"]
 
@@ -403,10 +404,10 @@ def test_churn_model_scores_everyone_today(churn, as_of, snaps):
 def test_churn_model_refuses_overlapping_or_incomplete_windows(tx, as_of, snaps):
     test_date = as_of - pd.Timedelta(days=90)
     with pytest.raises(ConfigError, match=r"should end at least horizon_days=90 before"):
-        dynamics.fit_churn_model(tx, snaps.features, train_dates=[test_date - pd.Timedelta(
+        churn_model.fit_churn_model(tx, snaps.features, train_dates=[test_date - pd.Timedelta(
             days=30)], test_date=test_date, as_of=as_of)
     with pytest.raises(ConfigError, match=r"outcome window of 90 days .* is not complete"):
-        dynamics.fit_churn_model(tx, snaps.features, train_dates=[as_of - pd.Timedelta(
+        churn_model.fit_churn_model(tx, snaps.features, train_dates=[as_of - pd.Timedelta(
             days=200)], test_date=as_of - pd.Timedelta(days=60), as_of=as_of)
 
 
@@ -415,11 +416,11 @@ def test_churn_model_beats_p_alive_on_online_retail():
     from seglab import clean, io
 
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    as_of = features.default_as_of(raw)
+    as_of = default_as_of(raw)
     tx = clean.clean_transactions(raw, as_of=as_of).transactions
-    dates = dynamics.churn_dates(as_of, horizon_days=90)
+    dates = churn_model.churn_dates(as_of, horizon_days=90)
     tables = dynamics.features_at(tx, sorted({d for g in dates.values() for d in g}))
-    result = dynamics.fit_churn_model(tx, tables, train_dates=dates["train"],
+    result = churn_model.fit_churn_model(tx, tables, train_dates=dates["train"],
                                       test_date=dates["test"][0], as_of=as_of)
     s = result.scores
     assert s["test_customers"] > 2500

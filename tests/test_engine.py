@@ -5,7 +5,8 @@ import pytest
 from conftest import SHARED_RETAIL, dirty_log, random_transactions
 from typer.testing import CliRunner
 
-from seglab import clean, engine, features, io, synth
+from seglab import clean, engine, io, synth
+from seglab.analysis_date import default_as_of
 from seglab.cli import app
 from seglab.errors import ConfigError, InputError
 from seglab.features import customer_features
@@ -144,7 +145,7 @@ def test_engine_is_checked_and_spark_is_optional(monkeypatch):
                          [("flag", False), ("drop", False), ("flag", True)])
 def test_sql_cleaning_equals_pandas_cleaning(outlier_rule, drop_free_lines):
     study = synth.make_study(200, seed=4)
-    as_of = features.default_as_of(study.transactions)
+    as_of = default_as_of(study.transactions)
     biggest = study.transactions["amount"].abs().max()
     raw = dirty_log(study.transactions, as_of, extreme_amount=20 * biggest)
     rules = clean.CleaningRules(outlier_rule=outlier_rule, outlier_amount=10 * biggest,
@@ -206,7 +207,7 @@ def test_sql_cleaning_equals_pandas_on_online_retail():
     # padded text; its 33 free lines are kept by both) is one the SQL covers, so the
     # tables are equal.
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    as_of = features.default_as_of(raw)
+    as_of = default_as_of(raw)
     kept = clean.clean_transactions(raw, as_of=as_of).transactions
     ours = engine.customer_aggregates(SHARED_RETAIL, columns="online_retail", clean=True)
     assert_same(ours, engine.customer_aggregates(kept, as_of=as_of))

@@ -5,19 +5,15 @@ import pandas as pd
 import pytest
 from conftest import SHARED_RETAIL, random_transactions
 
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError, InputError
 from seglab.features import (
     FEATURE_DOCS,
     MIX_COLUMNS,
-    CustomerTransform,
     customer_features,
-    default_as_of,
     feature_dictionary,
     feature_overview,
-    fit_transform_for,
-    load_transform,
     rfm_summary,
-    save_transform,
 )
 
 lifetimes_utils = pytest.importorskip("lifetimes.utils")
@@ -250,67 +246,6 @@ def test_inputs_not_modified(transactions):
     before = transactions.copy()
     customer_features(transactions)
     pd.testing.assert_frame_equal(transactions, before)
-
-
-# --- the transform for clustering -------------------------------------------------------
-
-
-def test_behaviour_transform_logs_and_standardises(transactions):
-    table = customer_features(transactions)
-    transform = fit_transform_for(table, feature_set="behaviour")
-    X = transform.transform(table)
-    names = list(transform.get_feature_names_out())
-    assert names[:4] == ["days_since_last_order", "orders", "avg_order_value", "tenure_days"]
-    assert {"return_share", "discount_share", "channel_share_app"} <= set(names)
-    np.testing.assert_allclose(X.mean(axis=0), 0, atol=1e-9)
-    np.testing.assert_allclose(X.std(axis=0), 1, atol=1e-9)
-    orders = np.log1p(table["orders"].to_numpy(dtype=float))
-    np.testing.assert_allclose(X[:, 1], (orders - orders.mean()) / orders.std(), atol=1e-9)
-
-
-def test_extended_transform_one_hot_and_robust_scaling():
-    from seglab import synth
-
-    study = synth.make_study(300, seed=1)
-    table = customer_features(study.transactions, customers=study.customers)
-    transform = CustomerTransform("extended", scaling="robust", winsorize=0.01,
-                                  max_categories=3).fit(table)
-    X = transform.transform(table)
-    names = list(transform.get_feature_names_out())
-    assert X.shape == (len(table), len(names))
-    assert not np.isnan(X).any()
-    assert "category_share_other" in names and "region=other" in names
-    region = [i for i, n in enumerate(names) if n.startswith("region=")]
-    assert len(region) == 4 and np.allclose(X[:, region].sum(axis=1), 1.0)
-    numeric = [i for i, n in enumerate(names) if "=" not in n]
-    assert np.allclose(np.median(X[:, numeric], axis=0), 0.0, atol=1e-9)
-    summary = transform.summary()
-    assert len(summary) == len(names)
-    assert summary.loc[summary["column"] == "orders", "clipped_to"].iat[0] != ""
-
-
-def test_transform_saved_and_reused_on_new_data(tmp_path, transactions):
-    table = customer_features(transactions)
-    transform = fit_transform_for(table, feature_set="behaviour", scaling="robust")
-    path = save_transform(transform, tmp_path / "t.joblib")
-    again = load_transform(path)
-    new = customer_features(random_transactions(20, seed=7))
-    np.testing.assert_array_equal(again.transform(new), transform.transform(new))
-    with pytest.raises(InputError, match="lacks column 'orders'"):
-        again.transform(new.drop(columns="orders"))
-    with pytest.raises(InputError, match="no saved feature transform"):
-        load_transform(tmp_path / "missing.joblib")
-
-
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"feature_set": "nope"}, "feature_set='nope'"),
-    ({"scaling": "minmax"}, "scaling='minmax'"),
-    ({"winsorize": 0.6}, "winsorize=0.6"),
-])
-def test_transform_rejects_bad_parameters(kwargs, match, transactions):
-    table = customer_features(transactions)
-    with pytest.raises(ConfigError, match=match):
-        CustomerTransform(**kwargs).fit(table)
 
 
 # --- free purchases ---------------------------------------------------------------------

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 
 import pandas as pd
 import pytest
 
-from seglab import clean, features, i18n, persona, profit, segments, support, synth
+from seglab import (
+    campaigns,
+    churn_model,
+    clean,
+    dynamics,
+    features,
+    i18n,
+    persona,
+    profile,
+    profit,
+    segments,
+    support,
+    synth,
+)
+from seglab.analysis_date import default_as_of
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
@@ -33,7 +48,16 @@ CONSTANT_SETS = {
     "strategy actions": tuple(rule.action for rule in persona.STRATEGY_RULES),
     "strategy KPIs": tuple(rule.kpi for rule in persona.STRATEGY_RULES),
     "cost items": tuple(profit.COST_DOCS.values()),
+    "cost item names": tuple(item.name.replace("_", " ")
+                             for item in dataclasses.fields(profit.CostTable)),
+    "churn baselines": tuple(name for _, name in churn_model.CHURN_BASELINES),
+    "value tiers": dynamics.TIER_NAMES,
+    "dynamics table words": dynamics.SHOWN_WORDS,
+    "campaign metrics": campaigns.METRICS,
+    "feature dictionary": tuple(text for docs in features.FEATURE_DOCS.values() for text in docs
+                                if re.search("[A-Za-z]", text)),
     "time units": tuple(features.TIME_UNITS.values()),
+    "data overview metrics": profile.OVERVIEW_METRICS,
 }
 
 
@@ -79,7 +103,7 @@ def cards() -> pd.DataFrame:
     """Persona cards of a small synthetic study with P&L, CLV and lifecycle."""
     study = synth.make_study(600, seed=1)
     tx = study.transactions
-    as_of = features.default_as_of(tx)
+    as_of = default_as_of(tx)
     table = features.customer_features(tx, as_of=as_of, customers=study.customers)
     table["lifecycle_stage"] = segments.lifecycle_stage(table)
     truth = study.truth.set_index("customer_id")["segment"]
@@ -157,9 +181,74 @@ def test_english_text_is_unchanged():
 def test_the_cleaning_log_shows_chinese_descriptions_and_keeps_its_codes():
     study = synth.make_study(300, seed=2)
     result = clean.clean_transactions(study.transactions,
-                                      as_of=features.default_as_of(study.transactions))
+                                      as_of=default_as_of(study.transactions))
     assert clean.display_log(result) is result.log
     shown = clean.display_log(result, "zh")
     assert shown["description"].map(CHINESE.search).all()
     assert shown.drop(columns="description").equals(result.log.drop(columns="description"))
     assert result.log["description"].map(lambda text: not CHINESE.search(text)).all()
+
+
+def test_the_alerts_name_every_cleaning_rule_in_chinese():
+    study = synth.make_study(300, seed=2)
+    result = clean.clean_transactions(study.transactions,
+                                      as_of=default_as_of(study.transactions))
+    for rule in result.log["rule"]:
+        assert CHINESE.search(profile._rule_name(rule, "zh")), rule
+        assert profile._rule_name(rule) == rule.replace("_", " ")
+
+
+def _template_words() -> set[str]:
+    return {word for message in zh() for word in WORD.findall(message)}
+
+
+@pytest.mark.parametrize("auc", [0.8, 0.69, 0.6])
+def test_a_chinese_churn_headline_has_no_english_words_of_the_template(auc):
+    for _, rule in churn_model.CHURN_BASELINES:
+        line = churn_model.churn_headline(auc, rule, 0.69, horizon_days=90, lang="zh")
+        assert CHINESE.search(line) and zh()[rule] in line
+        notation = {"ROC", "AUC", "BG", "NBD", "alive"}
+        assert not set(WORD.findall(line)) & _template_words() - notation
+        assert churn_model.churn_headline(auc, rule, 0.69, horizon_days=90).startswith(
+            "Churn in the next 90 days, on the holdout: the churn model")
+
+
+def test_dynamics_tables_show_names_in_chinese_and_keep_the_figures():
+    flows = pd.DataFrame({"from_tier": ["(new)", "High value", "Total"],
+                          "to_tier": ["Low value", "Middle value", ""],
+                          "move": ["new", "down", ""], "customers": [3, 2, 5]})
+    shown = dynamics.display_names(flows, "zh")
+    assert dynamics.display_names(flows) is flows
+    assert shown["customers"].equals(flows["customers"])
+    assert shown["from_tier"].tolist() == [zh()["(new)"], zh()["High value"], zh()["Total"]]
+    assert shown["move"].tolist() == [zh()["new"], zh()["down"], ""]
+    sizes = pd.DataFrame({"2024-01-01": [4, 4]}, index=pd.Index(["Champions", "Total"],
+                                                                 name="rfm_segment"))
+    shown = dynamics.display_names(sizes, "zh")
+    assert shown.index.tolist() == [zh()["Champions"], zh()["Total"]]
+    assert shown.index.name == "rfm_segment"
+    assert not any(WORD.findall(str(value)) for value in shown.index)
+
+
+def test_the_cost_table_shows_its_items_in_chinese():
+    shown = profit.cost_table_frame(profit.CostTable(), lang="zh")
+    assert shown["item"].map(CHINESE.search).all()
+    assert profit.cost_table_frame(profit.CostTable())["item"].iloc[0] == "default margin rate"
+
+
+def test_clustering_comparison_shows_rule_baselines_in_chinese():
+    from seglab import cluster
+
+    table = pd.DataFrame({"method": ["kmeans", "rule: rfm_segment"],
+                          "kind": ["clustering", "rule baseline"]})
+    shown = cluster.display_comparison(table, lang="zh")
+    assert shown["method"].tolist() == ["kmeans", "规则：" + i18n.column_label("rfm_segment", "zh")]
+    assert shown["kind"].tolist() == ["聚类", "规则基线"]
+    assert cluster.display_comparison(table).equals(table)
+
+
+def test_segment_rules_name_the_pyramid_levels_in_chinese():
+    shown = segments.describe_rules(lang="zh").set_index("rule")["value"]
+    assert "铂金" in shown["pyramid_names"] and "Platinum" not in shown["pyramid_names"]
+    assert "Platinum (top 1%)" in segments.describe_rules().set_index("rule")["value"][
+        "pyramid_names"]

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from seglab import features, persona, profit, segments, synth
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError
 
 
@@ -12,7 +13,7 @@ def planted() -> pd.DataFrame:
     """Customer table of a small synthetic study, with P&L, lifecycle and planted segment."""
     study = synth.make_study(1000, seed=0)
     tx = study.transactions
-    as_of = features.default_as_of(tx)
+    as_of = default_as_of(tx)
     table = features.customer_features(tx, as_of=as_of, customers=study.customers)
     table["lifecycle_stage"] = segments.lifecycle_stage(table)
     truth = study.truth.set_index("customer_id")["segment"]
@@ -48,7 +49,7 @@ def test_cards_of_the_planted_segments_read_as_expected(planted):
 
 
 def test_summary_figures(planted):
-    summary = persona.segment_summary(planted, "planted")
+    summary = persona.card_figures(planted, "planted")
     vip = summary.loc["VIP loyal"]
     assert vip["revenue_index"] > 1.5 and vip["profit_margin_index"] > 1
     assert summary["customer_share"].sum() == pytest.approx(1.0)
@@ -76,7 +77,7 @@ def test_custom_rules_and_errors(planted):
     with pytest.raises(ConfigError, match="rule table is empty"):
         persona.persona_cards(planted, "planted", rules=[])
     with pytest.raises(ConfigError, match="segment_col='nope'"):
-        persona.segment_summary(planted, "nope")
+        persona.card_figures(planted, "nope")
     assert list(persona.rules_frame().columns) == ["strategy", "when", "action", "kpi"]
 
 

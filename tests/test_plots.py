@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import re
 import warnings
 
+import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from seglab import plots
+from seglab import i18n, plots
+from seglab.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +78,79 @@ def test_product_plots_draw_and_skip_empty_tables():
     assert plots.sentence("") is None
     assert "&lt;b&gt;" in plots.sentence("<b>").data
     plt.close("all")
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _needs_cjk_font():
+    if plots.cjk_font() is None:
+        pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk)")
+
+
+def _texts(figure) -> list[str]:
+    """Every text a figure shows: titles, labels, legends, annotations."""
+    return [t.get_text() for t in figure.findobj(matplotlib.text.Text) if t.get_text()]
+
+
+def test_chinese_charts_are_in_chinese_and_miss_no_glyph():
+    _needs_cjk_font()
+    customers = pd.DataFrame({"rfm_segment": ["Champions", "At risk", "Champions"],
+                              "revenue": [120_000.0, -3_000.0, 2_500_000.0]})
+    totals = {name: 1_000.0 * (i + 1) for i, name in enumerate(
+        ("gross_sales", "discounts", "returns", "revenue", "cost_of_goods", "gross_margin",
+         "handling", "shipping", "rent", "returns_handling", "service", "marketing"))}
+    totals["profit"] = -25_000.0  # a negative figure draws a minus sign
+    curve = pd.DataFrame({"customer_share": [0.0, 0.5, 1.0],
+                          "cumulative_profit_share": [0.0, 1.3, 1.0]})
+    with plots.theme(lang="zh"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        axes = [plots.segment_sizes(customers, "rfm_segment"), plots.pnl_waterfall(totals),
+                plots.whale_curve(curve), plots.distribution(None, label="units per line")]
+        for ax in axes:
+            ax.figure.canvas.draw()
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, missing
+    for ax in axes:
+        assert CJK.search(ax.get_title()), ax.get_title()
+    assert "按RFM 细分的客户与收入" == axes[0].get_title()
+    assert {"客户数", "收入"} <= set(_texts(axes[0].figure))  # the legend
+    names = {t.get_text() for t in axes[0].get_yticklabels()}  # rule segments by their
+    assert names == {i18n.text("Champions", "zh"), i18n.text("At risk", "zh")}  # zh names
+    assert CJK.search(next(iter(names)))
+    assert "利润" in [t.get_text() for t in axes[1].get_xticklabels()]
+    assert "-2.5万" in _texts(axes[1].figure)  # money in 万, an ASCII minus
+    assert "没有每行件数" in axes[3].texts[0].get_text()
+
+
+def test_the_theme_language_is_the_default_of_every_chart():
+    _needs_cjk_font()
+    customers = pd.DataFrame({"cluster": [0, 1], "revenue": [1.0, 2.0]})
+    with plt.rc_context():
+        plots.set_theme(lang="zh")
+        try:
+            assert plt.rcParams["font.sans-serif"][0] == plots.cjk_font()
+            assert plt.rcParams["axes.unicode_minus"] is False
+            assert CJK.search(plots.segment_sizes(customers, "cluster").get_title())
+            assert plots.segment_sizes(customers, "cluster", lang="en").get_title() == \
+                "Customers and revenue by cluster"
+        finally:
+            plots.set_theme()
+    assert plots.segment_sizes(customers, "cluster").get_title() == \
+        "Customers and revenue by cluster"
+
+
+def test_chinese_tables_label_columns_and_write_money_in_wan():
+    frame = pd.DataFrame({"segment": ["A", "B"], "revenue": [1_234_567.0, 9_876.0],
+                          "customer_share": [0.25, 0.75]})
+    html_zh = plots.table(frame, money=("revenue",), share=("customer_share",),
+                          lang="zh").to_html()
+    assert "细分群" in html_zh and "收入" in html_zh and "客户占比" in html_zh
+    assert "123.46万" in html_zh and "9,876" in html_zh and "25.0%" in html_zh
+    html_en = plots.table(frame, money=("revenue",), lang="en").to_html()
+    assert ">revenue<" in html_en and "1,234,567" in html_en and "万" not in html_en
+
+
+def test_an_unknown_language_is_refused_by_the_theme():
+    with pytest.raises(ConfigError, match="--lang must be one of en, zh"):
+        plots.set_theme(lang="fr")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from seglab import products, study, synth
+from seglab import i18n, products, study, synth
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError
 
 
@@ -277,7 +279,7 @@ def test_stage_writes_the_files_with_the_customer_table_segments(small_run):
     assert {"segment", "product_id", "product_name", "buyers_index"} <= set(ranked.columns)
     offers = pd.read_csv(run / "recommendations.csv", dtype={"customer_id": str})
     assert offers.groupby("customer_id").size().max() == 5
-    history = study.clean_transactions(run)
+    history = study.load_clean_transactions(run)
     had = set(zip(history["customer_id"], history["product_id"], strict=True))
     assert not any(pair in had for pair in zip(offers["customer_id"], offers["product_id"],
                                                strict=True))
@@ -286,6 +288,27 @@ def test_stage_writes_the_files_with_the_customer_table_segments(small_run):
     assert {m["method"] for m in metrics["products"]["evaluation"]} == {
         "segment rules", "segment best sellers"}
     assert metrics["sections"]["segment_products"] == {"status": "ran"}
+
+
+def test_a_chinese_stage_shows_chinese_and_writes_the_english_files(small_run):
+    made, folder = small_run
+    (folder / "zh").mkdir()
+    data = folder / "zh" / "log.csv"
+    made.transactions.to_csv(data, index=False)
+    study.stage_inputs(folder / "zh" / "run", data=data, lang="zh")
+    run = folder / "zh" / "run"
+    result = study.products_stage(run, segment_col="rfm_segment", min_buyers=3)
+    assert CHINESE.search(result.summary) and not WORD.findall(result.summary)
+    assert result.offers["reason"].map(CHINESE.search).all()
+    assert result.evaluation["method"].map(CHINESE.search).all()
+    for table in (result.rules_view, result.products, result.standout):
+        assert table["segment"].map(CHINESE.search).all()
+    offers = pd.read_csv(run / "recommendations.csv")
+    assert not offers["reason"].map(CHINESE.search).any()
+    metrics = study.read_json(run / "metrics.json")["products"]
+    assert {m["method"] for m in metrics["evaluation"]} == {"segment rules",
+                                                           "segment best sellers"}
+    assert metrics["offers_from_rules"] > 0
 
 
 def test_a_log_without_products_gets_empty_outputs_and_a_note(small_run):
@@ -363,10 +386,10 @@ def test_one_segments_rules_on_the_online_retail_log_equal_mlxtend_and_a_recount
     mlxtend = pytest.importorskip("mlxtend.frequent_patterns")
     from mlxtend.preprocessing import TransactionEncoder
 
-    from seglab import clean, features, io
+    from seglab import clean, io
 
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    kept = clean.clean_transactions(raw, as_of=features.default_as_of(raw)).transactions
+    kept = clean.clean_transactions(raw, as_of=default_as_of(raw)).transactions
     # One segment: the customers outside the United Kingdom (about 1,800 orders).
     country = kept.groupby("customer_id")["country"].first()
     segments = country.eq("United Kingdom").map({True: "UK", False: "abroad"})
@@ -399,3 +422,62 @@ def test_one_segments_rules_on_the_online_retail_log_equal_mlxtend_and_a_recount
         with_a = sum(a in b for b in baskets)
         assert rule["support"] == pytest.approx(both / len(baskets), rel=1e-12)
         assert rule["confidence"] == pytest.approx(both / with_a, rel=1e-12)
+
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+
+
+def _template_words() -> set[str]:
+    """English words of the catalog's templates, their {fields} left out."""
+    return {word for message in i18n.catalog("zh")
+            for word in WORD.findall(re.sub(r"\{[^}]*\}", "", message))}
+
+
+def _scores(rule_p: float, base_p: float) -> pd.DataFrame:
+    return pd.DataFrame({"method": ["segment rules", "segment best sellers"],
+                         "precision_at_n": [rule_p, base_p], "recall_at_n": [0.2, 0.1],
+                         "hit_rate": [0.3, 0.2], "customers": [1234, 1234], "n": [5, 5]})
+
+
+def test_the_offer_summary_in_english_and_chinese():
+    assert products.offer_summary(_scores(0.085, 0.05), days=90) == (
+        "Offers led by the segment's basket rules beat the segment's best sellers: precision "
+        "at 5 8.5% against 5.0%, recall 20.0% against 10.0%, over 1,234 customers who bought "
+        "something new to them in the last 90 days.")
+    assert " do not beat " in products.offer_summary(_scores(0.01, 0.05), days=90)
+    assert products.offer_summary(pd.DataFrame(), days=90, lang="zh") == ""
+    for rule_p in (0.085, 0.05, 0.01):
+        shown = products.offer_summary(_scores(rule_p, 0.05), days=90, lang="zh")
+        assert CHINESE.search(shown) and not set(WORD.findall(shown)) & _template_words()
+        assert "1,234" in shown and f"{rule_p:.1%}" in shown
+
+
+def test_offers_and_methods_shown_in_chinese_keep_the_data():
+    rows = []
+    for k in range(6):
+        rows += [_line(f"c{k}", f"o{k}", "P", "2024-01-01"),
+                 _line(f"c{k}", f"o{k}", "Q", "2024-01-01"),
+                 _line(f"c{k}", f"x{k}", "R", "2024-01-02")]
+    rows += [_line("e", "z", "P", "2024-01-04"), _line("e", "z", "S", "2024-01-04")]
+    transactions = pd.DataFrame(rows)
+    segments = pd.Series("Champions", index=sorted(transactions["customer_id"].unique()))
+    rules = products.basket_rules(products.baskets(transactions, segments), min_support=0.05,
+                                  min_confidence=0.5, min_pair_orders=2)
+    offers = products.recommend(transactions, segments, rules, top_n=2,
+                                names=products.item_names(transactions))
+    assert products.display_offers(offers) is offers
+    shown = products.display_offers(offers, "zh")
+    assert shown.drop(columns="reason").equals(offers.drop(columns="reason"))
+    assert shown["reason"].map(CHINESE.search).all()
+    e = shown[shown["customer_id"] == "e"]["reason"]
+    assert "name P" in e.iloc[0]  # the product's name is data
+    assert not (set(WORD.findall(e.iloc[0])) - {"name", "P"}) & _template_words()
+    view = products.rules_view(rules, names=products.item_names(transactions), lang="zh")
+    assert set(view["segment"]) == {i18n.text("Champions", "zh")}
+    assert products.rules_view(rules).equals(products.rules_view(rules, lang="en"))
+    assert list(products.top_pairs(rules, lang="zh").index) == [i18n.text("Champions", "zh")]
+    scores = _scores(0.1, 0.05)
+    assert products.display_evaluation(scores) is scores
+    methods = products.display_evaluation(scores, "zh")["method"]
+    assert methods.map(CHINESE.search).all() and methods.nunique() == 2

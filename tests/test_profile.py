@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -366,3 +368,70 @@ def test_top_items_by_dimension_covers_present_dimensions():
     top_category = table[table["dimension"] == "category"].iloc[0]
     assert top_category["revenue"] == pytest.approx(
         tx.groupby("category")["amount"].sum().max())
+
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]+")
+
+
+def _alert_log(tx: pd.DataFrame) -> pd.DataFrame:
+    """``tx`` with a line of every kind an alert reports."""
+    odd = make_tx(
+        [
+            ("e", "2024-02-12 09:00", "7", "P9", 80995, 2.08, "UK"),
+            ("e", "2024-02-12 09:12", "C8", "P9", -80995, 2.08, "UK"),
+            ("g", "2024-02-12 09:00", "11", "P8", 20000, 1.0, "UK"),
+            ("a", "2024-02-13 09:00", "9", "P1", 1, 10.0, "France"),
+            ("f", "2024-02-13 09:00", "10", "POST", 1, 18.0, "Unspecified"),
+            ("f", "2024-02-13 09:00", "10", "P1", 1, 0.0, "Unspecified"),
+            ("h", "2024-02-14 09:00", "A1", "P1", 1, 50.0, "UK"),
+            ("i", "2024-02-14 09:00", "C12", "P2", -30, 5.0, "UK"),
+        ]
+    )
+    odd.loc[0, "product_name"] = " Item P9"
+    odd.loc[2, "product_name"] = None
+    return pd.concat([tx, odd, odd.iloc[[3]]], ignore_index=True)
+
+
+def test_chinese_alerts_have_no_english_words_of_their_templates(tx):
+    from seglab import i18n
+
+    raw = _alert_log(tx)
+    result = clean_transactions(raw, rules=CleaningRules(outlier_quantity=10000))
+    alerts = [*profile.quality_alerts(raw, result.log, currency="£", lang="zh"),
+              *profile.quality_alerts(result.transactions, result.log, lang="zh")]
+    english = [*profile.quality_alerts(raw, result.log, currency="£"),
+               *profile.quality_alerts(result.transactions, result.log)]
+    assert len(alerts) == len(english) >= 15
+    data = {word for column in ("country", "product_id", "product_name") for value in
+            raw[column].dropna() for word in WORD.findall(str(value))}
+    template = {word for message in i18n.catalog("zh") for word in WORD.findall(message)}
+    for alert in alerts:
+        assert CHINESE.search(alert), alert
+        assert not (set(WORD.findall(alert)) & template) - data, alert
+    assert any("2024年1月" in alert for alert in alerts)
+
+
+def test_english_alerts_agree_in_number(tx):
+    rows = [("a", "2024-01-01", "1", "P1", 1, 0.0, "UK"),
+            ("b", "2024-01-01", "2", "P1", 1, 0.0, "UK")]
+    two = profile.quality_alerts(make_tx(rows))
+    assert "2 lines have a unit price of zero or below." in two
+    assert profile.quality_alerts(make_tx(rows[:1]))[0] == (
+        "1 line has a unit price of zero or below.")
+    assert f"{profile.Count(2):,} {profile.Count(2):day|days}" == "2 days"
+    assert f"{profile.Count(1200):,} {profile.Count(1):day|days}" == "1,200 day"
+
+
+def test_chinese_overview_and_tables_keep_the_values(tx):
+    from seglab import i18n
+
+    shown = profile.overview(tx, lang="zh")
+    english = profile.overview(tx)
+    assert shown["value"].equals(english["value"])
+    assert shown["metric"].map(CHINESE.search).all()
+    assert profile.display_overview(english) is english
+    assert profile.display_overview(english, "zh").equals(shown)
+    top = profile.top_items(tx, by="customer_id", n=10, lang="zh")
+    missing = i18n.text("(missing)", "zh")
+    assert CHINESE.search(missing) and missing in set(top["customer_id"])

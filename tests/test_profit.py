@@ -5,6 +5,7 @@ import pytest
 from conftest import SHARED_RETAIL
 
 from seglab import profit
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError, InputError
 
 
@@ -62,7 +63,7 @@ def test_marketing_per_segment_and_service_contacts():
     assert pnl.loc["a", "marketing"] == pytest.approx(36.525 * 60 / 365.25)
     assert pnl.loc["b", "marketing"] == pytest.approx(3.6525 * 59 / 365.25)
     assert (pnl.loc["a", "service"], pnl.loc["b", "service"]) == (15.0, 0.0)
-    totals = profit.ledger(_lines(), costs, segments=segments, as_of=as_of,
+    totals = profit.portfolio_totals(_lines(), costs, segments=segments, as_of=as_of,
                            service_contacts=contacts)
     for name in profit.PNL_COLUMNS:
         assert totals[name] == pytest.approx(pnl[name].sum(), abs=1e-9), name
@@ -122,7 +123,7 @@ def test_pnl_reconciles_at_every_level():
     segments = profit.segment_pnl(customers, "segment")
     subs = profit.sub_segment_pnl(customers, "segment", "main_channel")
     assert list(subs["main_channel"]) == ["store", "(unknown)"]
-    totals = profit.ledger(_lines(), COSTS)
+    totals = profit.portfolio_totals(_lines(), COSTS)
     check = profit.reconciliation(customers, segments, totals, sub_segments=subs)
     assert list(check.index) == list(profit.RECONCILED)
     assert check["agrees"].all()
@@ -192,13 +193,13 @@ def test_synthetic_big_ticket_customers_lose_money_to_cost_to_serve():
 
 @pytest.mark.skipif(not SHARED_RETAIL.exists(), reason="shared Online Retail data absent")
 def test_online_retail_with_default_costs_reads_sensibly():
-    from seglab import clean, features, io
+    from seglab import clean, io
 
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    as_of = features.default_as_of(raw)
+    as_of = default_as_of(raw)
     tx = clean.clean_transactions(raw, as_of=as_of).transactions
     pnl = profit.customer_pnl(tx, as_of=as_of)
-    totals = profit.ledger(tx, as_of=as_of)
+    totals = profit.portfolio_totals(tx, as_of=as_of)
     assert pnl["profit"].sum() == pytest.approx(totals["profit"], abs=0.005)
     assert totals["rent"] == 0 and totals["discounts"] == 0  # no stores, no discounts
     # No channel: every purchase order pays the default handling and shipping.
@@ -213,14 +214,14 @@ def stage_run(tmp_path_factory):
     from seglab import features, segments, study
 
     folder = tmp_path_factory.mktemp("run")
-    inputs = study.stage_inputs(folder, n_customers=600, seed=2)
+    inputs = study.stage_inputs(folder, n_customers=600, seed=2, costs={"return_cost": 15.0})
     study.clean_stage(folder)
     tx = pd.read_parquet(folder / "transactions.parquet")
     table = features.customer_features(tx, as_of=inputs.as_of, customers=inputs.customers)
     table["lifecycle_stage"] = segments.lifecycle_stage(table)
     table["planted"] = table["customer_id"].map(inputs.truth.set_index("customer_id")["segment"])
     study.write_customers(folder, table)
-    options = {"segment_col": "planted", "costs": {"return_cost": 15.0}, "holdout_days": 120}
+    options = {"segment_col": "planted", "holdout_days": 120}
     first = study.profit_stage(folder, **options)
     exports = {name: (folder / name).read_bytes() for name in ("customers.csv", "segments.csv")}
     second = study.profit_stage(folder, **options)  # a rerun replaces its own columns
@@ -275,7 +276,7 @@ def test_profit_stage_errors(stage_run):
     with pytest.raises(ConfigError, match="sub_segment_by='city'"):
         study.profit_stage(folder, segment_col="planted", sub_segment_by="city")
     with pytest.raises(ConfigError, match="unknown cost item"):
-        study.profit_stage(folder, segment_col="planted", costs={"rents": 1})
+        study.stage_inputs(folder / "other", n_customers=100, costs={"rents": 1})
 
 
 def test_sub_segments_pool_small_values():

@@ -9,12 +9,13 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from conftest import copy_run
+from conftest import SMALL_RUN_OPTIONS, copy_run
 from typer.testing import CliRunner
 
 from seglab import study
 from seglab.cli import app
 from seglab.run import NOTEBOOK_DIR, NOTEBOOKS, RunOptions, check_options, notebook_parameters
+from seglab.runfolder import RunFolder
 
 runner = CliRunner()
 
@@ -137,9 +138,8 @@ def test_seed_precedence(tmp_path, cli_seed, params, expected):
 
 def test_as_of_is_normalised(tmp_path):
     known = notebook_parameters(NOTEBOOK_DIR)
-    for given, expected in (("2011-12-01", "2011-12-01"),
-                            ("2011-12-01 10:30", "2011-12-01T10:30:00")):
-        assert check_options(RunOptions(as_of=given), known).as_of == expected
+    for given in ("2011-12-01", "2011-12-01 10:30"):
+        assert check_options(RunOptions(as_of=given), known).as_of == pd.Timestamp("2011-12-01")
 
 
 def test_european_options_reach_the_staged_inputs(tmp_path):
@@ -149,7 +149,99 @@ def test_european_options_reach_the_staged_inputs(tmp_path):
     data.write_text("Kunde;Datum;Betrag\n" + "\n".join(rows) + "\n")
     study.stage_inputs(tmp_path / "run", data=data, decimal=",", dayfirst=True,
                                 columns="customer_id=Kunde,order_date=Datum,amount=Betrag")
-    staged = pd.read_parquet(tmp_path / "run" / study.INPUT_DIR / "transactions.parquet")
+    staged = pd.read_parquet(RunFolder(tmp_path / "run").staged_transactions)
     assert staged["amount"].iloc[:3].tolist() == [1000.5, 1001.5, 1002.5]
     assert staged["order_date"].iat[1] == pd.Timestamp("2011-02-02")
     assert staged["order_date"].iat[12] == pd.Timestamp("2011-01-13")
+
+
+@pytest.fixture(scope="module")
+def zh_run(study_run, tmp_path_factory) -> Path:
+    """The same study as ``study_run``, its reports in Chinese."""
+    out = tmp_path_factory.mktemp("reports-zh")
+    result = runner.invoke(app, ["run", "--out", str(out), "--run-id", "zh", "--lang", "zh",
+                                 "--params", str(study_run / "params.yaml"),
+                                 *SMALL_RUN_OPTIONS])
+    assert result.exit_code == 0, result.output
+    return out / "zh"
+
+
+def test_a_chinese_run_writes_chinese_reports(zh_run):
+    index = (zh_run / "index.html").read_text()
+    assert '<html lang="zh">' in index and "<h1>客户细分研究</h1>" in index
+    assert 'href="data_dictionary.csv"' in index
+    page = (zh_run / "04-profitability-personas.html").read_text()
+    assert '<html lang="zh">' in page
+    assert json.loads((zh_run / "manifest.json").read_text())["parameters"]["lang"] == "zh"
+    assert study.report_language(zh_run) == "zh"
+    for name, _, _ in NOTEBOOKS:  # the kernel found every glyph of the charts
+        book = (zh_run / "notebooks" / f"{name}.ipynb").read_text()
+        assert "missing from font" not in book, name
+
+
+def test_files_keep_their_column_names_in_every_language(study_run, zh_run):
+    en_run = study_run / "first"
+    names = sorted(p.name for p in en_run.glob("*.csv"))
+    assert names == sorted(p.name for p in zh_run.glob("*.csv"))
+    assert "data_dictionary.csv" in names
+    for name in names:
+        en_header = (en_run / name).read_text(encoding="utf-8").splitlines()[0]
+        assert en_header == (zh_run / name).read_text(encoding="utf-8").splitlines()[0], name
+    assert (en_run / "data_dictionary.csv").read_bytes() == \
+        (zh_run / "data_dictionary.csv").read_bytes()
+
+
+# --- Params files: shared settings and a section per notebook ------------------------
+
+
+@pytest.fixture(scope="module")
+def known():
+    return notebook_parameters(NOTEBOOK_DIR)
+
+
+def test_sections_reach_their_notebook_only(known):
+    from seglab.run import notebook_params
+
+    chosen = notebook_params({"seed": 4, "03-clustering-comparison": {"k_max": 5},
+                              "05": {"horizon_days": 60, "segment_col": "value_tier"},
+                              4: {"horizon_days": 730}, "min_support": 0.01}, known)
+    assert chosen["03-clustering-comparison"] == {"k_max": 5, "seed": 4}
+    assert chosen["05-segment-dynamics"] == {"horizon_days": 60, "segment_col": "value_tier",
+                                             "seed": 4}
+    assert chosen["04-profitability-personas"] == {"horizon_days": 730}
+    assert chosen["06-segment-products"] == {"min_support": 0.01}  # flat and unambiguous
+    assert chosen["01-data-profile"] == {}
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"horizon_days": 60}, r"p\.yaml: horizon_days is a parameter of notebooks "
+                           r"04-profitability-personas, 05-segment-dynamics; put it in the "
+                           r"section of the one you mean"),
+    ({"05-segment-dynamics": {"k_max": 3}}, r"p\.yaml: section 05-segment-dynamics: unknown "
+                                            r"parameter 'k_max'; notebook 05-segment-dynamics "
+                                            r"takes: \["),
+    ({"03": {"seed": 2}}, r"p\.yaml: section 03: seed is shared by the whole study; set it "
+                          r"at the top level"),
+    ({"03": {"k_max": "eight"}}, r"p\.yaml: k_max must be a whole number, got 'eight'"),
+    ({"03": {"run_dir": "x"}}, r"p\.yaml: section 03: run_dir is set by seglab run"),
+    ({"03": 5}, r"p\.yaml: section 03: expected a mapping"),
+    ({"rfm_window_days": 90}, r"p\.yaml: unknown parameter\(s\) \['rfm_window_days'\]"),
+    ({"time_unit": "Q"}, r"p\.yaml: time_unit must be one of \['D', 'W', 'M'\], got 'Q'"),
+])
+def test_bad_params_name_file_section_and_key(known, params, message):
+    from seglab.errors import ConfigError
+    from seglab.run import check_params
+
+    with pytest.raises(ConfigError, match=message):
+        check_params(params, known, source="p.yaml")
+
+
+def test_shared_settings_are_staged_into_the_study(tmp_path, known):
+    from seglab.run import stage_options
+    from seglab.runfolder import read_study
+
+    options = check_options(RunOptions(params={"time_unit": "W", "costs": {"return_cost": 9}},
+                                       synthetic_customers=100, out=tmp_path), known)
+    stage_options(options, tmp_path / "run")
+    meta = read_study(RunFolder(tmp_path / "run"))
+    assert meta.time_unit == "W" and meta.cost_table().return_cost == 9

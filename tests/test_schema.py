@@ -16,7 +16,6 @@ from seglab.schema import (
     apply_column_mapping,
     find_column,
     mapping_presets,
-    parse_as_of,
     parse_column_mapping,
     validate_customers,
     validate_transactions,
@@ -525,25 +524,3 @@ def test_unknown_decimal_mark():
     frame = pd.DataFrame({"customer_id": ["A"], "order_date": ["2011-01-01"], "amount": ["1"]})
     with pytest.raises(ConfigError, match=r"decimal=';' should be '\.' or ','"):
         validate_customers(frame[["customer_id"]], source="c.csv", decimal=";")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("2011-12-01", "2011-12-01"), (" 2011-12-01 ", "2011-12-01"),
-     ("2011-12-01 08:30", "2011-12-01 08:30"), ("2011-12-01T08:30:15", "2011-12-01 08:30:15")],
-)
-def test_parse_as_of(text, expected):
-    assert parse_as_of(text) == pd.Timestamp(expected)
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [("bad", r"^--as-of 'bad': not a date; write it as YYYY-MM-DD"),
-     ("01/12/2011", r"^--as-of '01/12/2011': not a date"),
-     ("2011-12", r"^--as-of '2011-12': not a date"),
-     ("2011-02-30", r"^--as-of '2011-02-30': no such day"),
-     ("2011-12-01 25:00", r"^--as-of '2011-12-01 25:00': no such day or time")],
-)
-def test_parse_as_of_rejects(text, message):
-    with pytest.raises(ConfigError, match=message):
-        parse_as_of(text)

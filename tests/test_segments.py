@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError
-from seglab.features import customer_features, default_as_of
+from seglab.features import customer_features
 from seglab.segments import (
     QUADRANTS,
     RFM_SEGMENT_DESCRIPTIONS,

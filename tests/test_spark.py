@@ -18,6 +18,7 @@ pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'se
 
 from seglab import clean, engine, features, io, spark_job, synth
 from seglab import spark as seglab_spark
+from seglab.analysis_date import default_as_of
 from seglab.errors import InputError
 
 USER_TIME_ZONE = "America/New_York"  # DST gaps: naive times would shift or fail
@@ -61,7 +62,7 @@ def retail(tmp_path_factory):
     if not SHARED_RETAIL.exists():
         pytest.skip("shared Online Retail data absent")
     raw = io.load_transactions(SHARED_RETAIL, columns="online_retail")
-    as_of = features.default_as_of(raw)
+    as_of = default_as_of(raw)
     kept = clean.clean_transactions(raw, as_of=as_of).transactions
     folder = tmp_path_factory.mktemp("lake") / "orders"
     # pandas writes nanosecond timestamps, which Spark reads only through seglab's fix.
@@ -73,7 +74,7 @@ def retail(tmp_path_factory):
 @pytest.fixture(scope="module")
 def study():
     transactions = synth.make_study(500, seed=5).transactions
-    return transactions, features.default_as_of(transactions)
+    return transactions, default_as_of(transactions)
 
 
 # Both time units and both dates on each log (a dynamics snapshot is the same query at an
@@ -129,8 +130,8 @@ def test_raw_online_retail_cleaned_on_spark(spark, tmp_path):
     ours = engine.customer_aggregates(extract, engine="spark", **kwargs)
     assert_same(ours, engine.customer_aggregates(extract, **kwargs))
     raw = io.load_transactions(extract, columns="online_retail")
-    kept = clean.clean_transactions(raw, as_of=features.default_as_of(raw)).transactions
-    assert_same(ours, engine.customer_aggregates(kept, as_of=features.default_as_of(raw)))
+    kept = clean.clean_transactions(raw, as_of=default_as_of(raw)).transactions
+    assert_same(ours, engine.customer_aggregates(kept, as_of=default_as_of(raw)))
 
 
 def test_spark_job_writes_the_customer_table(spark, study, tmp_path, capsys):

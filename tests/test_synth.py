@@ -547,7 +547,7 @@ def test_planted_stage_follows_the_activity_periods(study):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"as_of": "soon"}, r"as_of='soon' is not a date"),
+        ({"as_of": "soon"}, r"as_of 'soon': not a date"),
         ({"as_of": "2026-01-01", "lapse_days": -1}, r"lapse_days=-1 should be a whole number"),
         ({"as_of": "2026-01-01", "new_days": 1.5}, r"new_days=1.5 should be a whole number"),
     ],

@@ -1,4 +1,4 @@
-"""Tests for seglab.synth.write_study_parts: a synthetic study written in parts."""
+"""Tests for seglab.synth_parts.write_study_parts: a synthetic study written in parts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from seglab import engine, schema, synth
+from seglab import engine, schema, synth, synth_parts
 from seglab.errors import ConfigError, RunError
 
 N, PART, LINES, SEED = 900, 300, 10, 3
@@ -18,14 +18,14 @@ END = pd.Timestamp("2026-06-30")
 
 def _write(folder, **kwargs):
     arguments = {"seed": SEED, "part_customers": PART, "lines_per_customer": LINES} | kwargs
-    return synth.write_study_parts(folder, N, **arguments)
+    return synth_parts.write_study_parts(folder, N, **arguments)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def small_pilot():
     """Calibrate on a smaller pilot study: quicker, and precise enough for 900 customers."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(synth, "_PILOT_CUSTOMERS", 10_000)
+        patch.setattr(synth_parts, "_PILOT_CUSTOMERS", 10_000)
         yield
 
 
@@ -60,7 +60,7 @@ def test_layout_and_manifest(parts, transactions):
     sales = transactions["order_id"].str.startswith(synth.ORDER_PREFIX)
     assert manifest["orders"] == parts.n_orders == transactions.loc[sales, "order_id"].nunique()
     assert pq.ParquetFile(parts.transaction_files[0]).metadata.row_group(0).column(
-        0).compression == synth.PART_COMPRESSION.upper()
+        0).compression == synth_parts.PART_COMPRESSION.upper()
 
 
 def test_same_arguments_give_identical_files(parts, tmp_path):
@@ -73,8 +73,8 @@ def test_same_arguments_give_identical_files(parts, tmp_path):
 
 
 def test_parts_draw_from_their_own_seeds(tmp_path):
-    a = synth.write_study_parts(tmp_path / "a", 60, seed=1, part_customers=30)
-    b = synth.write_study_parts(tmp_path / "b", 60, seed=2, part_customers=30)
+    a = synth_parts.write_study_parts(tmp_path / "a", 60, seed=1, part_customers=30)
+    b = synth_parts.write_study_parts(tmp_path / "b", 60, seed=2, part_customers=30)
     first, second = (pd.read_parquet(f) for f in a.transaction_files)
     assert not first["amount"].head(20).equals(second["amount"].head(20))
     assert a.transaction_files[0].read_bytes() != b.transaction_files[0].read_bytes()
@@ -114,7 +114,8 @@ def test_every_part_shares_one_calendar(parts):
 def test_lines_per_customer_scales_purchases(parts, transactions, tmp_path):
     assert len(transactions) == pytest.approx(LINES * N, rel=0.15)  # seeds give 9.0-10.6
     assert 0 < parts.order_rate < 0.5
-    planted = synth.write_study_parts(tmp_path / "planted", 300, seed=SEED, part_customers=150)
+    planted = synth_parts.write_study_parts(tmp_path / "planted", 300, seed=SEED,
+                                            part_customers=150)
     assert planted.order_rate == 1.0
     assert planted.n_transactions / 300 > 2.5 * LINES
 
@@ -182,14 +183,14 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pq, "write_table", full_disk)
     with pytest.raises(RunError, match="No space left on device"):
-        synth.write_study_parts(tmp_path / "study", 40, part_customers=20)
+        synth_parts.write_study_parts(tmp_path / "study", 40, part_customers=20)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_leftover_partial_folder_is_reported(tmp_path):
     (tmp_path / "study.partial").mkdir()
     with pytest.raises(RunError, match=r"study\.partial' is left from an interrupted write"):
-        synth.write_study_parts(tmp_path / "study", 10)
+        synth_parts.write_study_parts(tmp_path / "study", 10)
 
 
 @pytest.mark.parametrize(
@@ -205,5 +206,5 @@ def test_a_leftover_partial_folder_is_reported(tmp_path):
 )
 def test_invalid_arguments_raise_config_error(tmp_path, kwargs, match):
     with pytest.raises(ConfigError, match=match):
-        synth.write_study_parts(tmp_path / "study", 10, **kwargs)
+        synth_parts.write_study_parts(tmp_path / "study", 10, **kwargs)
     assert list(tmp_path.iterdir()) == []
