@@ -33,9 +33,10 @@ SPREAD_FILES = ("test_data_shapes.py",)
 SHARED_UNITS = {"test_run.py": "small-run", "test_scheduling.py": "small-run",
                 "test_runfolder.py": "finished-run", "test_workspace.py": "finished-run"}
 NOTEBOOKS_UNIT = "notebooks"
-#: Work units handed out first, longest first (CPU seconds here: about 200, 100, 65), so
+#: Work units handed out first, longest first (CPU seconds here: about 260, 100, 70), so
 #: that no long unit starts last and decides the wall time alone; the rest follow in
-#: collection order.
+#: pytest-xdist's order (most tests first, so the data shapes, one test each, come last
+#: and even out the two workers' ends).
 FIRST_UNITS = ("small-run", "test_spark.py", NOTEBOOKS_UNIT)
 
 
