@@ -242,7 +242,9 @@ def test_clustering_comparison_shows_rule_baselines_in_chinese():
     table = pd.DataFrame({"method": ["kmeans", "rule: rfm_segment"],
                           "kind": ["clustering", "rule baseline"]})
     shown = cluster.display_comparison(table, lang="zh")
-    assert shown["method"].tolist() == ["kmeans", "规则：" + i18n.column_label("rfm_segment", "zh")]
+    assert shown["method"].tolist() == [
+        "kmeans", i18n.text("rule: {name}", "zh", name=i18n.column_label("rfm_segment", "zh"))]
+    assert "规则" in shown["method"].iloc[1]
     assert shown["kind"].tolist() == ["聚类", "规则基线"]
     assert cluster.display_comparison(table).equals(table)
 
