@@ -87,6 +87,9 @@ RUN_FILES: tuple[tuple[str, str], ...] = tuple((str(path), what) for path, what 
     (FILES.segment_monitoring, "each segment's size, revenue, profit and churn over time"),
     (FILES.audiences, "one row per contactable customer: segment, strategy, treatment or "
                       "control group (CRM export)"),
+    (FILES.next_tier, "customers one order short of the next membership grade"),
+    (FILES.segment_moves, "customers who entered or left a segment since the previous run"),
+    (FILES.growth_accessibility, "every customer's growth x accessibility quadrant"),
     (FILES.campaign_readout, "each campaign's effect per segment and metric, with intervals"),
     (FILES.segment_products, "each segment's distinguishing and best-selling products"),
     (FILES.segment_categories, "each segment's distinguishing categories (retail index)"),
