@@ -8,6 +8,7 @@ import re
 
 import pandas as pd
 import pytest
+from planted import planted_table
 
 from seglab import (
     campaigns,
@@ -101,15 +102,7 @@ def test_segment_labels_translate_names_and_leave_others():
 @pytest.fixture(scope="module")
 def cards() -> pd.DataFrame:
     """Persona cards of a small synthetic study with P&L, CLV and lifecycle."""
-    study = synth.make_study(600, seed=1)
-    tx = study.transactions
-    as_of = default_as_of(tx)
-    table = features.customer_features(tx, as_of=as_of, customers=study.customers)
-    table["lifecycle_stage"] = segments.lifecycle_stage(table)
-    truth = study.truth.set_index("customer_id")["segment"]
-    pnl = profit.customer_pnl(tx, synth.COST_TABLE, segments=truth, as_of=as_of)
-    table = table.join(pnl.drop(columns="revenue"), on="customer_id")
-    table["planted"] = table["customer_id"].map(truth)
+    table = planted_table(600, seed=1)
     table["clv"], table["p_alive"] = table["revenue"] * 0.4, 0.6
     return persona.persona_cards(table, "planted")
 

@@ -2,25 +2,16 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from planted import planted_table
 
-from seglab import features, persona, profit, segments, synth
-from seglab.analysis_date import default_as_of
+from seglab import features, persona
 from seglab.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
 def planted() -> pd.DataFrame:
     """Customer table of a small synthetic study, with P&L, lifecycle and planted segment."""
-    study = synth.make_study(1000, seed=0)
-    tx = study.transactions
-    as_of = default_as_of(tx)
-    table = features.customer_features(tx, as_of=as_of, customers=study.customers)
-    table["lifecycle_stage"] = segments.lifecycle_stage(table)
-    truth = study.truth.set_index("customer_id")["segment"]
-    pnl = profit.customer_pnl(tx, synth.COST_TABLE, segments=truth, as_of=as_of)
-    table = table.join(pnl.drop(columns="revenue"), on="customer_id")
-    table["planted"] = table["customer_id"].map(truth)
-    return table
+    return planted_table(1000, seed=0)
 
 
 #: What a reader expects each planted segment's card to say: name words and strategy.
