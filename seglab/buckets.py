@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seglab import features, profile, schema
+from seglab import clean, features, profile, schema
 from seglab.analysis_date import day_end, parse_as_of
 from seglab.engine import COLUMN_TYPES, _identifier, _literal
 from seglab.errors import InputError
@@ -669,3 +670,116 @@ def support_counts(part: Partition, as_of: pd.Timestamp) -> dict[str, int]:
     return {"lines": int(lines), "customers": int(customers), "repeat_customers": int(repeat),
             "orders": None if orders is None else int(orders), "span_days": int(span),
             "present": [c for c, n in zip(optional, held, strict=True) if n]}
+
+
+@dataclass(frozen=True)
+class BucketedCleaning(clean.CleaningResult):
+    """A large log's cleaning, bucket by bucket.
+
+    The log and the totals cover every bucket; ``transactions``, ``removed`` and
+    ``missing_customer`` the sample buckets only.
+    """
+
+    kept_rows: int = 0
+    kept_revenue: float = 0.0
+
+    @property
+    def rows_kept(self) -> int:
+        """Lines kept, in every bucket."""
+        return self.kept_rows
+
+    @property
+    def revenue_kept(self) -> float:
+        """Sum of ``amount`` over the kept lines of every bucket."""
+        return self.kept_revenue
+
+
+@dataclass
+class _BucketCleaning:
+    log: pd.DataFrame
+    rows_in: int
+    revenue_in: float
+    rows_kept: int
+    revenue_kept: float
+
+
+def _clean_bucket(bucket: int, *, part: Partition, out: Path, as_of: pd.Timestamp,
+                  rules: clean.CleaningRules) -> _BucketCleaning | None:
+    """Clean one bucket into ``out/bucket=<n>/``.
+
+    The bucket without customer ids is read in chunks: its lines are judged line by
+    line (no customer, nothing to compare them with).
+    """
+    frames = (part.read_chunks(bucket) if bucket == part.buckets else [part.read(bucket)])
+    target = out / f"bucket={bucket}"
+    logs, rows_in, revenue_in, rows_kept, revenue_kept = [], 0, [], 0, []
+    for number, frame in enumerate(frames):
+        if frame.empty:
+            continue
+        result = clean.clean_transactions(frame, as_of=as_of, rules=rules)
+        if len(result.transactions):
+            target.mkdir(parents=True, exist_ok=True)
+            result.transactions.to_parquet(target / f"part-{number:04d}.parquet", index=False)
+        logs.append(result.log)
+        rows_in += result.rows_in
+        revenue_in.append(result.revenue_in)
+        rows_kept += result.rows_kept
+        revenue_kept.append(result.revenue_kept)
+    if not logs:
+        return None
+    return _BucketCleaning(_add_logs(logs), rows_in, math.fsum(revenue_in), rows_kept,
+                           math.fsum(revenue_kept))
+
+
+def _add_logs(logs: list[pd.DataFrame]) -> pd.DataFrame:
+    """Add up cleaning logs of the same rules (rows, and revenue summed exactly)."""
+    stacked = pd.concat(logs, ignore_index=True)
+    first = logs[0].set_index("step")
+    first["rows"] = stacked.groupby("step")["rows"].sum()
+    first["revenue"] = stacked.groupby("step")["revenue"].agg(lambda v: math.fsum(v))
+    return first.reset_index()
+
+
+def clean_partition(part: Partition, out: Path, *, as_of: pd.Timestamp,
+                    rules: clean.CleaningRules, sample: Sequence[int], share: float,
+                    jobs: int = 1) -> BucketedCleaning:
+    """Clean a partitioned log bucket by bucket into the partition ``out``.
+
+    Every cleaning rule looks at one customer's lines, or at one line, so this equals
+    cleaning the whole log; the log adds up over all buckets.
+
+    Parameters
+    ----------
+    part : Partition
+        The staged (raw) partition.
+    out : Path
+        Folder of the clean partition (replaced).
+    as_of : pandas.Timestamp
+        Analysis date (the ``future_dates`` rule).
+    rules : seglab.clean.CleaningRules
+        The rules applied.
+    sample, share : sequence of int, float
+        The customer sample's buckets and share (:meth:`Partition.read_sample`), whose
+        clean lines are returned as ``transactions``.
+    jobs : int
+        Worker processes.
+
+    Returns
+    -------
+    BucketedCleaning
+        The log and totals of every bucket; the clean lines of the sample.
+    """
+    import functools
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)
+    work = functools.partial(_clean_bucket, part=part, out=out, as_of=as_of, rules=rules)
+    done = [d for d in map_buckets(work, list(part.all_buckets), n_jobs=jobs) if d is not None]
+    lines = Partition(out, part.buckets, 0).read_sample(sample, share)
+    return BucketedCleaning(
+        transactions=lines, log=_add_logs([d.log for d in done]),
+        missing_customer=lines.iloc[:0], removed=lines.iloc[:0],
+        rows_in=sum(d.rows_in for d in done),
+        revenue_in=math.fsum(d.revenue_in for d in done), as_of=as_of, rules=rules,
+        kept_rows=sum(d.rows_kept for d in done),
+        kept_revenue=math.fsum(d.revenue_kept for d in done))

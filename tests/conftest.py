@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seglab.study import SCRATCH_VARIABLE
+from seglab.runfolder import SCRATCH_VARIABLE, write_json
 
 # A notebook opened on its own (run_dir "") works in a scratch folder: a fresh one per test
 # process, so no test depends on what an earlier run left, and two pytest-xdist workers
@@ -191,7 +191,7 @@ def finished_run(tmp_path_factory) -> Path:
     defaults (``return_cost`` 20), so tests can see which costs a stage charged.
     """
     from seglab import study
-    from seglab.runfolder import RunFolder, write_json
+    from seglab.runfolder import RunFolder
 
     def build(reports: Path) -> None:
         folder = reports / "finished"

@@ -11,6 +11,9 @@ import pytest
 
 from seglab import buckets, engine, profile, study, synth
 from seglab.errors import InputError
+from seglab.study import common as study_common
+from seglab.study import staging
+from seglab.study.clean import load_clean_transactions
 
 
 def _dirty_log(n_customers: int = 400, seed: int = 5) -> pd.DataFrame:
@@ -125,7 +128,7 @@ def test_bucketed_study_equals_the_study_in_memory(log, tmp_path, monkeypatch):
 def test_line_level_tables_use_a_customer_sample(log, tmp_path, monkeypatch):
     _, lake, _ = log
     monkeypatch.setattr(buckets, "BUCKET_LINES", 3_000)
-    monkeypatch.setattr(study, "SAMPLE_LINES", 3_000)
+    monkeypatch.setattr(staging, "SAMPLE_LINES", 3_000)
     inputs = study.stage_inputs(tmp_path, data=lake)
     assert inputs.sample_buckets == (0,)
     assert set(inputs.transactions["customer_id"]) == set(inputs.partition.read(0)["customer_id"])
@@ -141,7 +144,7 @@ def test_line_level_tables_use_a_customer_sample(log, tmp_path, monkeypatch):
 def test_sample_smaller_than_a_bucket_keeps_whole_customers(log, tmp_path, monkeypatch):
     _, lake, _ = log
     monkeypatch.setattr(buckets, "BUCKET_LINES", 6_000)
-    monkeypatch.setattr(study, "SAMPLE_LINES", 1_500)
+    monkeypatch.setattr(staging, "SAMPLE_LINES", 1_500)
     inputs = study.stage_inputs(tmp_path, data=lake)
     bucket = inputs.partition.read(0)
     sampled = inputs.transactions
@@ -150,13 +153,13 @@ def test_sample_smaller_than_a_bucket_keeps_whole_customers(log, tmp_path, monke
     assert len(sampled) == bucket["customer_id"].isin(ids).sum()  # all their lines
     again = study.load_inputs(tmp_path).transactions
     pd.testing.assert_frame_equal(again, sampled)  # the same customers on every read
-    clean_ids = set(study.load_clean_transactions(tmp_path)["customer_id"])
+    clean_ids = set(load_clean_transactions(tmp_path)["customer_id"])
     assert clean_ids <= ids and len(clean_ids) > 0.9 * len(ids)
     assert f"{len(ids):,} customers" in inputs.sample_note()
 
 
 def test_long_customer_table_is_exported_to_csv_once_at_the_end(tmp_path, monkeypatch):
-    monkeypatch.setattr(study, "CSV_ROWS", 50)
+    monkeypatch.setattr(study_common, "CSV_ROWS", 50)
     study.stage_inputs(tmp_path, data=None)
     study.feature_stage(tmp_path)
     assert not (tmp_path / "customers.csv").exists()
@@ -175,7 +178,7 @@ def test_customer_table_written_in_slices_reads_back_the_same(tmp_path, monkeypa
     study.stage_inputs(tmp_path, data=None)
     table = study.feature_stage(tmp_path).customers
     table["cluster"] = pd.Categorical(np.arange(len(table)) % 3)
-    monkeypatch.setattr(study, "WRITE_ROWS", 450)  # 5 slices of 2,000 customers
+    monkeypatch.setattr(study_common, "WRITE_ROWS", 450)  # 5 slices of 2,000 customers
     study.write_parquet(table, tmp_path / "sliced.parquet")
     table.to_parquet(tmp_path / "whole.parquet", index=False)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "sliced.parquet"),

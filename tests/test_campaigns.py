@@ -14,7 +14,8 @@ from statsmodels.stats.multitest import multipletests
 from seglab import campaigns, i18n, study, synth
 from seglab.errors import ConfigError, InputError
 from seglab.run import RunOptions, check_options
-from seglab.runfolder import FILES, RunFolder
+from seglab.runfolder import FILES, RunFolder, read_json, write_json
+from seglab.study import staging
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 WORDS = re.compile(r"[A-Za-z][A-Za-z'-]+")
@@ -153,7 +154,7 @@ def test_a_foreign_exposures_file_goes_through_a_mapping(
     assert set(staged["group"]) == {"treatment", "control"}
     assert (staged["group"].to_numpy() == planted.exposures["group"].to_numpy()).all()
     assert staged["sent_at"].min() == planted.exposures["sent_at"].min()
-    meta = study.read_json(tmp_path / "run" / "study.json")
+    meta = read_json(tmp_path / "run" / "study.json")
     assert "'holdout' → control" in meta["campaigns"]
 
 
@@ -371,7 +372,7 @@ def test_stage_writes_audiences_and_readout(
     assert set(readout["metric"]) == set(campaigns.METRICS)
     assert {"campaign", "segment", "customers_treatment", "customers_control", "effect",
             "ci_low", "ci_high", "p_value", "p_adjusted"} <= set(readout.columns)
-    metrics = study.read_json(folder / "metrics.json")
+    metrics = read_json(folder / "metrics.json")
     assert metrics["campaigns"]["Summer sale"]["srm_flag"] is True
     assert metrics["campaigns"]["Reactivation"]["srm_flag"] is False
     assert metrics["sections"]["campaign_readout"]["status"] == "adapted"
@@ -443,10 +444,10 @@ def test_stage_reads_a_foreign_exposures_file_out_per_study_segment(
     folder = tmp_path / "run"
     shutil.copytree(stage_run[0], folder)
     path = _foreign_file(planted, tmp_path / "sends.csv")
-    note = study._stage_exposures(RunFolder(folder), path, MAPPING, encoding=None,
+    note = staging._stage_exposures(RunFolder(folder), path, MAPPING, encoding=None,
                                   decimal=".", dayfirst=False)
-    meta = study.read_json(folder / "study.json")
-    study.write_json(folder / "study.json", {**meta, "campaigns": note})
+    meta = read_json(folder / "study.json")
+    write_json(folder / "study.json", {**meta, "campaigns": note})
     result = study.campaigns_stage(folder)
     assert "'holdout' → control" in result.notes["campaign_readout"]
     clusters = set(pd.read_csv(folder / "audiences.csv", dtype={"segment": str})["segment"])
@@ -569,8 +570,8 @@ def _finished_run(out: Path, run_id: str, started: str, customers: pd.DataFrame 
         customers.to_parquet(where / "customers.parquet", index=False)
         if masked:
             manifest["masked"] = {"columns": ["customer_id"], "unmasked_files": str(where)}
-    study.write_json(folder / "manifest.json", manifest)
-    study.write_json(folder / "metrics.json", {})
+    write_json(folder / "manifest.json", manifest)
+    write_json(folder / "metrics.json", {})
     return folder
 
 
@@ -615,7 +616,7 @@ def test_stage_lists_moves_since_the_previous_run_of_the_reports_folder(
     assert counts["no longer in the log"] == 2
     assert counts["new customer"] == len(now) - len(then) + 2
     assert result.move_summary["now"].sum() == len(now)
-    metrics = study.read_json(current / "metrics.json")["audiences"]
+    metrics = read_json(current / "metrics.json")["audiences"]
     assert metrics["segment_moves"] == {k: int(v) for k, v in counts.items() if v}
     assert f"{int(result.move_summary['stayed'].sum()):,} customers stayed" in (
         result.moves_headline)
@@ -629,7 +630,7 @@ def test_moves_say_why_they_cannot_compare(stage_run: tuple[Path, study.Campaign
     assert result.notes["segment_moves"].startswith("Skipped: this study is not a run")
     assert pd.read_csv(RunFolder(folder).segment_moves).empty
     assert result.move_counts.empty and result.moves_headline == ""
-    metrics = study.read_json(folder / "metrics.json")
+    metrics = read_json(folder / "metrics.json")
     assert metrics["sections"]["segment_moves"]["status"] == "skipped"
 
     out = tmp_path / "reports"
@@ -671,7 +672,7 @@ def test_stage_writes_the_growth_accessibility_lists(
     assert (growing == expected.reindex(growing.index)).all()
     assert result.growth_access_matrix.to_numpy().sum() == len(customers)
     assert result.notes["growth_accessibility"] == ""
-    metrics = study.read_json(folder / "metrics.json")["audiences"]
+    metrics = read_json(folder / "metrics.json")["audiences"]
     assert sum(metrics["growth_accessibility"].values()) == len(customers)
 
 

@@ -11,6 +11,7 @@ from seglab import cluster, study
 from seglab.errors import ConfigError, InputError
 from seglab.feature_transform import FeatureTransform, load_transform
 from seglab.features import customer_features
+from seglab.runfolder import read_json
 
 
 @pytest.fixture(scope="module")
@@ -315,7 +316,7 @@ def test_cluster_stage_compares_a_sample_then_assigns_everyone(staged_1500):
     assert set(np.unique(assigned)) <= set(model.order.values())
     assert result.summary["customers"].sum() == 1500
     assert result.sampling_note.startswith("Methods compared on a random sample of 300 of 1,500")
-    metrics = study.read_json(staged_1500 / "metrics.json")["clustering"]
+    metrics = read_json(staged_1500 / "metrics.json")["clustering"]
     assert (metrics["customers"], metrics["compared_customers"]) == (1500, 300)
     assert metrics["assign_seconds"] >= 0 and metrics["peak_memory_mb"] > 0
     truth = pd.read_csv(staged_1500 / "inputs" / "truth.csv", dtype={"customer_id": str})

@@ -12,6 +12,8 @@ import pytest
 from seglab import i18n, products, study, synth
 from seglab.analysis_date import default_as_of
 from seglab.errors import ConfigError
+from seglab.runfolder import read_json
+from seglab.study.clean import load_clean_transactions
 
 
 def _line(customer: str, order: str, product: str, day: str, amount: float = 10.0, *,
@@ -279,11 +281,11 @@ def test_stage_writes_the_files_with_the_customer_table_segments(small_run):
     assert {"segment", "product_id", "product_name", "buyers_index"} <= set(ranked.columns)
     offers = pd.read_csv(run / "recommendations.csv", dtype={"customer_id": str})
     assert offers.groupby("customer_id").size().max() == 5
-    history = study.load_clean_transactions(run)
+    history = load_clean_transactions(run)
     had = set(zip(history["customer_id"], history["product_id"], strict=True))
     assert not any(pair in had for pair in zip(offers["customer_id"], offers["product_id"],
                                                strict=True))
-    metrics = study.read_json(run / "metrics.json")
+    metrics = read_json(run / "metrics.json")
     assert metrics["products"]["rules_written"] == len(rules) <= metrics["products"]["rules"]
     assert {m["method"] for m in metrics["products"]["evaluation"]} == {
         "segment rules", "segment best sellers"}
@@ -305,7 +307,7 @@ def test_a_chinese_stage_shows_chinese_and_writes_the_english_files(small_run):
         assert table["segment"].map(CHINESE.search).all()
     offers = pd.read_csv(run / "recommendations.csv")
     assert not offers["reason"].map(CHINESE.search).any()
-    metrics = study.read_json(run / "metrics.json")["products"]
+    metrics = read_json(run / "metrics.json")["products"]
     assert {m["method"] for m in metrics["evaluation"]} == {"segment rules",
                                                            "segment best sellers"}
     assert metrics["offers_from_rules"] > 0
@@ -325,7 +327,7 @@ def test_a_log_without_products_gets_empty_outputs_and_a_note(small_run):
                  "segment_categories.csv", "category_rules.csv"):
         assert pd.read_csv(run / name).empty, name
     assert result.rules_view.empty and result.pairs.empty and result.evaluation.empty
-    sections = study.read_json(run / "metrics.json")["sections"]
+    sections = read_json(run / "metrics.json")["sections"]
     assert sections["basket_rules"]["status"] == "skipped"
 
 

@@ -14,8 +14,9 @@ from conftest import checksums
 from seglab import run, study
 from seglab.errors import ConfigError
 from seglab.runfolder import FILES, RunFolder, StudyMeta, read_study
+from seglab.study import dynamics as study_dynamics
 
-SEGLAB = Path(study.__file__).parent
+SEGLAB = Path(study.__file__).parent.parent
 
 #: Modules that may spell these names: the contract itself, and the synthetic data's
 #: own export folders (``synth.write_study``, ``synth_parts.write_study_parts``: data
@@ -37,7 +38,7 @@ def test_no_module_spells_a_run_folder_file():
     names = _file_names()
     assert {"customers.parquet", "study.json", "metrics.json"} <= names
     found = []
-    for module in sorted(SEGLAB.glob("*.py")):
+    for module in sorted(SEGLAB.rglob("*.py")):
         if module.name in SPELLED_IN:
             continue
         for node in ast.walk(ast.parse(module.read_text())):
@@ -75,9 +76,9 @@ def test_planted_truth_is_found_by_a_field_not_the_source_text(finished_run):
     inputs = study.load_inputs(finished_run)
     renamed = dataclasses.replace(inputs, meta=dataclasses.replace(inputs.meta,
                                                                    source="renamed"))
-    assert study._planted_movement(renamed) is not None
+    assert study_dynamics._planted_movement(renamed) is not None
     real = dataclasses.replace(inputs.meta, synthetic=False, n_customers=None)
-    assert study._planted_movement(dataclasses.replace(inputs, meta=real)) is None
+    assert study_dynamics._planted_movement(dataclasses.replace(inputs, meta=real)) is None
 
 
 STAGES = {

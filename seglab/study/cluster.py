@@ -1,0 +1,248 @@
+"""Stage 3 (notebook 03): clustering methods compared with the rule segments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from seglab import (
+    cluster,
+    feature_transform,
+    i18n,
+)
+from seglab.errors import ConfigError
+from seglab.runfolder import (
+    open_for_writing,
+)
+from seglab.study.common import customer_table, record_metrics, write_customers
+from seglab.study.staging import report_language
+
+
+@dataclass
+class ClusterStage:
+    """What the clustering stage produced, for display.
+
+    Methods are compared on the customers at ``compared_rows`` of ``customers`` (every
+    customer, or a random sample of a large table). ``labels`` maps every compared
+    method (and rule baseline, as ``"rule: <column>"``) to its value-ordered labels of
+    those customers, ``matrix`` holds their features and ``profile`` describes them;
+    ``map_xy`` are 2-D coordinates of the compared customers in ``map_rows`` for the
+    cluster maps. ``customers`` is every customer, with the chosen method's ``cluster``;
+    ``summary`` and ``truth`` cover every customer too.
+    """
+
+    comparison: pd.DataFrame
+    k_scores: dict[str, pd.DataFrame]
+    chosen: str
+    labels: dict[str, np.ndarray]
+    matrix: np.ndarray
+    customers: pd.DataFrame
+    profile: pd.DataFrame
+    truth: pd.Series | None = field(default=None)
+    agreement: pd.DataFrame = field(default_factory=pd.DataFrame)
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    map_xy: np.ndarray | None = field(default=None)
+    map_rows: np.ndarray | None = field(default=None)
+    rules: cluster.SelectionRules = field(default_factory=cluster.SelectionRules)
+    feature_names: list[str] = field(default_factory=list)
+    compared_rows: np.ndarray | None = field(default=None)
+    lang: str = "en"
+
+    @property
+    def method_labels(self) -> dict[str, np.ndarray]:
+        """Labels of the clustering methods only (no rule baselines)."""
+        methods = self.comparison.loc[self.comparison["kind"] == "clustering", "method"]
+        return {name: self.labels[name] for name in methods}
+
+    @property
+    def sampling_note(self) -> str:
+        """One sentence saying the methods were compared on a sample; empty if not."""
+        if self.compared_rows is None or len(self.compared_rows) == len(self.customers):
+            return ""
+        return i18n.text(
+            "Methods compared on a random sample of {compared:,} of {customers:,} customers; "
+            "every customer was then assigned by the chosen method ({chosen}).", self.lang,
+            compared=len(self.compared_rows), customers=len(self.customers),
+            chosen=self.chosen)
+
+
+def cluster_stage(
+    run_dir: str | Path | None,
+    *,
+    methods: str = ",".join(cluster.METHODS),
+    k_min: int = 2,
+    k_max: int = 8,
+    method: str = "auto",
+    seed: int = 0,
+    silhouette_sample: int = 5000,
+    n_resamples: int = 3,
+    fit_sample: int = 20_000,
+    compare_sample: int = 200_000,
+    min_stability: float = cluster.SelectionRules.min_stability,
+    baselines: str = ",".join(cluster.RULE_BASELINES),
+    map_sample: int = 3000,
+) -> ClusterStage:
+    """Compare clustering methods and the rule segments; keep the chosen labels.
+
+    Every method sees the matrix of the run's one transform, fitted by
+    :func:`feature_stage` (``feature_transform.joblib``). Above ``compare_sample``
+    customers, everything compared (every method's fit, k scan, scores, stability, the
+    rule baselines, agreement, profile and map) uses a seeded random sample of that many
+    customers; then only the chosen method assigns every customer, transforming and
+    predicting in chunks
+    (:meth:`seglab.cluster.SegmentModel.predict`), so memory stays bounded.
+
+    Writes to the run folder: the ``cluster`` and ``cluster_method`` columns of
+    ``customers.csv`` (cluster 0 = highest mean revenue, -1 = noise),
+    ``clustering_comparison.csv`` (one row per method, then per rule baseline, with
+    ``chosen``), ``k_selection.csv`` (every k tried), ``cluster_agreement.csv``
+    (pairwise ARI), ``cluster_model.joblib`` (a :class:`seglab.cluster.SegmentModel`
+    that assigns any customer table) and the ``clustering`` metrics.
+
+    Parameters
+    ----------
+    run_dir : str or Path or None
+        Run folder.
+    methods : str
+        Comma-separated methods to compare (:data:`seglab.cluster.METHODS`).
+    k_min, k_max : int
+        Range of k for the methods that need one.
+    method : str
+        Method whose labels become the ``cluster`` column, or ``"auto"``
+        (:func:`seglab.cluster.pick_method`).
+    seed : int
+        Seed for every random step.
+    silhouette_sample : int
+        Customers the silhouette is computed on.
+    n_resamples : int
+        Refits on 80% subsamples behind each stability figure.
+    fit_sample : int
+        Most customers a method is fitted on; above it, the rest of the compared
+        customers are assigned with ``predict``.
+    compare_sample : int
+        Most customers the methods are compared on (at least 100); above it, a random
+        sample is compared and the chosen method assigns everyone.
+    min_stability : float
+        Stability a k or a method needs (:class:`seglab.cluster.SelectionRules`).
+    baselines : str
+        Comma-separated rule segment columns compared alongside (absent ones skipped).
+    map_sample : int
+        Customers drawn on the cluster maps.
+
+    Returns
+    -------
+    ClusterStage
+        Comparison table, k scores, labels per method (of the compared customers),
+        profile, summary and map coordinates.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown method, a bad k range or sample size.
+    """
+    import time
+
+    from sklearn.metrics import adjusted_rand_score
+
+    started = time.perf_counter()
+    run = open_for_writing(run_dir)
+    folder = run.path
+    table = customer_table(folder)
+    if not 2 <= k_min <= k_max:
+        raise ConfigError(f"k_min={k_min}, k_max={k_max}: need 2 <= k_min <= k_max.")
+    if len(table) < 3 * k_max:
+        raise ConfigError(
+            f"{len(table)} customers are too few to segment with k_max={k_max}; "
+            f"need at least {3 * k_max}."
+        )
+    if n_resamples < 1:
+        raise ConfigError(f"n_resamples={n_resamples} should be >= 1 (stability needs refits).")
+    if compare_sample < 100:
+        raise ConfigError(f"compare_sample={compare_sample} is too small; use at least 100.")
+    compared_rows = cluster.sample_rows(len(table), compare_sample, seed)
+    sampled = len(compared_rows) < len(table)
+    compared = table.iloc[compared_rows] if sampled else table
+    transform = feature_transform.load_transform(run.feature_transform)
+    X = transform.transform(compared)
+    truth = None
+    # Only the planted truth is needed: load_inputs would also read every transaction.
+    if run.truth.exists():
+        planted = pd.read_csv(run.truth, dtype={"customer_id": "string"})
+        truth = table[["customer_id"]].merge(planted, on="customer_id", how="left")["segment"]
+    rules = cluster.SelectionRules(min_stability=min_stability)
+    compare_started = time.perf_counter()
+    result = cluster.compare_methods(
+        X,
+        compared["revenue"].to_numpy(dtype=float),
+        methods=cluster.parse_names(methods, what="methods"),
+        k_range=range(k_min, k_max + 1),
+        random_state=seed,
+        sample_size=silhouette_sample,
+        n_resamples=n_resamples,
+        fit_sample=fit_sample,
+        truth=None if truth is None else truth.to_numpy()[compared_rows],
+        baselines={c: compared[c].to_numpy() for c in cluster.parse_names(baselines)
+                   if c in table},
+        rules=rules,
+    )
+    compare_seconds = time.perf_counter() - compare_started
+    comparison = result.table
+    chosen = cluster.pick_method(comparison, method, rules)
+    comparison.insert(1, "chosen", comparison["method"] == chosen)
+    labels = {name: r.labels for name, r in result.results.items()}
+    best = result.results[chosen]
+    model = cluster.SegmentModel(chosen, transform, best.model, best.order)
+    assign_started = time.perf_counter()
+    assigned = model.predict(table) if sampled else labels[chosen]
+    assign_seconds = time.perf_counter() - assign_started
+    table = table.drop(columns=["cluster", "cluster_method"], errors="ignore")
+    table["cluster"] = assigned
+    table["cluster_method"] = chosen
+    write_customers(folder, table)
+    comparison.to_csv(run.clustering_comparison, index=False)
+    if result.k_scores:
+        k_table = pd.concat([s.assign(method=m) for m, s in result.k_scores.items()])
+        k_table.insert(0, "method", k_table.pop("method"))
+        k_table.to_csv(run.k_selection, index=False)
+    result.agreement.rename_axis("method").to_csv(run.cluster_agreement)
+    joblib.dump(model, run.cluster_model)
+    row = comparison.set_index("method").loc[chosen]
+    ari_all = None
+    if truth is not None:
+        known = truth.notna().to_numpy()
+        ari_all = adjusted_rand_score(pd.factorize(truth[known])[0], assigned[known])
+    record_metrics(folder, "clustering", {
+        "chosen_method": chosen,
+        "feature_set": transform.feature_set,
+        "k": int(row["k"]),
+        "silhouette": row["silhouette"],
+        "stability": row["stability"],
+        "noise_share": row["noise_share"],
+        "ari_truth": row.get("ari_truth"),
+        "ari_truth_all_customers": ari_all,
+        "customers": len(table),
+        "compared_customers": len(compared_rows),
+        "fit_customers": int(row["fit_customers"]),
+        "compare_seconds": round(compare_seconds, 2),
+        "assign_seconds": round(assign_seconds, 2),
+        "seconds": round(time.perf_counter() - started, 2),
+        "peak_memory_mb": cluster.peak_memory_mb(),
+        "methods": comparison.drop(columns="chosen").to_dict("records"),
+    })
+    standardised = transform.standardised(compared)
+    profile = cluster.cluster_profile(standardised, assigned[compared_rows],
+                                      list(standardised.columns))
+    summary = cluster.cluster_summary(table, assigned)
+    map_rows, map_xy = cluster.map_coordinates(X, sample_size=map_sample, random_state=seed)
+    return ClusterStage(
+        comparison, result.k_scores, chosen, labels, X, table, profile, truth,
+        agreement=result.agreement, summary=summary, map_xy=map_xy, map_rows=map_rows,
+        rules=rules, feature_names=[cluster.feature_label(c) for c in transform.columns_],
+        compared_rows=compared_rows, lang=report_language(folder),
+    )
+
+

@@ -1,0 +1,248 @@
+"""Stage 6 (notebook 06): what each segment buys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from seglab import (
+    i18n,
+    products,
+    segments,
+    support,
+)
+from seglab.errors import ConfigError
+from seglab.runfolder import (
+    open_for_writing,
+)
+from seglab.study.common import customer_table, masked_for_display, record_metrics, record_sections
+from seglab.study.source import open_log
+from seglab.study.staging import load_inputs, report_language
+
+
+@dataclass
+class ProductsStage:
+    """What the products stage produced, for display.
+
+    ``products`` and ``categories`` are the distinguishing items per segment
+    (:func:`seglab.products.segment_index`), ``rules`` and ``category_rules`` the basket
+    rules (:func:`seglab.products.basket_rules`), ``offers`` the next-product offers and
+    ``evaluation`` their precision and recall at N against the segment's best sellers.
+    Tables of a skipped section are empty and ``notes`` says why.
+    """
+
+    segment_col: str
+    products: pd.DataFrame
+    categories: pd.DataFrame
+    standout: pd.DataFrame
+    rules: pd.DataFrame
+    rules_view: pd.DataFrame
+    category_rules: pd.DataFrame
+    pairs: pd.DataFrame
+    offers: pd.DataFrame
+    evaluation: pd.DataFrame
+    notes: dict[str, str] = field(default_factory=dict)
+    sample_note: str = ""
+    summary: str = ""
+
+
+def _products_view(index: pd.DataFrame, item_col: str, top: int,
+                   lang: str = "en") -> pd.DataFrame:
+    """Tabulate the top distinguishing items of each segment, with readable names."""
+    if index.empty:
+        return pd.DataFrame()
+    shown = index[index["rank_index"].notna() & (index["rank_index"] <= top)]
+    if lang != "en":
+        shown = shown.assign(segment=shown["segment"].map(
+            lambda name: segments.segment_label(name, lang)))
+    keep = {"segment": "segment", item_col: item_col, "product_name": "product",
+            "buyers": "buyers", "penetration": "share of segment buying",
+            "buyers_index": "buyers index", "revenue_index": "revenue index",
+            "revenue": "revenue"}
+    return shown[[c for c in keep if c in shown]].rename(columns=keep).reset_index(drop=True)
+
+
+def products_stage(
+    run_dir: str | Path | None,
+    *,
+    segment_col: str = "cluster",
+    min_support: float = products.PRODUCT_RULES.min_support,
+    min_confidence: float = products.PRODUCT_RULES.min_confidence,
+    min_pair_orders: int = products.PRODUCT_RULES.min_pair_orders,
+    max_rules: int = products.PRODUCT_RULES.max_rules,
+    min_buyers: int = products.PRODUCT_RULES.min_buyers,
+    top_products: int = products.PRODUCT_RULES.top_products,
+    top_n: int = products.PRODUCT_RULES.top_n,
+    holdout_days: int = products.PRODUCT_RULES.holdout_days,
+) -> ProductsStage:
+    """Find what each segment buys: distinguishing items, basket rules, offers.
+
+    Writes ``segment_products.csv`` and ``segment_categories.csv`` (retail index per
+    segment and item), ``basket_rules.csv`` and ``category_rules.csv`` (pairwise rules per
+    segment), ``recommendations.csv`` (``top_n`` offers per customer) and records the
+    ``products`` metrics, with the offers' precision and recall at N after a time split,
+    against the segment's best sellers. A log without product ids (or categories) skips
+    those sections with a note.
+
+    Parameters
+    ----------
+    run_dir : str or Path or None
+        Run folder.
+    segment_col : str
+        Segmentation to describe (``cluster`` or a rule segment column).
+    min_support, min_confidence, min_pair_orders : float or int
+        Rule thresholds (:func:`seglab.products.basket_rules`).
+    max_rules : int
+        Most rules per segment written to ``basket_rules.csv`` and shown (highest lift
+        first; 0: all); the offers use every rule.
+    min_buyers, top_products : int
+        Fewest segment buyers of a ranked item, and items listed per segment.
+    top_n : int
+        Offers per customer.
+    holdout_days : int
+        Days at the end kept out to evaluate the offers (shrunk to a third of the span).
+
+    Returns
+    -------
+    ProductsStage
+        Tables for the report.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown segment column or a threshold out of range.
+    """
+    run = open_for_writing(run_dir)
+    folder = run.path
+    table = customer_table(folder, needs="cluster" if segment_col == "cluster" else "")
+    if segment_col not in table:
+        raise ConfigError(f"segment_col={segment_col!r} is not a column of customers.csv.")
+    inputs = load_inputs(folder, lines=False)
+    found = inputs.support
+    log = open_log(inputs)
+    transactions = log.lines()
+    segments = table.set_index("customer_id")[segment_col].astype(str)
+    thresholds = {"min_support": min_support, "min_confidence": min_confidence,
+                  "min_pair_orders": min_pair_orders, "max_rules": max_rules}
+    has_products, has_categories = found.has("product_id"), found.has("category")
+    lang = report_language(folder)
+    notes = {
+        "segment_products": found.missing_note(
+            ("product_id",), i18n.text("what each segment buys", lang), lang=lang),
+        "segment_categories": found.missing_note(
+            ("category",), i18n.text("showing which categories each segment buys", lang),
+            lang=lang),
+        "basket_rules": found.missing_note(
+            ("product_id",), i18n.text("what sells together", lang), lang=lang)
+        or found.order_note(lang=lang),
+        "offers": found.missing_note(
+            ("product_id",), i18n.text("offering each customer a next product", lang),
+            lang=lang),
+        "offer_evaluation": "",
+    }
+    names = products.item_names(transactions) if has_products else pd.Series(dtype=str)
+    index = products.segment_index(transactions, segments, min_buyers=min_buyers,
+                                   top=top_products) if has_products else pd.DataFrame(
+        columns=["segment", "product_id", "product_name", "buyers_index"])
+    cats = products.segment_index(transactions, segments, item_col="category", name_col=None,
+                                  min_buyers=min_buyers, top=top_products) \
+        if has_categories else pd.DataFrame(columns=["segment", "category", "buyers_index"])
+    rule_columns = [*products.RULE_COLUMNS, "antecedent_name", "consequent_name"]
+    rules = every_rule = pd.DataFrame(columns=rule_columns)
+    category_rules = pd.DataFrame(columns=list(products.RULE_COLUMNS))
+    offers = pd.DataFrame(columns=["customer_id", "rank", "product_id", "product_name",
+                                   "score", "reason"])
+    evaluation = pd.DataFrame()
+    if has_products:
+        every_rule = log.basket_rules(segments, item_col="product_id",
+                                      **{**thresholds, "max_rules": 0})
+        offers = products.recommend(transactions, segments, every_rule, top_n=top_n,
+                                    names=names)
+        rules = every_rule.groupby("segment", sort=False).head(max_rules) if max_rules \
+            else every_rule
+        rules = rules.reset_index(drop=True)
+        rules["antecedent_name"] = rules["antecedent"].map(names)
+        rules["consequent_name"] = rules["consequent"].map(names)
+        days = found.fit_days(holdout_days, share=1 / 3)
+        if not days:
+            notes["offer_evaluation"] = i18n.text(
+                "Skipped: {span} days of history are too few to keep {days} or more days out "
+                "to check the offers.", lang, span=found.span_days, days=support.MIN_WINDOW_DAYS)
+        else:
+            if days != holdout_days:
+                notes["offer_evaluation"] = i18n.text(
+                    "The check keeps out the last {days} days instead of {asked}: the log "
+                    "covers {span} days.", lang, days=days, asked=holdout_days,
+                    span=found.span_days)
+            checked = products.evaluate_offers(transactions, segments, as_of=inputs.as_of,
+                                               holdout_days=days, top_n=top_n, **thresholds)
+            evaluation = checked.scores
+            if not evaluation["customers"].iloc[0]:
+                notes["offer_evaluation"] = i18n.text(
+                    "Skipped: no customer who bought before {cutoff} bought a product new to "
+                    "them after it.", lang, cutoff=checked.cutoff.date())
+                evaluation = pd.DataFrame()
+    else:
+        notes["offer_evaluation"] = found.missing_note(
+            ("product_id",), i18n.text("checking the offers", lang), lang=lang)
+    if has_categories:
+        category_rules = log.basket_rules(segments, item_col="category", **thresholds)
+
+    index.to_csv(run.segment_products, index=False)
+    cats.to_csv(run.segment_categories, index=False)
+    rules[rule_columns].to_csv(run.basket_rules, index=False)
+    category_rules.to_csv(run.category_rules, index=False)
+    offers.to_csv(run.recommendations, index=False)
+
+    standout = products.standout_text(cats) if not cats.empty else pd.Series(dtype=str)
+    shown_standout = (products.standout_text(cats, lang=lang) if lang != "en" and len(standout)
+                      else standout)
+    standout_frame = shown_standout.rename_axis("segment").reset_index() if len(standout) \
+        else pd.DataFrame()
+    if lang != "en" and len(standout_frame):  # (segments is the customers' Series here)
+        from seglab.segments import segment_label
+
+        standout_frame["segment"] = standout_frame["segment"].map(
+            lambda name: segment_label(name, lang))
+    summary = products.offer_summary(evaluation, days=found.fit_days(holdout_days, share=1 / 3),
+                                     lang=lang)
+    beats = None
+    if not evaluation.empty:
+        by = evaluation.set_index("method")
+        beats = bool(by.loc["segment rules", "precision_at_n"]
+                     > by.loc["segment best sellers", "precision_at_n"])
+    record_metrics(folder, "products", {
+        "segment_col": segment_col, **thresholds, "min_buyers": min_buyers, "top_n": top_n,
+        "products_listed": len(index), "categories_listed": len(cats),
+        "rules": len(every_rule), "rules_written": len(rules),
+        "category_rules": len(category_rules),
+        "rules_per_segment": every_rule.groupby("segment").size().to_dict()
+        if len(every_rule) else {},
+        "customers_offered": int(offers["customer_id"].nunique()) if len(offers) else 0,
+        "offers_from_rules": int(offers["reason"].str.startswith("often").sum())
+        if len(offers) else 0,
+        "evaluation": evaluation.to_dict("records"),
+        "rules_beat_best_sellers": beats,
+        "standout": standout.to_dict(),
+    })
+    record_sections(folder, notes)
+    shown_offers, _ = masked_for_display(folder, offers.head(3 * top_n))
+    shown_offers = products.display_offers(shown_offers, lang)
+    return ProductsStage(
+        segment_col=segment_col,
+        products=_products_view(index, "product_id", 5, lang),
+        categories=_products_view(cats, "category", 3, lang),
+        standout=standout_frame, rules=rules,
+        rules_view=products.rules_view(rules, names=names, lang=lang),
+        category_rules=category_rules,
+        pairs=products.top_pairs(rules, names=names, lang=lang),
+        offers=shown_offers, evaluation=products.display_evaluation(evaluation, lang),
+        notes=notes,
+        sample_note=inputs.sample_note(
+            whole=i18n.text("The customer segments and the basket rules", lang),
+            sampled=i18n.text("the distinguishing products, the offers and their check",
+                              lang), lang=lang),
+        summary=summary,
+    )
