@@ -154,3 +154,35 @@ def test_chinese_tables_label_columns_and_write_money_in_wan():
 def test_an_unknown_language_is_refused_by_the_theme():
     with pytest.raises(ConfigError, match="--lang must be one of en, zh"):
         plots.set_theme(lang="fr")
+
+
+def test_a_notebook_draws_each_chart_once_for_its_picture():
+    """After ``set_theme`` a cell's chart is drawn only for the PNG the notebook shows."""
+    import nbclient
+    import nbformat
+
+    cells = [
+        "%matplotlib inline\n"
+        "import io\n"
+        "import matplotlib.figure\n"
+        "import matplotlib.pyplot as plt\n"
+        "import pandas as pd\n"
+        "from seglab import plots\n"
+        "plots.set_theme()\n"
+        "draws = []\n"
+        "draw = matplotlib.figure.Figure.draw\n"
+        "matplotlib.figure.Figure.draw = lambda fig, renderer: draws.append(fig) or "
+        "draw(fig, renderer)\n"
+        "customers = pd.DataFrame({'segment': ['a', 'b', 'b'], 'revenue': [1.0, 2.0, 3.0]})",
+        "plots.segment_sizes(customers, 'segment');",
+        "in_the_cell = len(draws)\n"
+        "figure = plots.segment_sizes(customers, 'segment').figure\n"
+        "figure.canvas.print_figure(io.BytesIO(), format='png', bbox_inches='tight')\n"
+        "plt.close(figure)\n"
+        "print(in_the_cell, len(draws) - in_the_cell)",
+    ]
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(book, kernel_name="python3", timeout=120).execute()
+    assert any("image/png" in output.get("data", {}) for output in book.cells[1].outputs)
+    in_the_cell, for_a_png = map(int, book.cells[2].outputs[0]["text"].split())
+    assert in_the_cell == for_a_png  # not drawn once more before the picture
