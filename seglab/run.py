@@ -758,10 +758,12 @@ def _run_locked(options: RunOptions, known: dict[str, dict[str, Any]],
         started = time.perf_counter()
         try:
             with (contextlib.nullcontext(kernel) if kernel else local_kernel()) as manager:
+                # Written once, when it ends (a failed one with its error), not after
+                # every cell: rewriting a notebook and its figures per cell cost seconds.
                 papermill.execute_notebook(
                     str(options.notebook_dir / f"{name}.ipynb"), str(executed),
                     parameters=parameters, cwd=str(work), progress_bar=False,
-                    kernel_name="python3", km=manager,
+                    kernel_name="python3", km=manager, request_save_on_cell_execute=False,
                 )
             entry["status"] = "succeeded"
         except papermill.PapermillExecutionError as error:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -230,30 +228,6 @@ SMALL_RUN_ID = "first"
 #: dynamics figures (completion, notes, masking, escaping): two clustering methods
 #: (k-means and HDBSCAN, which can call everyone noise), one refit, three snapshots.
 FAST_PARAMS = {"methods": "kmeans,hdbscan", "k_max": 3, "n_resamples": 1, "steps": 2}
-
-
-@contextlib.contextmanager
-def notebooks_saved_at_the_end() -> Iterator[None]:
-    """papermill writes each executed notebook once, when it ends, not after every cell.
-
-    For in-process runs whose tests read only finished notebooks and pages: the same files,
-    without rewriting a notebook and its figures twice per cell (a few seconds a study).
-    """
-    import functools
-
-    import papermill
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(papermill, "execute_notebook", functools.partial(
-            papermill.execute_notebook, request_save_on_cell_execute=False))
-        yield
-
-
-@pytest.fixture
-def saved_at_the_end() -> Iterator[None]:
-    """:func:`notebooks_saved_at_the_end` for one test."""
-    with notebooks_saved_at_the_end():
-        yield
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -52,7 +52,6 @@ def report_notes(run_dir: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
-@pytest.mark.usefixtures("saved_at_the_end")
 def test_every_shape_completes_the_study_and_says_what_it_lacks(
         shape: Shape, base, params, kernel, tmp_path):
     data = write_shape(shape, tmp_path, base)

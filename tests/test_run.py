@@ -125,6 +125,34 @@ def test_notebooks_ran_with_the_params_files_seed(study_run):
     assert json.loads((run / "study.json").read_text())["seed"] == 3
 
 
+
+def test_a_failed_notebook_keeps_its_error_and_stops_the_run(tmp_path):
+    from seglab.errors import RunError
+    from seglab.run import local_kernel, run_study
+
+    notebooks = tmp_path / "notebooks"  # one line each; the second one fails
+    notebooks.mkdir()
+    for i, (name, _, _) in enumerate(NOTEBOOKS):
+        parameters = nbformat.v4.new_code_cell('run_dir = ""', metadata={"tags": ["parameters"]})
+        body = "raise ValueError('no such segment')" if i == 1 else f"print('{name} ran')"
+        book = nbformat.v4.new_notebook(cells=[parameters, nbformat.v4.new_code_cell(body)])
+        book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+        nbformat.write(book, notebooks / f"{name}.ipynb")
+    out = tmp_path / "reports"
+    with local_kernel() as kernel, pytest.raises(RunError, match=r"02-feature-engineering "
+                                                 r"failed: ValueError: no such segment"):
+        run_study(RunOptions(out=out, run_id="broken", notebook_dir=notebooks,
+                             synthetic_customers=100), kernel=kernel)
+    run = out / "broken"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert [nb["status"] for nb in manifest["notebooks"]] == \
+        ["succeeded", "failed", *["skipped"] * (len(NOTEBOOKS) - 2)]
+    failed = nbformat.read(run / "notebooks" / "02-feature-engineering.ipynb", as_version=4)
+    assert failed.cells[-1].outputs[-1]["ename"] == "ValueError"  # written with its error
+    assert "no such segment" in (run / "02-feature-engineering.html").read_text()
+    assert not (out / "latest").exists()
+
 @pytest.mark.parametrize(
     ("cli_seed", "params", "expected"),
     [(None, {}, 0), (None, {"seed": 7}, 7), (5, {"seed": 7}, 5), (0, {"seed": 7}, 0)],

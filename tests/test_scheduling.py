@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import Result
-from conftest import FAST_PARAMS, SMALL_RUN_OPTIONS, copy_run, notebooks_saved_at_the_end
+from conftest import FAST_PARAMS, SMALL_RUN_OPTIONS, copy_run
 from typer.testing import CliRunner
 
 from seglab import history, privacy
@@ -224,8 +224,8 @@ def markup_run(tmp_path_factory) -> Path:
     tx["category"] = tx["category"].where(tx["category"] != "Home", "<b>Home</b>")
     data = folder / "markup.parquet"
     tx.to_parquet(data)
-    # One kernel for every notebook, each notebook written once: faster, the same pages.
-    with local_kernel() as kernel, notebooks_saved_at_the_end():
+    # One kernel for every notebook: faster, the same pages.
+    with local_kernel() as kernel:
         index = run_study(RunOptions(data=data, out=folder / "out", run_id="m",
                                      params=FAST_PARAMS, mask_pii=True), kernel=kernel)
     assert json.loads((index.parent / "manifest.json").read_text())["status"] == "succeeded"
