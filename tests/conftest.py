@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from seglab.runfolder import SCRATCH_VARIABLE, write_json
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import KernelManager
 
 # A notebook opened on its own (run_dir "") works in a scratch folder: a fresh one per test
 # process, so no test depends on what an earlier run left, and two pytest-xdist workers
@@ -254,12 +260,38 @@ def build_once(folder: Path, build) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def study_kernel() -> Iterator[KernelManager]:
+    """One Python kernel per test process for the whole studies the tests run.
+
+    ``seglab run`` starts a kernel per notebook, and each one imports seglab and warms up
+    (about 3 CPU s, 20 a study); studies run in one kernel write the same files and pages
+    (``test_scheduling`` compares a run made here with a ``seglab run`` of its own,
+    byte for byte). Give it to :func:`seglab.run.run_study` or :func:`notebooks_in`.
+    """
+    from seglab.run import local_kernel
+
+    with local_kernel() as kernel:
+        yield kernel
+
+
+@contextlib.contextmanager
+def notebooks_in(kernel: KernelManager) -> Iterator[None]:
+    """Run ``seglab run`` (the CLI, in this process) with every notebook in ``kernel``."""
+    from seglab import run
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(run, "local_kernel", lambda: contextlib.nullcontext(kernel))
+        yield
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory, study_kernel: KernelManager) -> Path:
     """A reports folder with one finished run, ``first`` (``latest``), built once a session.
 
-    :data:`SMALL_RUN_OPTIONS` and the params file :data:`SMALL_RUN_PARAMS` (written as
-    ``params.yaml`` beside the run). Shared by every test that reads it: never write into
-    it; a test that runs ``seglab run`` there works on :func:`copy_run`.
+    ``seglab run`` with :data:`SMALL_RUN_OPTIONS` and the params file
+    :data:`SMALL_RUN_PARAMS` (written as ``params.yaml`` beside the run), its notebooks
+    in :func:`study_kernel`. Shared by every test that reads it: never write into it; a
+    test that runs ``seglab run`` there works on :func:`copy_run`.
     """
     import yaml
     from typer.testing import CliRunner
@@ -269,8 +301,10 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     def build(out: Path) -> None:
         params = out / "params.yaml"
         params.write_text(yaml.safe_dump(SMALL_RUN_PARAMS))
-        result = CliRunner().invoke(app, ["run", "--out", str(out), "--run-id", SMALL_RUN_ID,
-                                          "--params", str(params), *SMALL_RUN_OPTIONS])
+        with notebooks_in(study_kernel):
+            result = CliRunner().invoke(app, ["run", "--out", str(out), "--run-id",
+                                              SMALL_RUN_ID, "--params", str(params),
+                                              *SMALL_RUN_OPTIONS])
         assert result.exit_code == 0, result.output
         assert result.stdout.strip() == str(out / SMALL_RUN_ID / "index.html")
 

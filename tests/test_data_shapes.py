@@ -1,8 +1,8 @@
 """The whole study on every log shape users bring: each completes, and says what it lacks.
 
 One small synthetic log (``tests/data_shapes.py``) is cut into the shapes; each runs
-every notebook through ``run_study`` in one shared kernel (the notebooks themselves run
-with a fresh kernel each under nbval and ``seglab run``).
+every notebook through ``run_study`` in one shared kernel (``conftest.study_kernel``; the
+notebooks themselves run with a fresh kernel each under nbval and ``seglab run``).
 """
 
 from __future__ import annotations
@@ -22,12 +22,6 @@ from seglab import run
 
 #: Fast settings: the shapes check that the study completes and says what it lacks.
 PARAMS = FAST_PARAMS
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    with run.local_kernel() as manager:
-        yield manager
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +47,12 @@ def report_notes(run_dir: Path) -> list[str]:
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
 def test_every_shape_completes_the_study_and_says_what_it_lacks(
-        shape: Shape, base, params, kernel, tmp_path):
+        shape: Shape, base, params, study_kernel, tmp_path):
     data = write_shape(shape, tmp_path, base)
     started = time.perf_counter()
     index = run.run_study(run.RunOptions(
         data=data, out=tmp_path / "reports", run_id=shape.name, params=run.load_params(params),
-        **shape.options), kernel=kernel)
+        **shape.options), kernel=study_kernel)
     seconds = time.perf_counter() - started
     folder = index.parent
     manifest = json.loads((folder / "manifest.json").read_text())

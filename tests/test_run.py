@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from conftest import SMALL_RUN_OPTIONS, copy_run
+from conftest import SMALL_RUN_OPTIONS, copy_run, notebooks_in
 from typer.testing import CliRunner
 
 from seglab import study
@@ -184,12 +184,13 @@ def test_european_options_reach_the_staged_inputs(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def zh_run(study_run, tmp_path_factory) -> Path:
-    """The same study as ``study_run``, its reports in Chinese."""
+def zh_run(study_run, tmp_path_factory, study_kernel) -> Path:
+    """The same study as ``study_run``, its reports in Chinese (notebooks in one kernel)."""
     out = tmp_path_factory.mktemp("reports-zh")
-    result = runner.invoke(app, ["run", "--out", str(out), "--run-id", "zh", "--lang", "zh",
-                                 "--params", str(study_run / "params.yaml"),
-                                 *SMALL_RUN_OPTIONS])
+    with notebooks_in(study_kernel):
+        result = runner.invoke(app, ["run", "--out", str(out), "--run-id", "zh", "--lang",
+                                     "zh", "--params", str(study_run / "params.yaml"),
+                                     *SMALL_RUN_OPTIONS])
     assert result.exit_code == 0, result.output
     return out / "zh"
 

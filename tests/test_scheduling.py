@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from seglab import history, privacy
 from seglab.cli import EXIT_LOCKED, app
-from seglab.run import NOTEBOOKS, RunOptions, local_kernel, reports_lock, run_study
+from seglab.run import NOTEBOOKS, RunOptions, reports_lock, run_study
 from seglab.synth import make_study
 
 runner = CliRunner()
@@ -40,8 +40,9 @@ def _run(out: Path, *args: str):
 def second_run(small_run, tmp_path_factory) -> tuple[Path, Result]:
     """The shared small run ``first`` (conftest) and ``two``, run again with the same params.
 
-    ``two`` runs in another process; while it writes, a third run into the same folder is
-    tried (returned with the folder): it must be refused and leave ``two`` as ``first``.
+    ``two`` is a ``seglab run`` in another process, a fresh kernel per notebook (``first``
+    ran its notebooks in one kernel); while it writes, a third run into the same folder
+    is tried (returned with the folder): it must be refused and leave ``two`` as ``first``.
     """
     out = copy_run(small_run, tmp_path_factory.mktemp("twice") / "reports")
     two = subprocess.Popen(
@@ -52,8 +53,9 @@ def second_run(small_run, tmp_path_factory) -> tuple[Path, Result]:
     while not (out / ".two.partial").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     meanwhile = _run(out, "--run-id", "b", *FAST)
-    _, err = two.communicate(timeout=900)
+    printed, err = two.communicate(timeout=900)
     assert two.returncode == 0, err
+    assert printed.strip() == str(out / "two" / "index.html")
     return out, meanwhile
 
 
@@ -216,7 +218,7 @@ MARKUP = ('<script>document.title="pwned"</script>'
 
 
 @pytest.fixture(scope="module")
-def markup_run(tmp_path_factory) -> Path:
+def markup_run(tmp_path_factory, study_kernel) -> Path:
     """A masked run (``m``) of a log whose product names and categories hold markup."""
     folder = tmp_path_factory.mktemp("markup")
     tx = make_study(300, seed=5).transactions
@@ -224,10 +226,8 @@ def markup_run(tmp_path_factory) -> Path:
     tx["category"] = tx["category"].where(tx["category"] != "Home", "<b>Home</b>")
     data = folder / "markup.parquet"
     tx.to_parquet(data)
-    # One kernel for every notebook: faster, the same pages.
-    with local_kernel() as kernel:
-        index = run_study(RunOptions(data=data, out=folder / "out", run_id="m",
-                                     params=FAST_PARAMS, mask_pii=True), kernel=kernel)
+    index = run_study(RunOptions(data=data, out=folder / "out", run_id="m",
+                                 params=FAST_PARAMS, mask_pii=True), kernel=study_kernel)
     assert json.loads((index.parent / "manifest.json").read_text())["status"] == "succeeded"
     return folder
 
