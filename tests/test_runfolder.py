@@ -104,13 +104,14 @@ def test_a_finished_run_refuses_every_stage_and_keeps_its_files(finished_run):
         assert checksums(finished_run) == before, name
 
 
-def test_a_notebook_pointed_at_a_finished_run_changes_nothing(finished_run, tmp_path):
+def test_a_notebook_pointed_at_a_finished_run_changes_nothing(finished_run, tmp_path,
+                                                             study_kernel):
     before = checksums(finished_run)
     with pytest.raises(papermill.PapermillExecutionError) as error:
         papermill.execute_notebook(
             str(run.NOTEBOOK_DIR / "03-clustering-comparison.ipynb"),
             str(tmp_path / "03.ipynb"), parameters={"run_dir": str(finished_run), "k_max": 3},
-            progress_bar=False, kernel_name="python3")
+            progress_bar=False, kernel_name="python3", km=study_kernel)
     assert error.value.ename == "ConfigError"
     assert "seglab lab" in error.value.evalue
     assert checksums(finished_run) == before
