@@ -37,7 +37,7 @@ SPREAD_FILES = ("test_data_shapes.py",)
 SHARED_UNITS = {"test_run.py": "small-run", "test_scheduling.py": "small-run",
                 "test_runfolder.py": "finished-run", "test_workspace.py": "finished-run"}
 NOTEBOOKS_UNIT = "notebooks"
-#: Work units handed out first, longest first (CPU seconds here: about 260, 100, 70), so
+#: Work units handed out first, longest first (CPU seconds: about 155, 100, 65), so
 #: that no long unit starts last and decides the wall time alone; the rest follow in
 #: pytest-xdist's order (most tests first, so the data shapes, one test each, come last
 #: and even out the two workers' ends).
