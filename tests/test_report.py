@@ -8,6 +8,7 @@ import nbformat
 import pandas as pd
 
 from seglab import i18n, report
+from seglab.report import data_dictionary
 from seglab.run import NOTEBOOKS
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -109,3 +110,14 @@ def test_chinese_money_is_written_in_wan_and_yi():
     assert i18n.money(250_000_000.0, "en") == "250,000,000"
     assert i18n.money(float("nan"), "zh") == ""
     assert i18n.money(-0.3, "zh") == i18n.money(-0.3, "en") == "0"
+
+
+def test_a_column_can_mean_something_else_in_one_file(tmp_path):
+    (tmp_path / "customers.csv").write_text("customer_id,revenue\nA,1\n")
+    (tmp_path / "cleaning_log.csv").write_text("step,revenue\n1,2\n")
+    meanings = data_dictionary(tmp_path).set_index(["file", "column"])
+    customer, rule = (meanings.loc[(name, "revenue")] for name in
+                      ("customers.csv", "cleaning_log.csv"))
+    assert "rule" in rule["meaning_en"] and "规则" in rule["meaning_zh"]
+    assert customer["meaning_en"] != rule["meaning_en"]
+    assert customer["label_zh"] == rule["label_zh"]  # the label stays the column's
