@@ -141,14 +141,7 @@ def compute_products(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta, 
     has_products = found.has("product_id")
     notes = _section_notes(found, lang)
     names = products.item_names(transactions) if has_products else pd.Series(dtype=str)
-    index = products.segment_index(
-        transactions, segment_of, min_buyers=options.min_buyers, top=options.top_products,
-    ) if has_products else pd.DataFrame(
-        columns=["segment", "product_id", "product_name", "buyers_index"])
-    cats = products.segment_index(
-        transactions, segment_of, item_col="category", name_col=None,
-        min_buyers=options.min_buyers, top=options.top_products,
-    ) if found.has("category") else pd.DataFrame(columns=["segment", "category", "buyers_index"])
+    index, cats = _distinguishing_items(transactions, segment_of, found, options)
     rules = every_rule = pd.DataFrame(columns=RULE_FILE_COLUMNS)
     offers = pd.DataFrame(columns=["customer_id", "rank", "product_id", "product_name",
                                    "score", "reason"])
@@ -164,11 +157,6 @@ def compute_products(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta, 
     category_rules = log.basket_rules(segment_of, item_col="category", **thresholds) \
         if found.has("category") else pd.DataFrame(columns=list(products.RULE_COLUMNS))
     standout, standout_frame = _standout(cats, lang)
-    beats = None
-    if not evaluation.empty:
-        by = evaluation.set_index("method")
-        beats = bool(by.loc["segment rules", "precision_at_n"]
-                     > by.loc["segment best sellers", "precision_at_n"])
     metrics = {
         "segment_col": segment_col, **thresholds, "min_buyers": options.min_buyers,
         "top_n": options.top_n, "products_listed": len(index), "categories_listed": len(cats),
@@ -180,7 +168,7 @@ def compute_products(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta, 
         "offers_from_rules": int(offers["reason"].str.startswith("often").sum())
         if len(offers) else 0,
         "evaluation": evaluation.to_dict("records"),
-        "rules_beat_best_sellers": beats,
+        "rules_beat_best_sellers": _rules_beat_best_sellers(evaluation),
         "standout": standout.to_dict(),
     }
     output = StageOutput(
@@ -228,6 +216,22 @@ def _section_notes(found: support.DataSupport, lang: str) -> dict[str, str]:
     }
 
 
+def _distinguishing_items(transactions: pd.DataFrame, segment_of: pd.Series,
+                          found: support.DataSupport, options: products.ProductRules
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Index each segment's products and categories (empty tables when the log has none)."""
+    index = pd.DataFrame(columns=["segment", "product_id", "product_name", "buyers_index"])
+    cats = pd.DataFrame(columns=["segment", "category", "buyers_index"])
+    if found.has("product_id"):
+        index = products.segment_index(transactions, segment_of, min_buyers=options.min_buyers,
+                                       top=options.top_products)
+    if found.has("category"):
+        cats = products.segment_index(transactions, segment_of, item_col="category",
+                                      name_col=None, min_buyers=options.min_buyers,
+                                      top=options.top_products)
+    return index, cats
+
+
 def _rules_written(every_rule: pd.DataFrame, names: pd.Series, max_rules: int
                    ) -> pd.DataFrame:
     """Keep the ``max_rules`` strongest product rules of each segment; add product names."""
@@ -261,6 +265,14 @@ def _offer_check(transactions: pd.DataFrame, segment_of: pd.Series, meta: StudyM
             "covers {span} days.", lang, days=days, asked=options.holdout_days,
             span=found.span_days)
     return checked.scores, ""
+
+
+def _rules_beat_best_sellers(evaluation: pd.DataFrame) -> bool | None:
+    """Whether the offers led by rules beat the best sellers' precision (None: unchecked)."""
+    if evaluation.empty:
+        return None
+    precision = evaluation.set_index("method")["precision_at_n"]
+    return bool(precision["segment rules"] > precision["segment best sellers"])
 
 
 def _standout(cats: pd.DataFrame, lang: str) -> tuple[pd.Series, pd.DataFrame]:
