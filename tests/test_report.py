@@ -90,6 +90,17 @@ def test_the_data_dictionary_describes_every_column_of_every_file(tmp_path):
     assert len(pd.read_csv(tmp_path / report.DATA_DICTIONARY)) == len(table)
 
 
+def test_every_column_a_run_writes_has_a_meaning_in_both_languages(small_run):
+    """A new column without a meaning in seglab/locales/columns.yaml fails here, by name."""
+    run = small_run / "latest"
+    table = pd.read_csv(run / report.DATA_DICTIONARY, keep_default_na=False)
+    written = {path.name for path in run.glob("*.csv")} - {report.DATA_DICTIONARY}
+    assert set(table["file"]) == written
+    missing = table[(table["meaning_en"].str.strip() == "")
+                    | (table["meaning_zh"].str.strip() == "")]
+    assert missing[["file", "column"]].values.tolist() == []
+
+
 def test_chinese_money_is_written_in_wan_and_yi():
     assert i18n.money(9_999.0, "zh") == "9,999"
     assert i18n.money(12_345.0, "zh") == "1.23万"
