@@ -137,7 +137,7 @@ def dynamics_stage(
                           f"{list(dynamics.CADENCES)}.")
     run = open_for_writing(run_dir)
     table = customer_table(run.path, needs="cluster" if segment_col == "cluster" else "")
-    inputs = load_inputs(run.path)  # with a large log's staged sample, counted in its note
+    inputs = load_inputs(run.path)  # lines too: the sample note counts a large log's sample
     meta, lang = inputs.meta, inputs.meta.lang
     result = compute_dynamics(
         table, open_log(inputs), meta, truth=inputs.truth,
@@ -154,23 +154,11 @@ def dynamics_stage(
     return result
 
 
-def compute_dynamics(
-    table: pd.DataFrame,
-    log: TransactionLog,
-    meta: StudyMeta,
-    *,
-    truth: pd.DataFrame | None,
-    saved_clustering: Callable[[], Any] | None,
-    pii_salt: str | None,
-    sample_note: str,
-    cadence: str,
-    steps: int,
-    segment_col: str,
-    window_days: int,
-    horizon_days: int,
-    cohort_months: int,
-    seed: int,
-) -> DynamicsStage:
+def compute_dynamics(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta, *,
+                     truth: pd.DataFrame | None, saved_clustering: Callable[[], Any] | None,
+                     pii_salt: str | None, sample_note: str, cadence: str, steps: int,
+                     segment_col: str, window_days: int, horizon_days: int,
+                     cohort_months: int, seed: int) -> DynamicsStage:
     """Follow the segments over time, fit the churn model and build the monitor.
 
     The parameters are :func:`dynamics_stage`'s, checked there. ``table`` (the customer
@@ -235,17 +223,11 @@ def compute_dynamics(
         "planted_agreement": None if planted is None else planted["agreement"].iloc[-1],
     }}
     return DynamicsStage(
-        **_display_tables(snaps, book, flows, checks, at_risk, segment_col=segment_col,
-                          first_day=first_day, as_of=as_of, cohort_months=cohort_months,
-                          pii_salt=pii_salt, lang=lang),
+        **_display_tables(snaps, book, flows, checks, at_risk, churn, monitor, planted,
+                          segment_col=segment_col, first_day=first_day, as_of=as_of,
+                          cohort_months=cohort_months, pii_salt=pii_salt, lang=lang),
         segment_col=segment_col, migration=flows, checks=checks, churn=churn,
-        churn_summary=pd.DataFrame() if churn is None else churn.summary(lang),
-        monitoring=monitor,
-        monitoring_order=dynamics.segment_order(monitor["segment"].unique(), segment_col),
-        planted=planted if planted is not None else pd.DataFrame(
-            {"note": [i18n.text("Not available: this data has no planted movement.", lang)]}),
-        planted_known=planted is not None, snapshots=snaps, sample_note=sample_note,
-        notes=notes, lang=lang,
+        monitoring=monitor, snapshots=snaps, sample_note=sample_note, notes=notes, lang=lang,
         output=StageOutput(customers=table,
                            files={"segment_migration": flows, "segment_monitoring": monitor},
                            metrics=metrics, sections=notes))
@@ -373,13 +355,14 @@ def _churn_metrics(churn: ChurnResult | None, horizon_days: int) -> dict[str, An
 
 
 def _display_tables(snaps: Snapshots, book: Ledger, flows: pd.DataFrame,
-                    checks: pd.DataFrame, at_risk: pd.DataFrame, *, segment_col: str,
-                    first_day: pd.Timestamp, as_of: pd.Timestamp, cohort_months: int,
-                    pii_salt: str | None, lang: str) -> dict[str, Any]:
+                    checks: pd.DataFrame, at_risk: pd.DataFrame, churn: ChurnResult | None,
+                    monitor: pd.DataFrame, planted: pd.DataFrame | None, *,
+                    segment_col: str, first_day: pd.Timestamp, as_of: pd.Timestamp,
+                    cohort_months: int, pii_salt: str | None, lang: str) -> dict[str, Any]:
     """Return the report's tables by :class:`DynamicsStage` field, names in ``lang``."""
     from seglab import dynamics, privacy
 
-    tier_flows = flows if segment_col == "value_tier" else dynamics.migration(
+    tier_migration = flows if segment_col == "value_tier" else dynamics.migration(
         snaps, book, segment_col="value_tier")
     if pii_salt is not None:
         at_risk = privacy.mask_table(at_risk, pii_salt, ("customer_id",))
@@ -394,11 +377,16 @@ def _display_tables(snaps: Snapshots, book: Ledger, flows: pd.DataFrame,
         "matrix": dynamics.transition_matrix(flows, segment_col=segment_col),
         "thresholds": snaps.thresholds.frame(),
         "tier_flows": dynamics.display_names(dynamics.tier_value_flows(snaps), lang),
-        "tier_revenue": dynamics.transition_matrix(tier_flows, steps=1, value="revenue",
+        "tier_revenue": dynamics.transition_matrix(tier_migration, steps=1, value="revenue",
                                                    normalize=False, segment_col="value_tier"),
         "at_risk": dynamics.display_names(at_risk, lang),
         "masked": pii_salt is not None,
         "cohorts": dynamics.cohorts(book, as_of=as_of, months=cohort_months),
+        "churn_summary": pd.DataFrame() if churn is None else churn.summary(lang),
+        "monitoring_order": dynamics.segment_order(monitor["segment"].unique(), segment_col),
+        "planted": planted if planted is not None else pd.DataFrame(
+            {"note": [i18n.text("Not available: this data has no planted movement.", lang)]}),
+        "planted_known": planted is not None,
     }
 
 
