@@ -213,10 +213,6 @@ def read_customers(path: Path) -> pd.DataFrame:
                                                    "split_blocks": True})
 
 
-#: Worker processes for bucket-by-bucket work on a large log.
-BUCKET_JOBS = 2
-
-
 def drop_in_place(table: pd.DataFrame, columns: list[str | None]) -> None:
     """Drop the ``columns`` present without copying the rest of the table."""
     for name in columns:
