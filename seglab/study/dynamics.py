@@ -17,7 +17,14 @@ from seglab import i18n, support, synth
 from seglab.analysis_date import day_end
 from seglab.errors import ConfigError, InputError
 from seglab.runfolder import FILES, StudyMeta, open_for_writing
-from seglab.study.common import StageOutput, customer_table, drop_in_place, write_output
+from seglab.study.common import (
+    StageOutput,
+    customer_table,
+    display_salt,
+    drop_in_place,
+    show_customers,
+    write_output,
+)
 from seglab.study.source import TransactionLog, open_log
 from seglab.study.staging import load_inputs
 
@@ -127,7 +134,7 @@ def dynamics_stage(
         For an unknown cadence or segmentation, or data too short for the snapshots or
         two churn horizons.
     """
-    from seglab import dynamics, privacy
+    from seglab import dynamics
 
     if segment_col not in dynamics.SEGMENTATIONS:
         raise ConfigError(f"segment_col={segment_col!r} cannot be followed over time; use one "
@@ -143,7 +150,7 @@ def dynamics_stage(
         table, open_log(inputs), meta, truth=inputs.truth,
         saved_clustering=functools.partial(joblib.load, run.cluster_model)
         if run.cluster_model.exists() else None,
-        pii_salt=privacy.salt_for(run.path.parent) if meta.mask_pii else None,
+        pii_salt=display_salt(run, meta),
         sample_note=inputs.sample_note(
             whole=i18n.text("Features, segments and the churn risk of every customer", lang),
             sampled=i18n.text("the snapshots, migration, cohorts, monitor and the churn "
@@ -360,12 +367,11 @@ def _display_tables(snaps: Snapshots, book: Ledger, flows: pd.DataFrame,
                     segment_col: str, first_day: pd.Timestamp, as_of: pd.Timestamp,
                     cohort_months: int, pii_salt: str | None, lang: str) -> dict[str, Any]:
     """Return the report's tables by :class:`DynamicsStage` field, names in ``lang``."""
-    from seglab import dynamics, privacy
+    from seglab import dynamics
 
     tier_migration = flows if segment_col == "value_tier" else dynamics.migration(
         snaps, book, segment_col="value_tier")
-    if pii_salt is not None:
-        at_risk = privacy.mask_table(at_risk, pii_salt, ("customer_id",))
+    at_risk = show_customers(at_risk, pii_salt)
     return {
         "dates": pd.DataFrame({
             "date": [d.date().isoformat() for d in snaps.dates],
