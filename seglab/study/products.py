@@ -18,7 +18,13 @@ from seglab.runfolder import (
     StudyMeta,
     open_for_writing,
 )
-from seglab.study.common import StageOutput, customer_table, masked_for_display, write_output
+from seglab.study.common import (
+    StageOutput,
+    customer_table,
+    display_salt,
+    show_customers,
+    write_output,
+)
 from seglab.study.source import TransactionLog, open_log
 from seglab.study.staging import load_inputs
 
@@ -108,23 +114,24 @@ def products_stage(
     inputs = load_inputs(run.path, lines=False)
     result = compute_products(
         table, open_log(inputs), inputs.meta, segment_col=segment_col,
-        options=products.ProductRules(
+        pii_salt=display_salt(run, inputs.meta), options=products.ProductRules(
             min_support=min_support, min_confidence=min_confidence,
             min_pair_orders=min_pair_orders, max_rules=max_rules, min_buyers=min_buyers,
             top_products=top_products, top_n=top_n, holdout_days=holdout_days))
     write_output(run, result.output)
-    result.offers, _ = masked_for_display(run.path, result.offers)  # the salt is the folder's
     return result
 
 
 def compute_products(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta, *,
-                     segment_col: str, options: products.ProductRules) -> ProductsStage:
+                     segment_col: str, options: products.ProductRules,
+                     pii_salt: str | None = None) -> ProductsStage:
     """Compute each segment's distinguishing items, basket rules and offers, and check them.
 
     ``table`` is the customer table, ``options`` holds :func:`products_stage`'s thresholds
     and ``meta`` gives the language, analysis date and what the log supports. The items
     and offers come from the log's lines (a large log's customer sample), the rules from
-    every order. Nothing is written; ``offers`` shows the customer ids unmasked.
+    every order. Nothing is written. ``pii_salt`` pseudonymises the customers shown in
+    ``offers`` (:func:`seglab.study.common.display_salt`; None: shown as they are).
 
     Raises
     ------
@@ -184,7 +191,8 @@ def compute_products(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta, 
         rules_view=products.rules_view(rules, names=names, lang=lang),
         category_rules=category_rules,
         pairs=products.top_pairs(rules, names=names, lang=lang),
-        offers=products.display_offers(offers.head(3 * options.top_n), lang),
+        offers=products.display_offers(show_customers(offers.head(3 * options.top_n), pii_salt),
+                                       lang),
         evaluation=products.display_evaluation(evaluation, lang),
         notes=notes,
         sample_note=log.inputs.sample_note(
