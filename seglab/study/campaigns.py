@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -12,7 +12,13 @@ from seglab import campaigns as camp
 from seglab import i18n, persona
 from seglab.errors import ConfigError
 from seglab.runfolder import RunFolder, StudyMeta, open_for_writing, read_json
-from seglab.study.common import StageOutput, customer_table, masked_for_display, write_output
+from seglab.study.common import (
+    StageOutput,
+    customer_table,
+    display_salt,
+    show_customers,
+    write_output,
+)
 from seglab.study.profit import profit_stage
 from seglab.study.source import TransactionLog, open_log
 from seglab.study.staging import load_inputs
@@ -151,9 +157,9 @@ def campaigns_stage(
         truth=pd.read_csv(run.campaign_truth) if run.campaign_truth.exists() else None,
         control_share=control_share, campaign_window_days=campaign_window_days, seed=seed,
         block_size=block_size, campaign_control_shares=campaign_control_shares or {},
-        engagement_days=engagement_days)
+        engagement_days=engagement_days, pii_salt=display_salt(run, inputs.meta))
     write_output(run, result.output)
-    return _masked_for_display(run.path, result)
+    return result
 
 
 def compute_campaigns(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta, *,
@@ -162,7 +168,7 @@ def compute_campaigns(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta,
                       truth: pd.DataFrame | None, control_share: float,
                       campaign_window_days: int, seed: int, block_size: int,
                       campaign_control_shares: dict[str, float],
-                      engagement_days: int) -> CampaignStage:
+                      engagement_days: int, pii_salt: str | None = None) -> CampaignStage:
     """Compute the audiences, next tier, segment moves, growth x reach and campaign readout.
 
     ``table`` is the customer table with ``cluster``, ``persona`` and ``strategy``;
@@ -170,20 +176,23 @@ def compute_campaigns(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta,
     ``actions`` each segment's action (``segments.csv``); ``previous`` the previous run's
     customers (:func:`_previous_customers`); ``exposures`` and ``truth`` the staged
     campaign exposures and planted campaigns (None when not staged). The other
-    parameters are :func:`campaigns_stage`'s. Nothing is written; the display tables
-    show unmasked ids.
+    parameters are :func:`campaigns_stage`'s. Nothing is written. ``pii_salt``
+    pseudonymises the customers shown in the audiences, moves and growth x accessibility
+    lists (:func:`seglab.study.common.display_salt`; None: shown as they are).
     """
     lang = meta.lang
     parts = {"audiences": _audiences(table, attributes, actions, lang=lang,
                                      control_share=control_share, seed=seed,
-                                     block_size=block_size)}
+                                     block_size=block_size, pii_salt=pii_salt)}
     audience = parts["audiences"].file
     group = audience.set_index("customer_id")["group"]
     consent_given = attributes is not None and "contact_consent" in attributes
     parts["next_tier"] = _next_tier(table, lang)
-    parts["segment_moves"] = _segment_moves(table, previous, group, lang)
+    parts["segment_moves"] = _segment_moves(table, previous, group, lang=lang,
+                                            pii_salt=pii_salt)
     parts["growth_accessibility"] = _growth_accessibility(
-        table, group, consent_given=consent_given, engagement_days=engagement_days, lang=lang)
+        table, group, consent_given=consent_given, engagement_days=engagement_days, lang=lang,
+        pii_salt=pii_salt)
     parts["campaign_readout"] = _campaign_readout(
         table, log, meta, exposures, truth, _segment_names(audience),
         control_shares=campaign_control_shares, control_share=control_share,
@@ -197,7 +206,8 @@ def compute_campaigns(table: pd.DataFrame, log: TransactionLog, meta: StudyMeta,
                  "campaigns": readout.figures},
         sections=notes)
     shown = {key: value for part in parts.values() for key, value in part.shown.items()}
-    return CampaignStage(**shown, notes=notes, lang=lang, output=output)
+    return CampaignStage(**shown, masked=pii_salt is not None, notes=notes, lang=lang,
+                         output=output)
 
 
 def _check_parameters(*, control_share: float, campaign_window_days: int, block_size: int,
@@ -225,7 +235,7 @@ class _Part:
 
 def _audiences(table: pd.DataFrame, attributes: pd.DataFrame | None,
                actions: dict[str, str], *, lang: str, control_share: float, seed: int,
-               block_size: int) -> _Part:
+               block_size: int, pii_salt: str | None) -> _Part:
     """Draw a control group in each segment of the contactable customers."""
     people = table[["customer_id", "cluster", "persona", "strategy", "revenue"]].rename(
         columns={"cluster": "segment", "revenue": "spend"})
@@ -261,7 +271,7 @@ def _audiences(table: pd.DataFrame, attributes: pd.DataFrame | None,
                "max_std_difference": float(balance["std_difference"].abs().max())
                if len(balance) else None}
     return _Part(audience, note, figures, {
-        "audiences": camp.display_audience(audience, lang=lang),
+        "audiences": camp.display_audience(show_customers(audience, pii_salt), lang=lang),
         "audience_summary": camp.display_audience(summary, lang=lang), "balance": balance,
         "names": _persona_labels(_segment_names(audience), lang)})
 
@@ -281,8 +291,8 @@ def _next_tier(table: pd.DataFrame, lang: str) -> _Part:
     return _Part(tier, note, {"next_tier": len(tier)}, {"next_tier": tier})
 
 
-def _segment_moves(table: pd.DataFrame, previous: PreviousRun, group: pd.Series,
-                   lang: str) -> _Part:
+def _segment_moves(table: pd.DataFrame, previous: PreviousRun, group: pd.Series, *,
+                   lang: str, pii_salt: str | None) -> _Part:
     """List who entered or left a segment since the previous run, and sum the moves up."""
     moves = pd.DataFrame(columns=["customer_id", "previous_persona", "persona", "move",
                                   "strategy", "action_code", "action", "group"])
@@ -312,12 +322,13 @@ def _segment_moves(table: pd.DataFrame, previous: PreviousRun, group: pd.Series,
                "segment_moves": moves["move"].value_counts().sort_index().to_dict()
                if previous.customers is not None else None}
     return _Part(moves, note, figures, {
-        "moves": camp.display_moves(moves, lang=lang), "move_counts": counts,
+        "moves": camp.display_moves(show_customers(moves, pii_salt), lang=lang),
+        "move_counts": counts,
         "move_summary": summary, "moves_headline": headline, "previous_run": previous.name})
 
 
 def _growth_accessibility(table: pd.DataFrame, group: pd.Series, *, consent_given: bool,
-                          engagement_days: int, lang: str) -> _Part:
+                          engagement_days: int, lang: str, pii_salt: str | None) -> _Part:
     """Place every customer in a growth x accessibility quadrant."""
     reach = camp.growth_accessibility(
         table, consent=table["customer_id"].isin(group.index) if consent_given else None,
@@ -342,7 +353,8 @@ def _growth_accessibility(table: pd.DataFrame, group: pd.Series, *, consent_give
     figures = {"growth_accessibility": access["quadrant"].value_counts().sort_index().to_dict()
                if len(access) else None, "accessibility_from": reach.used}
     return _Part(access, note, figures, {
-        "growth_access": access, "growth_access_matrix": reach.matrix(lang),
+        "growth_access": show_customers(access, pii_salt),
+        "growth_access_matrix": reach.matrix(lang),
         "growth_access_summary": reach.summary(lang)})
 
 
@@ -462,14 +474,6 @@ def _planted_shares(truth: pd.DataFrame | None) -> dict[str, float]:
     if truth is None:
         return {}
     return truth.groupby("campaign")["control_share"].first().to_dict()
-
-
-def _masked_for_display(folder: Path, result: CampaignStage) -> CampaignStage:
-    """Pseudonymise the customer ids shown when the run masks personal data."""
-    audiences, masked = masked_for_display(folder, result.audiences)
-    return replace(result, audiences=audiences, masked=masked,
-                   moves=masked_for_display(folder, result.moves)[0],
-                   growth_access=masked_for_display(folder, result.growth_access)[0])
 
 
 def _segment_actions(run: RunFolder) -> dict[str, str]:
