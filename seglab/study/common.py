@@ -15,7 +15,6 @@ from seglab.runfolder import (
     json_ready,
     open_run,
     read_json,
-    read_study,
     write_json,
 )
 
@@ -240,16 +239,6 @@ def add_by_customer(table: pd.DataFrame, columns: pd.DataFrame) -> None:
         columns = columns.reindex(ids)
     for name in columns:
         table[name] = columns[name].to_numpy()
-
-
-def masked_for_display(folder: Path, table: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-    """Pseudonymise identifiers for display when ``study.json`` asks for ``mask_pii``."""
-    from seglab import privacy
-
-    if not read_study(RunFolder(folder)).mask_pii:
-        return table, False
-    columns = ("customer_id",)
-    return privacy.mask_table(table, privacy.salt_for(folder.parent), columns), True
 
 
 def display_salt(run: RunFolder, meta: StudyMeta) -> str | None:
