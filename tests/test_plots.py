@@ -154,3 +154,15 @@ def test_chinese_tables_label_columns_and_write_money_in_wan():
 def test_an_unknown_language_is_refused_by_the_theme():
     with pytest.raises(ConfigError, match="--lang must be one of en, zh"):
         plots.set_theme(lang="fr")
+
+
+def test_k_selection_ticks_whole_numbers_of_segments():
+    scores = pd.DataFrame({"k": [2, 3, 4], "silhouette": [0.2, 0.3, 0.25],
+                           "stability": [0.9, 0.95, 0.8], "calinski_harabasz": [5.0, 7, 6],
+                           "davies_bouldin": [1.2, 1.0, 1.1], "inertia": [9.0, 7, 6],
+                           "chosen": [False, True, False]})
+    fig = plots.k_selection({"kmeans": scores})
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if 2 <= t <= 4]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plt.close(fig)
