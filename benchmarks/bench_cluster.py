@@ -66,7 +66,8 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from seglab import analysis_date, cluster, feature_transform, segments, study, synth
-from seglab.runfolder import RunFolder
+from seglab.runfolder import RunFolder, StudyMeta, write_study
+from seglab.support import DataSupport
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -188,6 +189,16 @@ def stage_folder(base: pd.DataFrame, n: int, seed: int, root: Path, *,
             writer = pq.ParquetWriter(run.customers, schema)
         writer.write_table(arrow)
     writer.close()
+    # The stage reads the run's settings and the transform notebook 02 fits.
+    first = grow(base, min(chunk_size, n), seed, first_id=0)
+    feature_transform.save_transform(feature_transform.FeatureTransform().fit(first),
+                                     run.feature_transform)
+    write_study(run, StudyMeta(
+        as_of=analysis_date.default_as_of(first, date_col="last_order"),
+        source=f"benchmark: {n:,} grown customers", synthetic=False, seed=seed,
+        n_customers=None, engine="duckdb",
+        support=DataSupport(columns=(), derived=(), lines=0, customers=n, repeat_customers=n,
+                            span_days=365, orders=0)))
     return folder
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 from pandas.io.formats.style import Styler
 
 from seglab import i18n
@@ -529,6 +529,7 @@ def k_selection(k_scores: dict[str, pd.DataFrame], *, min_stability: float | Non
             if chosen is not None:
                 ax.axvline(chosen, color="#c44e52", linestyle="--", linewidth=1)
             ax.set_xlabel(i18n.text("k (segments)", lang))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no k = 2.5
             ax.title.set_fontsize(9)
     fig.suptitle(i18n.text("Choosing the number of segments (red dashed line: chosen k)", lang),
                  fontweight="bold")
@@ -1407,8 +1408,6 @@ def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None,
     -------
     matplotlib.figure.Figure
     """
-    from matplotlib.ticker import MaxNLocator
-
     lang = language(lang)
     metrics = [("customers", _label("customers", lang)),
                ("revenue", i18n.text("revenue in the period", lang)),

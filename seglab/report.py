@@ -301,9 +301,11 @@ def data_dictionary(run_dir: Path) -> pd.DataFrame:
 
     Labels and meanings come from ``seglab/locales/columns.yaml``
     (:func:`seglab.i18n.column_entry`), English meanings of customer features it lacks
-    from :data:`seglab.features.FEATURE_DOCS`; a column it lacks gets its own name as
-    its label and no meaning. The table is the same for an English and a Chinese run: the files'
-    column names never change with the report's language.
+    from :data:`seglab.features.FEATURE_DOCS`; an entry keyed ``<file>/<column>`` (e.g.
+    ``cleaning_log.csv/revenue``) overrides what the column means in that file. A column
+    it lacks gets its own name as its label and no meaning. The table is the same for an
+    English and a Chinese run: the files' column names never change with the report's
+    language.
 
     Parameters
     ----------
@@ -323,7 +325,8 @@ def data_dictionary(run_dir: Path) -> pd.DataFrame:
         with path.open(encoding="utf-8", newline="") as handle:
             header = next(csv.reader(handle), [])
         for column in header:
-            entry = i18n.column_entry(column)
+            # A "<file>/<column>" entry says what the column means in that file.
+            entry = {**i18n.column_entry(column), **i18n.column_entry(f"{path.name}/{column}")}
             meaning = entry.get("meaning") or features.FEATURE_DOCS.get(column, ("", ""))[1]
             rows.append((path.name, column, entry.get("en", column), entry.get("zh", column),
                          meaning, entry.get("meaning_zh", "")))

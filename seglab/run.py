@@ -31,7 +31,7 @@ from jupyter_client.manager import KernelManager
 from seglab import history, i18n, privacy, report, study
 from seglab import io as seglab_io
 from seglab.analysis_date import parse_as_of
-from seglab.errors import ConfigError, LockedError, RunError, SeglabError
+from seglab.errors import ConfigError, InputError, LockedError, RunError, SeglabError
 from seglab.io import sha256_file
 from seglab.runfolder import FILES, TIME_UNITS, RunFolder, read_json, write_json
 from seglab.schema import DECIMAL_MARKS, parse_column_mapping
@@ -581,6 +581,10 @@ def _point_latest(out: Path, run_id: str) -> None:
     os.replace(tmp, out / "latest")
 
 
+#: The lock file of a reports folder (:func:`reports_lock`).
+LOCK_FILE = ".seglab.lock"
+
+
 @contextlib.contextmanager
 def reports_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
     """Hold the reports folder's lock so two runs never write it at once.
@@ -598,7 +602,7 @@ def reports_lock(out: Path, *, wait: bool = False) -> Iterator[None]:
         If another run holds the lock and ``wait`` is false.
     """
     out.mkdir(parents=True, exist_ok=True)
-    path = out / ".seglab.lock"
+    path = out / LOCK_FILE
     with path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -688,10 +692,17 @@ def run_study(options: RunOptions, *, kernel: KernelManager | None = None) -> Pa
     """
     known = notebook_parameters(options.notebook_dir)
     options = check_options(options, known)
-    with reports_lock(options.out, wait=options.wait):
-        index = _run_locked(options, known, kernel)
-        if options.keep:
-            history.prune_runs(options.out, options.keep)
+    created = not options.out.exists()
+    try:
+        with reports_lock(options.out, wait=options.wait):
+            index = _run_locked(options, known, kernel)
+            if options.keep:
+                history.prune_runs(options.out, options.keep)
+    except (InputError, ConfigError):
+        # Refused before any notebook ran: a reports folder made for this run goes too.
+        if created and [p.name for p in options.out.iterdir()] == [LOCK_FILE]:
+            shutil.rmtree(options.out, ignore_errors=True)
+        raise
     return index
 
 

@@ -35,6 +35,7 @@ SPREAD_FILES = ("test_data_shapes.py",)
 #: and the notebooks under nbval, which run in order on one study (each one's cells in
 #: one kernel, and each notebook reads what the one before wrote).
 SHARED_UNITS = {"test_run.py": "small-run", "test_scheduling.py": "small-run",
+                "test_report.py": "small-run",
                 "test_runfolder.py": "finished-run", "test_workspace.py": "finished-run"}
 NOTEBOOKS_UNIT = "notebooks"
 #: Work units handed out first, longest first (CPU seconds: about 155, 100, 65), so

@@ -135,6 +135,7 @@ def test_line_level_tables_use_a_customer_sample(log, tmp_path, monkeypatch):
     note = inputs.sample_note()
     assert f"{inputs.partition.lines:,} lines" in note
     assert f"{inputs.transactions['customer_id'].nunique():,} customers" in note
+    assert study.load_inputs(tmp_path, lines=False).sample_note() == note  # as stages load it
     stage = study.dynamics_stage(tmp_path, steps=2, horizon_days=60)
     customers = pd.read_parquet(tmp_path / "customers.parquet")
     assert customers["churn_risk"].notna().all()  # everyone scored, snapshots on the sample

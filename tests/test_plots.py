@@ -186,3 +186,15 @@ def test_a_notebook_draws_each_chart_once_for_its_picture():
     assert any("image/png" in output.get("data", {}) for output in book.cells[1].outputs)
     in_the_cell, for_a_png = map(int, book.cells[2].outputs[0]["text"].split())
     assert in_the_cell == for_a_png  # not drawn once more before the picture
+
+
+def test_k_selection_ticks_whole_numbers_of_segments():
+    scores = pd.DataFrame({"k": [2, 3, 4], "silhouette": [0.2, 0.3, 0.25],
+                           "stability": [0.9, 0.95, 0.8], "calinski_harabasz": [5.0, 7, 6],
+                           "davies_bouldin": [1.2, 1.0, 1.1], "inertia": [9.0, 7, 6],
+                           "chosen": [False, True, False]})
+    fig = plots.k_selection({"kmeans": scores})
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if 2 <= t <= 4]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plt.close(fig)

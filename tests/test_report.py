@@ -8,6 +8,7 @@ import nbformat
 import pandas as pd
 
 from seglab import i18n, report
+from seglab.report import data_dictionary
 from seglab.run import NOTEBOOKS
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -90,6 +91,17 @@ def test_the_data_dictionary_describes_every_column_of_every_file(tmp_path):
     assert len(pd.read_csv(tmp_path / report.DATA_DICTIONARY)) == len(table)
 
 
+def test_every_column_a_run_writes_has_a_meaning_in_both_languages(small_run):
+    """A new column without a meaning in seglab/locales/columns.yaml fails here, by name."""
+    run = small_run / "latest"
+    table = pd.read_csv(run / report.DATA_DICTIONARY, keep_default_na=False)
+    written = {path.name for path in run.glob("*.csv")} - {report.DATA_DICTIONARY}
+    assert set(table["file"]) == written
+    missing = table[(table["meaning_en"].str.strip() == "")
+                    | (table["meaning_zh"].str.strip() == "")]
+    assert missing[["file", "column"]].values.tolist() == []
+
+
 def test_chinese_money_is_written_in_wan_and_yi():
     assert i18n.money(9_999.0, "zh") == "9,999"
     assert i18n.money(12_345.0, "zh") == "1.23万"
@@ -98,3 +110,14 @@ def test_chinese_money_is_written_in_wan_and_yi():
     assert i18n.money(250_000_000.0, "en") == "250,000,000"
     assert i18n.money(float("nan"), "zh") == ""
     assert i18n.money(-0.3, "zh") == i18n.money(-0.3, "en") == "0"
+
+
+def test_a_column_can_mean_something_else_in_one_file(tmp_path):
+    (tmp_path / "customers.csv").write_text("customer_id,revenue\nA,1\n")
+    (tmp_path / "cleaning_log.csv").write_text("step,revenue\n1,2\n")
+    meanings = data_dictionary(tmp_path).set_index(["file", "column"])
+    customer, rule = (meanings.loc[(name, "revenue")] for name in
+                      ("customers.csv", "cleaning_log.csv"))
+    assert "rule" in rule["meaning_en"] and "规则" in rule["meaning_zh"]
+    assert customer["meaning_en"] != rule["meaning_en"]
+    assert customer["label_zh"] == rule["label_zh"]  # the label stays the column's

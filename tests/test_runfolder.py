@@ -74,11 +74,10 @@ def test_bad_study_settings_are_refused_before_staging(tmp_path):
 
 def test_planted_truth_is_found_by_a_field_not_the_source_text(finished_run):
     inputs = study.load_inputs(finished_run)
-    renamed = dataclasses.replace(inputs, meta=dataclasses.replace(inputs.meta,
-                                                                   source="renamed"))
-    assert study_dynamics._planted_movement(renamed) is not None
+    renamed = dataclasses.replace(inputs.meta, source="renamed")
+    assert study_dynamics._planted_movement(renamed, inputs.truth) is not None
     real = dataclasses.replace(inputs.meta, synthetic=False, n_customers=None)
-    assert study_dynamics._planted_movement(dataclasses.replace(inputs, meta=real)) is None
+    assert study_dynamics._planted_movement(real, inputs.truth) is None
 
 
 STAGES = {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -16,10 +17,11 @@ from seglab import (
 )
 from seglab.errors import ConfigError
 from seglab.runfolder import (
+    StudyMeta,
     open_for_writing,
+    read_study,
 )
-from seglab.study.common import customer_table, record_metrics, write_customers
-from seglab.study.staging import report_language
+from seglab.study.common import StageOutput, customer_table, write_output
 
 
 @dataclass
@@ -48,9 +50,9 @@ class ClusterStage:
     map_xy: np.ndarray | None = field(default=None)
     map_rows: np.ndarray | None = field(default=None)
     rules: cluster.SelectionRules = field(default_factory=cluster.SelectionRules)
-    feature_names: list[str] = field(default_factory=list)
     compared_rows: np.ndarray | None = field(default=None)
     lang: str = "en"
+    output: StageOutput = field(default_factory=StageOutput, repr=False)
 
     @property
     def method_labels(self) -> dict[str, np.ndarray]:
@@ -144,34 +146,61 @@ def cluster_stage(
     ConfigError
         For an unknown method, a bad k range or sample size.
     """
-    import time
-
-    from sklearn.metrics import adjusted_rand_score
-
     started = time.perf_counter()
-    run = open_for_writing(run_dir)
-    folder = run.path
-    table = customer_table(folder)
     if not 2 <= k_min <= k_max:
         raise ConfigError(f"k_min={k_min}, k_max={k_max}: need 2 <= k_min <= k_max.")
+    if n_resamples < 1:
+        raise ConfigError(f"n_resamples={n_resamples} should be >= 1 (stability needs refits).")
+    if compare_sample < 100:
+        raise ConfigError(f"compare_sample={compare_sample} is too small; use at least 100.")
+    run = open_for_writing(run_dir)
+    table = customer_table(run.path)
+    transform = feature_transform.load_transform(run.feature_transform)
+    # Only the settings and the planted truth: load_inputs would also read every transaction.
+    planted = (pd.read_csv(run.truth, dtype={"customer_id": "string"})
+               if run.truth.exists() else None)
+    result = compute_clusters(
+        table, transform, planted, read_study(run), methods=methods, k_min=k_min,
+        k_max=k_max, method=method, seed=seed, silhouette_sample=silhouette_sample,
+        n_resamples=n_resamples, fit_sample=fit_sample, compare_sample=compare_sample,
+        min_stability=min_stability, baselines=baselines, map_sample=map_sample,
+        started=started)
+    write_output(run, result.output)
+    return result
+
+
+def compute_clusters(table: pd.DataFrame, transform: feature_transform.FeatureTransform,
+                     planted: pd.DataFrame | None, meta: StudyMeta, *, methods: str,
+                     k_min: int, k_max: int, method: str, seed: int, silhouette_sample: int,
+                     n_resamples: int, fit_sample: int, compare_sample: int,
+                     min_stability: float, baselines: str, map_sample: int,
+                     started: float | None = None) -> ClusterStage:
+    """Compare the clustering methods on the customer table and assign every customer.
+
+    The parameters are :func:`cluster_stage`'s (checked there); ``table`` is the customer
+    table, ``transform`` the run's fitted transform, ``planted`` the planted truth
+    (``customer_id``, ``segment``) or None, ``meta`` gives the language, and ``started``
+    (:func:`time.perf_counter`, default now) is when the stage began, for the
+    ``seconds`` metric. Nothing is written.
+
+    Raises
+    ------
+    ConfigError
+        If the table has too few customers for ``k_max``, or a method is unknown or
+        was not compared.
+    """
+    started = time.perf_counter() if started is None else started
     if len(table) < 3 * k_max:
         raise ConfigError(
             f"{len(table)} customers are too few to segment with k_max={k_max}; "
             f"need at least {3 * k_max}."
         )
-    if n_resamples < 1:
-        raise ConfigError(f"n_resamples={n_resamples} should be >= 1 (stability needs refits).")
-    if compare_sample < 100:
-        raise ConfigError(f"compare_sample={compare_sample} is too small; use at least 100.")
     compared_rows = cluster.sample_rows(len(table), compare_sample, seed)
     sampled = len(compared_rows) < len(table)
     compared = table.iloc[compared_rows] if sampled else table
-    transform = feature_transform.load_transform(run.feature_transform)
     X = transform.transform(compared)
     truth = None
-    # Only the planted truth is needed: load_inputs would also read every transaction.
-    if run.truth.exists():
-        planted = pd.read_csv(run.truth, dtype={"customer_id": "string"})
+    if planted is not None:
         truth = table[["customer_id"]].merge(planted, on="customer_id", how="left")["segment"]
     rules = cluster.SelectionRules(min_stability=min_stability)
     compare_started = time.perf_counter()
@@ -202,47 +231,65 @@ def cluster_stage(
     table = table.drop(columns=["cluster", "cluster_method"], errors="ignore")
     table["cluster"] = assigned
     table["cluster_method"] = chosen
-    write_customers(folder, table)
-    comparison.to_csv(run.clustering_comparison, index=False)
-    if result.k_scores:
-        k_table = pd.concat([s.assign(method=m) for m, s in result.k_scores.items()])
-        k_table.insert(0, "method", k_table.pop("method"))
-        k_table.to_csv(run.k_selection, index=False)
-    result.agreement.rename_axis("method").to_csv(run.cluster_agreement)
-    joblib.dump(model, run.cluster_model)
+    metrics = _clustering_metrics(
+        comparison, chosen, transform.feature_set, truth, assigned,
+        compared_customers=len(compared_rows), compare_seconds=compare_seconds,
+        assign_seconds=assign_seconds, started=started)
+    standardised = transform.standardised(compared)
+    profile = cluster.cluster_profile(standardised, assigned[compared_rows],
+                                      list(standardised.columns))
+    map_rows, map_xy = cluster.map_coordinates(X, sample_size=map_sample, random_state=seed)
+    output = StageOutput(
+        customers=table, files=_files(comparison, result.k_scores, result.agreement, model),
+        metrics={"clustering": metrics})
+    return ClusterStage(
+        comparison, result.k_scores, chosen, labels, X, table, profile, truth,
+        agreement=result.agreement, summary=cluster.cluster_summary(table, assigned),
+        map_xy=map_xy, map_rows=map_rows, rules=rules, compared_rows=compared_rows,
+        lang=meta.lang, output=output,
+    )
+
+
+def _clustering_metrics(comparison: pd.DataFrame, chosen: str, feature_set: str,
+                        truth: pd.Series | None, assigned: np.ndarray, *,
+                        compared_customers: int, compare_seconds: float,
+                        assign_seconds: float, started: float) -> dict[str, Any]:
+    """Return the ``clustering`` metrics: the chosen method's scores, sizes and timings."""
+    from sklearn.metrics import adjusted_rand_score
+
     row = comparison.set_index("method").loc[chosen]
     ari_all = None
     if truth is not None:
         known = truth.notna().to_numpy()
         ari_all = adjusted_rand_score(pd.factorize(truth[known])[0], assigned[known])
-    record_metrics(folder, "clustering", {
+    return {
         "chosen_method": chosen,
-        "feature_set": transform.feature_set,
+        "feature_set": feature_set,
         "k": int(row["k"]),
         "silhouette": row["silhouette"],
         "stability": row["stability"],
         "noise_share": row["noise_share"],
         "ari_truth": row.get("ari_truth"),
         "ari_truth_all_customers": ari_all,
-        "customers": len(table),
-        "compared_customers": len(compared_rows),
+        "customers": len(assigned),
+        "compared_customers": compared_customers,
         "fit_customers": int(row["fit_customers"]),
         "compare_seconds": round(compare_seconds, 2),
         "assign_seconds": round(assign_seconds, 2),
         "seconds": round(time.perf_counter() - started, 2),
         "peak_memory_mb": cluster.peak_memory_mb(),
         "methods": comparison.drop(columns="chosen").to_dict("records"),
-    })
-    standardised = transform.standardised(compared)
-    profile = cluster.cluster_profile(standardised, assigned[compared_rows],
-                                      list(standardised.columns))
-    summary = cluster.cluster_summary(table, assigned)
-    map_rows, map_xy = cluster.map_coordinates(X, sample_size=map_sample, random_state=seed)
-    return ClusterStage(
-        comparison, result.k_scores, chosen, labels, X, table, profile, truth,
-        agreement=result.agreement, summary=summary, map_xy=map_xy, map_rows=map_rows,
-        rules=rules, feature_names=[cluster.feature_label(c) for c in transform.columns_],
-        compared_rows=compared_rows, lang=report_language(folder),
-    )
+    }
 
 
+def _files(comparison: pd.DataFrame, k_scores: dict[str, pd.DataFrame],
+           agreement: pd.DataFrame, model: cluster.SegmentModel) -> dict[str, Any]:
+    """Return the stage's files, keyed by :class:`seglab.runfolder.RunFolder` property."""
+    files: dict[str, Any] = {"clustering_comparison": comparison}
+    if k_scores:
+        k_table = pd.concat([s.assign(method=m) for m, s in k_scores.items()])
+        k_table.insert(0, "method", k_table.pop("method"))
+        files["k_selection"] = k_table
+    files["cluster_agreement"] = agreement.rename_axis("method").reset_index()
+    files["cluster_model"] = model
+    return files

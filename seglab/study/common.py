@@ -9,7 +9,14 @@ from typing import Any
 import pandas as pd
 
 from seglab import buckets, support
-from seglab.runfolder import RunFolder, json_ready, open_run, read_json, read_study, write_json
+from seglab.runfolder import (
+    RunFolder,
+    StudyMeta,
+    json_ready,
+    open_run,
+    read_json,
+    write_json,
+)
 
 
 @dataclass
@@ -213,10 +220,6 @@ def read_customers(path: Path) -> pd.DataFrame:
                                                    "split_blocks": True})
 
 
-#: Worker processes for bucket-by-bucket work on a large log.
-BUCKET_JOBS = 2
-
-
 def drop_in_place(table: pd.DataFrame, columns: list[str | None]) -> None:
     """Drop the ``columns`` present without copying the rest of the table."""
     for name in columns:
@@ -238,11 +241,20 @@ def add_by_customer(table: pd.DataFrame, columns: pd.DataFrame) -> None:
         table[name] = columns[name].to_numpy()
 
 
-def masked_for_display(folder: Path, table: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-    """Pseudonymise identifiers for display when ``study.json`` asks for ``mask_pii``."""
+def display_salt(run: RunFolder, meta: StudyMeta) -> str | None:
+    """Return the salt customer ids are shown under in the reports (None: as they are).
+
+    With ``--mask-pii`` (``meta.mask_pii``) the reports show salted pseudonyms
+    (:func:`show_customers`); the salt belongs to the reports folder, so a customer has
+    the same pseudonym in every run of it. The files keep the raw ids.
+    """
     from seglab import privacy
 
-    if not read_study(RunFolder(folder)).mask_pii:
-        return table, False
-    columns = ("customer_id",)
-    return privacy.mask_table(table, privacy.salt_for(folder.parent), columns), True
+    return privacy.salt_for(run.path.parent) if meta.mask_pii else None
+
+
+def show_customers(table: pd.DataFrame, salt: str | None) -> pd.DataFrame:
+    """Return ``table`` for display: ``customer_id`` pseudonymised under ``salt`` if any."""
+    from seglab import privacy
+
+    return table if salt is None else privacy.mask_table(table, salt, ("customer_id",))

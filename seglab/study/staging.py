@@ -112,14 +112,19 @@ class StudyInputs:
             whole = i18n.text("Totals, missing values and the cleaning log", lang)
         if sampled is None:
             sampled = i18n.text("the charts and tables computed from individual lines", lang)
-        customers = self.transactions["customer_id"].nunique()
+        sample = self.transactions  # empty when loaded with lines=False: read it for the count
+        if sample.empty:
+            sample = self.partition.read_sample(
+                self.sample_buckets, self.partition.sample_share(self.sample_buckets,
+                                                                 SAMPLE_LINES))
         return i18n.text(
             "This log is large ({lines:,} lines), so seglab works on it bucket by bucket of "
             "customers. {whole} cover every line; {sampled} cover a random sample of "
             "{customers:,} customers with all their {sample_lines:,} lines (drawn from "
             "{sample_buckets} of {buckets} customer buckets).", lang,
-            lines=self.partition.lines, whole=whole, sampled=sampled, customers=customers,
-            sample_lines=len(self.transactions), sample_buckets=len(self.sample_buckets),
+            lines=self.partition.lines, whole=whole, sampled=sampled,
+            customers=sample["customer_id"].nunique(), sample_lines=len(sample),
+            sample_buckets=len(self.sample_buckets),
             buckets=self.partition.buckets)
 
 
