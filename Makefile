@@ -17,9 +17,6 @@ UPGRADE := .cache/upgrade
 # worker, in a fresh scratch folder of their own (tests/conftest.py). TEST_WORKERS= runs
 # serially.
 TEST_WORKERS ?= -n 2 --dist loadgroup
-# One OpenMP/BLAS thread per worker: two workers already keep both cores busy, and more
-# threads per worker only take turns with the other worker's.
-TEST_THREADS ?= 1
 # numba (UMAP, HDBSCAN) caches compiled code here so later runs start fast.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLBACKEND ?= Agg
@@ -58,7 +55,7 @@ demo: install ## Run the default study on the embedded synthetic data
 
 .PHONY: test
 test: install $(VENV)/.spark-installed ## Run the whole test suite, notebooks included (nbval)
-	OMP_NUM_THREADS=$(TEST_THREADS) $(BIN)/pytest tests notebooks --nbval-lax -p no:cacheprovider $(TEST_WORKERS)
+	$(BIN)/pytest tests notebooks --nbval-lax -p no:cacheprovider $(TEST_WORKERS)
 
 # A fresh venv under .cache/upgrade gets the newest versions pyproject.toml allows (resolved
 # by uv for this Python on Linux x86_64) and runs the whole test suite; only if it passes
