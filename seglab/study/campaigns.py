@@ -345,7 +345,7 @@ def _growth_accessibility(table: pd.DataFrame, group: pd.Series, *, consent_give
         if reach.missing:
             note = i18n.text("Accessibility from {used} only: the data has no {missing}.",
                              lang, used=_listed(reach.used, lang),
-                             missing=_listed(reach.missing, lang))
+                             missing=_listed(reach.missing, lang, either=True))
         order = {name: i for i, name in enumerate(camp.GROWTH_ACCESS_QUADRANTS)}
         access = access.sort_values(["quadrant", "customer_id"], key=lambda c: c.map(order)
                                     if c.name == "quadrant" else c, kind="mergesort",
@@ -500,9 +500,18 @@ def _joined(items: list[str], lang: str) -> str:
     return text
 
 
-def _listed(names: list[str], lang: str) -> str:
-    """Name the items of a short list of English names in ``lang``."""
-    return _joined([i18n.text(name, lang) for name in names], lang)
+def _listed(names: list[str], lang: str, *, either: bool = False) -> str:
+    """Name the items of a short list of English names in ``lang`` ("a, b and c").
+
+    ``either`` joins the last two with "or" ("no a, b or c").
+    """
+    items = [i18n.text(name, lang) for name in names]
+    if len(items) < 2:
+        return _joined(items, lang)
+    last = (i18n.text("{before} or {after}", lang, before=items[-2], after=items[-1])
+            if either else
+            i18n.text("{before} and {after}", lang, before=items[-2], after=items[-1]))
+    return _joined([*items[:-2], last], lang)
 
 
 class PreviousRun(NamedTuple):
