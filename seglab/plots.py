@@ -1416,7 +1416,7 @@ def segment_monitor(monitoring: pd.DataFrame, *, order: list | None = None,
                ("churn_share", i18n.text("churn share (next horizon)", lang))]
     segments_ = order or list(dict.fromkeys(monitoring["segment"]))
     segments_ = [s for s in segments_ if s in set(monitoring["segment"])]
-    fig, axes = plt.subplots(len(segments_), len(metrics), sharex=True,
+    fig, axes = plt.subplots(len(segments_), len(metrics), sharex="col",
                              figsize=(13, 1.15 * len(segments_) + 1.2), squeeze=False)
     dates = sorted(monitoring["date"].unique())
     x = {d: i for i, d in enumerate(dates)}

@@ -34,6 +34,23 @@ def table(request):
     return customer_features(random_transactions(n_customers=80, seed=2))
 
 
+# --- UMAP's compiled kernels ----------------------------------------------------------------
+
+
+def test_every_umap_kernel_is_cached_across_processes():
+    """umap-learn compiles its kernels anew in every process (about 10 s) unless cached."""
+    from numba.core.dispatcher import Dispatcher
+
+    umap = cluster._import_umap()
+    modules = (umap.umap_, umap.utils, umap.layouts, umap.distances, umap.spectral)
+    kernels = {f"{m.__name__}.{name}": kernel for m in modules
+               for name, kernel in vars(m).items() if isinstance(kernel, Dispatcher)}
+    assert {"umap.utils.fast_knn_indices", "umap.umap_.smooth_knn_dist"} <= set(kernels)
+    uncached = [name for name, kernel in kernels.items()
+                if type(kernel._cache).__name__ == "NullCache"]
+    assert uncached == []
+
+
 # --- methods ------------------------------------------------------------------------------
 
 
