@@ -198,3 +198,14 @@ def test_k_selection_ticks_whole_numbers_of_segments():
         ticks = [t for t in ax.get_xticks() if 2 <= t <= 4]
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
     plt.close(fig)
+
+
+def test_big_counts_read_in_full_and_titles_sit_on_the_axes():
+    counts = pd.Series([2_400_000, 2_400_180], index=["Gold", "Silver"])
+    with plots.theme():
+        ax = counts.plot.bar(title="Customers")
+        ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert ax.yaxis.get_offset_text().get_text() == ""  # no "1e6" or "+2.4e6" above
+    assert "2000000" in [label.replace(",", "") for label in labels], labels
+    assert ax.title.get_position()[1] == 1.0
