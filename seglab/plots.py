@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 from pandas.io.formats.style import Styler
 
@@ -359,12 +360,20 @@ def distribution(values: pd.Series | None, *, label: str, log: bool = True,
     low, high = (np.log10(shown.min()), np.log10(shown.max())) if log else (shown.min(),
                                                                           shown.max())
     edges = np.linspace(low, high, 41) if high > low else np.array([low - 0.5, high + 0.5])
-    edges = 10 ** edges if log else edges
+    if log:
+        edges = 10 ** edges
+        if high > low:  # 10 ** log10(x) can fall short of x, and leave the largest out
+            edges[[0, -1]] = shown.min(), shown.max()
     counts, edges = np.histogram(shown, bins=edges)
-    ax.hist(edges[:-1], bins=edges, weights=counts, color="#4c72b0", alpha=0.75,
-            edgecolor="white", linewidth=0.5)
+    # The bars as one collection: forty Rectangle artists cost ten times as much to draw.
+    bars = PolyCollection([[(a, 0), (a, n), (b, n), (b, 0)]
+                           for a, b, n in zip(edges[:-1], edges[1:], counts, strict=True)],
+                          facecolor="#4c72b0", alpha=0.75, edgecolor="white", linewidth=0.5)
+    bars.sticky_edges.y.append(0)
+    ax.add_collection(bars)
     if log:
         ax.set_xscale("log")
+    ax.autoscale_view()
     ax.set(title=title, xlabel=label, ylabel=i18n.text("count", lang))
     return ax
 

@@ -209,3 +209,14 @@ def test_big_counts_read_in_full_and_titles_sit_on_the_axes():
     assert ax.yaxis.get_offset_text().get_text() == ""  # no "1e6" or "+2.4e6" above
     assert "2000000" in [label.replace(",", "") for label in labels], labels
     assert ax.title.get_position()[1] == 1.0
+
+
+def test_distribution_bars_count_every_value_once():
+    values = pd.Series([1.0, 2, 2, 3, 50, 900, 0, -4])  # the log scale leaves out 0 and -4
+    with plots.theme():
+        ax = plots.distribution(values, label="units per line")
+    heights = [path.vertices[:, 1].max() for path in ax.collections[0].get_paths()]
+    assert len(heights) == 40 and sum(heights) == 6
+    assert ax.get_xscale() == "log" and ax.get_ylim()[0] == 0
+    low, high = ax.get_xlim()
+    assert low <= 1 and high >= 900
