@@ -73,6 +73,17 @@ def _dates_only(t: pd.DataFrame) -> pd.DataFrame:
     return t.assign(order_date=t["order_date"].dt.strftime("%Y-%m-%d"))
 
 
+#: Text a scraped catalogue may hold: it must show as text and run nothing.
+MARKUP = ('<script>document.title="pwned"</script>'
+          '<img src=x onerror="document.body.dataset.pwned=1">')
+
+
+def _markup(t: pd.DataFrame) -> pd.DataFrame:
+    """Every other product name is markup, and the category Home is bold."""
+    return t.assign(product_name=t["product_name"].where(t.index % 2 == 1, MARKUP),
+                    category=t["category"].where(t["category"] != "Home", "<b>Home</b>"))
+
+
 def _european(t: pd.DataFrame) -> pd.DataFrame:
     out = t[["customer_id", "order_date", "order_id", "product_id", "quantity",
              "unit_price", "amount"]].copy()
@@ -100,6 +111,7 @@ SHAPES: tuple[Shape, ...] = (
     Shape("dates_without_times", _dates_only),
     Shape("european_csv", _european, options={"decimal": ",", "dayfirst": True},
           csv={"sep": ";"}),
+    Shape("markup_in_text_masked", _markup, options={"mask_pii": True}),
 )
 
 

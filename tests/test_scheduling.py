@@ -1,8 +1,8 @@
-"""Runs a scheduler can rely on: deterministic, atomic, locked, masked, escaped."""
+"""Runs a scheduler can rely on: deterministic, atomic, locked (masked and escaped: the
+markup shape of test_data_shapes)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -16,13 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import Result
-from conftest import FAST_PARAMS, SMALL_RUN_OPTIONS, copy_run
+from conftest import SMALL_RUN_OPTIONS, copy_run
 from typer.testing import CliRunner
 
-from seglab import history, privacy
+from seglab import history
 from seglab.cli import EXIT_LOCKED, app
-from seglab.run import NOTEBOOKS, RunOptions, reports_lock, run_study
-from seglab.synth import make_study
+from seglab.run import NOTEBOOKS, reports_lock
 
 runner = CliRunner()
 #: A small study, for runs that are refused or killed before they compute anything.
@@ -185,23 +184,6 @@ def test_mask_pii_option_reaches_the_run(monkeypatch, tmp_path):
     assert [options.mask_pii for options in given] == [True]
 
 
-def _check_masked(out: Path, run_id: str) -> None:
-    run, private = out / run_id, out / "private" / run_id
-    shared = pd.read_csv(run / "customers.csv", dtype={"customer_id": str})
-    crm = pd.read_csv(private / "customers.csv", dtype={"customer_id": str})
-    assert len(shared) == len(crm)
-    assert shared["customer_id"].str.fullmatch(r"id_[0-9a-f]{12}").all()
-    salt = privacy.salt_for(out)
-    assert shared["customer_id"].tolist() == privacy.mask_values(
-        crm["customer_id"], salt).tolist()
-    assert not (run / "inputs").exists() and not list(run.glob("*.parquet"))
-    assert not (run / "recommendations.csv").exists()
-    assert (private / "recommendations.csv").is_file()
-    pages = "".join(p.read_text() for p in run.glob("*.html"))
-    assert not any(cid in pages for cid in crm["customer_id"].head(50))
-    assert "personal identifiers masked" in (run / "index.html").read_text()
-
-
 def test_prune_keeps_newest_and_latest(tmp_path):
     for i, run_id in enumerate(["r1", "r2", "r3"]):
         folder = tmp_path / run_id
@@ -211,43 +193,3 @@ def test_prune_keeps_newest_and_latest(tmp_path):
     os.symlink("r1", tmp_path / "latest")
     assert history.prune_runs(tmp_path, keep=1) == ["r2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "r1", "r3"]
-
-
-MARKUP = ('<script>document.title="pwned"</script>'
-          '<img src=x onerror="document.body.dataset.pwned=1">')
-
-
-@pytest.fixture(scope="module")
-def markup_run(tmp_path_factory, study_kernel) -> Path:
-    """A masked run (``m``) of a log whose product names and categories hold markup."""
-    folder = tmp_path_factory.mktemp("markup")
-    tx = make_study(300, seed=5).transactions
-    tx["product_name"] = tx["product_name"].where(tx.index % 2 == 1, MARKUP)
-    tx["category"] = tx["category"].where(tx["category"] != "Home", "<b>Home</b>")
-    data = folder / "markup.parquet"
-    tx.to_parquet(data)
-    index = run_study(RunOptions(data=data, out=folder / "out", run_id="m",
-                                 params=FAST_PARAMS, mask_pii=True), kernel=study_kernel)
-    assert json.loads((index.parent / "manifest.json").read_text())["status"] == "succeeded"
-    return folder
-
-
-def test_masked_run_shares_no_identifiers(markup_run):
-    _check_masked(markup_run / "out", "m")
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed")
-def test_markup_in_the_data_shows_as_text(markup_run):
-    page = markup_run / "out" / "m" / "01-data-profile.html"
-    html = page.read_text()
-    assert "&lt;script&gt;document.title" in html
-    assert '<img src=x onerror' not in html
-    dom = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--no-first-run",
-         f"--user-data-dir={markup_run / 'chrome'}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    ).stdout
-    assert "data-pwned" not in dom
-    assert "<title>pwned</title>" not in dom
-    assert "&lt;script&gt;document.title" in dom  # shown as text on the page
