@@ -233,8 +233,10 @@ SMALL_RUN_OPTIONS = ("--synthetic-customers", "500", "--quiet")
 SMALL_RUN_ID = "first"
 #: Notebook parameters for a whole study whose test looks at neither the clustering nor the
 #: dynamics figures (completion, notes, masking, escaping): two clustering methods
-#: (k-means and HDBSCAN, which can call everyone noise), one refit, three snapshots.
-FAST_PARAMS = {"methods": "kmeans,hdbscan", "k_max": 3, "n_resamples": 1, "steps": 2}
+#: (k-means and HDBSCAN, which can call everyone noise), one refit, three snapshots of
+#: the three value tiers (the eleven RFM segments are followed in the small run).
+FAST_PARAMS = {"methods": "kmeans,hdbscan", "k_max": 3, "n_resamples": 1, "steps": 2,
+               "05-segment-dynamics": {"segment_col": "value_tier"}}
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
