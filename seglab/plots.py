@@ -32,9 +32,9 @@ RC: dict[str, object] = {
     "figure.dpi": 90,
     "axes.titleweight": "bold",
     "axes.titlesize": 12,
-    # Titles sit on the top of their axes: no chart has tick labels up there, and with
-    # no offset text ("1e6" above an axis; full numbers read better) matplotlib's search
-    # for a free place, a tenth of the drawing time, would find that place every time.
+    # Titles sit on top of their axes: no chart puts tick labels or offset text ("1e6";
+    # numbers are written in full) up there, so matplotlib's search for a free place
+    # (a tenth of the drawing time) would always end there.
     "axes.titley": 1.0,
     "axes.formatter.useoffset": False,
     "axes.formatter.limits": (-9, 15),
