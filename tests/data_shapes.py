@@ -43,8 +43,8 @@ def _last_days(days: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return cut
 
 
-def _one_channel(t: pd.DataFrame) -> pd.DataFrame:
-    return t.drop(columns=["store"]).assign(channel="online")
+def _one_channel_no_costs(t: pd.DataFrame) -> pd.DataFrame:
+    return t.drop(columns=["store", "cost", "discount"]).assign(channel="online")
 
 
 def _mostly_one_time(t: pd.DataFrame) -> pd.DataFrame:
@@ -69,8 +69,8 @@ def _leading_zeros(t: pd.DataFrame) -> pd.DataFrame:
     return t.assign(customer_id=t["customer_id"].str.slice(1).str.zfill(8))
 
 
-def _dates_only(t: pd.DataFrame) -> pd.DataFrame:
-    return t.assign(order_date=t["order_date"].dt.strftime("%Y-%m-%d"))
+def _dates_only_no_amount(t: pd.DataFrame) -> pd.DataFrame:
+    return t.drop(columns=["amount"]).assign(order_date=t["order_date"].dt.strftime("%Y-%m-%d"))
 
 
 #: Text a scraped catalogue may hold: it must show as text and run nothing.
@@ -85,7 +85,8 @@ def _markup(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def _european(t: pd.DataFrame) -> pd.DataFrame:
-    out = t[["customer_id", "order_date", "order_id", "product_id", "quantity",
+    """A European export: decimal commas, day-first dates, zero-padded numeric ids."""
+    out = _leading_zeros(t)[["customer_id", "order_date", "order_id", "product_id", "quantity",
              "unit_price", "amount"]].copy()
     out["order_date"] = out["order_date"].dt.strftime("%d/%m/%Y %H:%M")
     out["quantity"] = out["quantity"].astype(int)
@@ -100,16 +101,13 @@ SHAPES: tuple[Shape, ...] = (
     Shape("no_order_id", _drop("order_id"), notes=("order id",)),
     Shape("no_products", _drop("product_id", "product_name", "category"),
           notes=("what each segment buys", "which categories each segment buys")),
-    Shape("one_channel_no_store", _one_channel),
-    Shape("no_cost_no_discount", _drop("cost", "discount")),
-    Shape("quantity_times_price", _drop("amount")),
+    Shape("one_channel_no_store_cost_discount", _one_channel_no_costs),
     Shape("last_90_days", _last_days(90), notes=("days",)),
     Shape("last_year", _last_days(365)),
     Shape("mostly_one_time", _mostly_one_time),
     Shape("sixty_customers_three_orders", _sixty_times_three),
-    Shape("numeric_ids_leading_zeros", _leading_zeros),
-    Shape("dates_without_times", _dates_only),
-    Shape("european_csv", _european, options={"decimal": ",", "dayfirst": True},
+    Shape("dates_without_times_no_amount", _dates_only_no_amount),
+    Shape("european_csv_zero_padded_ids", _european, options={"decimal": ",", "dayfirst": True},
           csv={"sep": ";"}),
     Shape("markup_in_text_masked", _markup, options={"mask_pii": True}),
 )
