@@ -51,6 +51,21 @@ def test_every_umap_kernel_is_cached_across_processes():
     assert uncached == []
 
 
+def test_compiled_kernels_are_those_a_fit_needs(small_blobs):
+    """``make install`` compiles UMAP's kernels once: a fit after it compiles nothing."""
+    from numba.core.dispatcher import Dispatcher
+
+    cluster.compile_kernels()
+    umap = cluster._import_umap()
+    kernels = [kernel for m in (umap.umap_, umap.utils, umap.layouts, umap.distances,
+                                umap.spectral)
+               for kernel in vars(m).values() if isinstance(kernel, Dispatcher)]
+    compiled = [list(kernel.signatures) for kernel in kernels]
+    assert sum(map(len, compiled)) >= 5  # the layout epoch, smooth_knn_dist, ...
+    cluster.make_method("umap_hdbscan", random_state=3).fit(small_blobs[0])
+    assert [list(kernel.signatures) for kernel in kernels] == compiled
+
+
 # --- methods ------------------------------------------------------------------------------
 
 
