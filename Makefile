@@ -17,8 +17,8 @@ UPGRADE := .cache/upgrade
 # worker, in a fresh scratch folder of their own (tests/conftest.py). TEST_WORKERS= runs
 # serially.
 TEST_WORKERS ?= -n 2 --dist loadgroup
-# numba (UMAP) caches compiled code here; the install fills it (cluster.compile_kernels), so
-# no notebook or test spends ~25 s compiling.
+# numba caches UMAP's compiled kernels here (the install fills it), so no notebook or test
+# spends ~25 s compiling them.
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLBACKEND ?= Agg
 
@@ -31,7 +31,9 @@ help: ## List the targets
 # The stamp is older than a changed lock or pyproject.toml, so those reinstall. seglab
 # itself goes in without dependencies (they are all in the lock) and without build
 # isolation (setuptools and wheel are in the lock too); `pip check` then fails if
-# pyproject.toml asks for something the lock lacks: run `make upgrade`.
+# pyproject.toml asks for something the lock lacks: run `make upgrade`. Then seglab's
+# bytecode is written (where PYTHONDONTWRITEBYTECODE is set, no kernel would write it) and
+# UMAP's numba kernels compiled into the cache, as pip compiles what it installs.
 $(VENV)/.installed: $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@want=$$(sed -n 's/.*Python \([0-9.]*\).*/\1/p' $(LOCK) | head -n 1); \
@@ -40,6 +42,7 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	$(BIN)/pip install --quiet -r $(LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
+	$(BIN)/python -m compileall -q seglab
 	$(BIN)/python -c 'from seglab import cluster; cluster.compile_kernels()'
 	@touch $@
 
