@@ -277,6 +277,24 @@ def study_kernel() -> Iterator[KernelManager]:
         yield kernel
 
 
+@pytest.fixture(scope="session")
+def layout_kernel() -> Iterator[KernelManager]:
+    """Like :func:`study_kernel`, but each chart is laid out, not painted.
+
+    For whole studies that check what the run writes and says, not its pictures (the data
+    shapes, the Chinese run): ``tests/layout_only.py`` keeps every drawing error (text that
+    cannot be laid out, a glyph missing from the font, a picture too large to paint) and
+    skips the pixels, a quarter of a small study's CPU time. Cells show a figure's text
+    line instead of its PNG.
+    """
+    from seglab.run import local_kernel
+
+    with local_kernel() as kernel:
+        kernel.start_kernel(extra_arguments=[
+            f"--IPKernelApp.exec_files={[str(Path(__file__).with_name('layout_only.py'))]}"])
+        yield kernel
+
+
 @contextlib.contextmanager
 def notebooks_in(kernel: KernelManager) -> Iterator[None]:
     """Run ``seglab run`` (the CLI, in this process) with every notebook in ``kernel``."""

@@ -3,8 +3,8 @@
 One small synthetic log (``tests/data_shapes.py``) is cut into the shapes; each runs
 every notebook through ``run_study`` in one shared kernel (the notebooks themselves run
 with a fresh kernel each under nbval and ``seglab run``). That kernel lays every chart out
-but paints no picture (``tests/layout_only.py``): the charts' pictures are checked by the
-small, Chinese and fresh-kernel runs and by nbval.
+but paints no picture (``conftest.layout_kernel``): the small and fresh-kernel runs and
+nbval paint them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -35,15 +34,6 @@ PARAMS = FAST_PARAMS
 @pytest.fixture(scope="module")
 def base():
     return base_log()
-
-
-@pytest.fixture(scope="module")
-def layout_kernel() -> Iterator:
-    """A kernel for whole studies whose charts are laid out, not painted (a quarter less CPU)."""
-    with run.local_kernel() as kernel:
-        kernel.start_kernel(extra_arguments=[
-            f"--IPKernelApp.exec_files={[str(Path(__file__).with_name('layout_only.py'))]}"])
-        yield kernel
 
 
 def test_a_chart_that_cannot_be_drawn_fails_in_the_layout_kernel(layout_kernel, tmp_path):

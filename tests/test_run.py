@@ -184,10 +184,14 @@ def test_european_options_reach_the_staged_inputs(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def zh_run(study_run, tmp_path_factory, study_kernel) -> Path:
-    """The same study as ``study_run``, its reports in Chinese (notebooks in one kernel)."""
+def zh_run(study_run, tmp_path_factory, layout_kernel) -> Path:
+    """The same study as ``study_run``, its reports in Chinese (notebooks in one kernel).
+
+    Its charts are laid out, not painted: what the tests read are the glyphs the kernel
+    found and the files, which painting does not change.
+    """
     out = tmp_path_factory.mktemp("reports-zh")
-    with notebooks_in(study_kernel):
+    with notebooks_in(layout_kernel):
         result = runner.invoke(app, ["run", "--out", str(out), "--run-id", "zh", "--lang",
                                      "zh", "--params", str(study_run / "params.yaml"),
                                      *SMALL_RUN_OPTIONS])
