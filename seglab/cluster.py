@@ -452,7 +452,6 @@ def make_method(name: str, k: int | None = None, *, random_state: int = 0,
     return cls(**params)
 
 
-
 def compile_kernels() -> None:
     """Compile the numba kernels UMAP needs into numba's cache, once per machine.
 
