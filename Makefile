@@ -59,9 +59,9 @@ demo: install ## Run the default study on the embedded synthetic data
 	@echo "Report: reports/latest/index.html"
 
 # One BLAS and OpenMP thread per process (kernels inherit it): the two workers already fill
-# the two cores, and a second thread per process spins waiting for work, a tenth more CPU
-# time. The numbers do not change: the default study run so equals it run with the
-# default threads, file by file.
+# the two cores, and a second thread per process would spin waiting for work (a few percent
+# of CPU time, measured in interleaved pairs). The numbers do not change: the default study
+# run so equals it run with the default threads, file by file.
 test: export OMP_NUM_THREADS = 1
 test: export OPENBLAS_NUM_THREADS = 1
 test: export MKL_NUM_THREADS = 1

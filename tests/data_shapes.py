@@ -86,8 +86,8 @@ def _markup(t: pd.DataFrame) -> pd.DataFrame:
 
 def _european(t: pd.DataFrame) -> pd.DataFrame:
     """A European export: decimal commas, day-first dates, zero-padded numeric ids."""
-    out = _leading_zeros(t)[["customer_id", "order_date", "order_id", "product_id", "quantity",
-             "unit_price", "amount"]].copy()
+    out = _leading_zeros(t)[["customer_id", "order_date", "order_id", "product_id",
+                             "quantity", "unit_price", "amount"]].copy()
     out["order_date"] = out["order_date"].dt.strftime("%d/%m/%Y %H:%M")
     out["quantity"] = out["quantity"].astype(int)
     for column in ("unit_price", "amount"):

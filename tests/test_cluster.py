@@ -37,14 +37,19 @@ def table(request):
 # --- UMAP's compiled kernels ----------------------------------------------------------------
 
 
-def test_every_umap_kernel_is_cached_across_processes():
-    """umap-learn compiles its kernels anew in every process (about 10 s) unless cached."""
+def umap_kernels() -> dict:
+    """umap-learn's numba kernels by name (the modules listed here, not by seglab)."""
     from numba.core.dispatcher import Dispatcher
 
     umap = cluster._import_umap()
     modules = (umap.umap_, umap.utils, umap.layouts, umap.distances, umap.spectral)
-    kernels = {f"{m.__name__}.{name}": kernel for m in modules
-               for name, kernel in vars(m).items() if isinstance(kernel, Dispatcher)}
+    return {f"{m.__name__}.{name}": kernel for m in modules
+            for name, kernel in vars(m).items() if isinstance(kernel, Dispatcher)}
+
+
+def test_every_umap_kernel_is_cached_across_processes():
+    """umap-learn compiles its kernels anew in every process (about 10 s) unless cached."""
+    kernels = umap_kernels()
     assert {"umap.utils.fast_knn_indices", "umap.umap_.smooth_knn_dist"} <= set(kernels)
     uncached = [name for name, kernel in kernels.items()
                 if type(kernel._cache).__name__ == "NullCache"]
@@ -53,17 +58,12 @@ def test_every_umap_kernel_is_cached_across_processes():
 
 def test_compiled_kernels_are_those_a_fit_needs(small_blobs):
     """``make install`` compiles UMAP's kernels once: a fit after it compiles nothing."""
-    from numba.core.dispatcher import Dispatcher
-
     cluster.compile_kernels()
-    umap = cluster._import_umap()
-    kernels = [kernel for m in (umap.umap_, umap.utils, umap.layouts, umap.distances,
-                                umap.spectral)
-               for kernel in vars(m).values() if isinstance(kernel, Dispatcher)]
-    compiled = [list(kernel.signatures) for kernel in kernels]
-    assert sum(map(len, compiled)) >= 5  # the layout epoch, smooth_knn_dist, ...
+    kernels = umap_kernels()
+    compiled = {name: list(kernel.signatures) for name, kernel in kernels.items()}
+    assert sum(map(len, compiled.values())) >= 5  # the layout epoch, smooth_knn_dist, ...
     cluster.make_method("umap_hdbscan", random_state=3).fit(small_blobs[0])
-    assert [list(kernel.signatures) for kernel in kernels] == compiled
+    assert {name: list(kernel.signatures) for name, kernel in kernels.items()} == compiled
 
 
 # --- methods ------------------------------------------------------------------------------
